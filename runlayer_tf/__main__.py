@@ -1,0 +1,3 @@
+from runlayer_tf.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,94 @@
+"""The ``runlayer-tf`` command line: one ``main`` that dispatches to subcommands.
+
+Each subcommand lives in its own module with two plain functions,
+``configure_parser(parser)`` and ``run(args) -> int``.  Modules are imported only
+when their subcommand runs, so ``runlayer-tf external`` (called on every
+Terraform plan) does not pay for boto3, hcl2 or the update machinery.  Library
+errors become one stderr line and an exit code here, and nowhere else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from typing import Protocol
+
+from runlayer_tf._version import __version__
+from runlayer_tf.errors import RunlayerError
+
+PROG = "runlayer-tf"
+
+
+class _CommandModule(Protocol):
+    def configure_parser(self, parser: argparse.ArgumentParser) -> None: ...
+
+    def run(self, args: argparse.Namespace) -> int: ...
+
+
+# name -> (module, one-line summary).  `--help` lists these in this order.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "info": ("runlayer_tf.commands.info", "print this tool's version as an external-data-source JSON object"),
+}
+
+
+def _top_parser() -> argparse.ArgumentParser:
+    listing = "\n".join(f"  {name:<14} {summary}" for name, (_, summary) in COMMANDS.items())
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Resolve, pin and safely roll out container image versions with Terraform/OpenTofu.",
+        epilog=f"commands:\n{listing}\n\nRun '{PROG} COMMAND --help' for a command's options.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    parser.add_argument("command", metavar="COMMAND", choices=list(COMMANDS), help="one of: " + ", ".join(COMMANDS))
+    parser.add_argument("arguments", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    return parser
+
+
+def debug_enabled() -> bool:
+    """True when ``RUNLAYER_TF_DEBUG`` asks for tracebacks."""
+    return os.environ.get("RUNLAYER_TF_DEBUG", "") not in ("", "0", "false", "no")
+
+
+def report_error(err: BaseException, *, prog: str = PROG) -> None:
+    """Print ``err`` as the one stderr line a user sees (with a traceback under debug)."""
+    if debug_enabled():
+        traceback.print_exception(err)
+    print(f"{prog}: error: {err}", file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``runlayer-tf`` command line; returns the process exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    top = _top_parser()
+    if not argv:
+        top.print_help(sys.stderr)
+        return 2
+    try:
+        ns = top.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help/--version exit 0, usage errors exit 2
+        return int(exc.code or 0)
+    module_name, summary = COMMANDS[ns.command]
+    module: _CommandModule = importlib.import_module(module_name)  # type: ignore[assignment]
+    sub = argparse.ArgumentParser(prog=f"{PROG} {ns.command}", description=summary)
+    module.configure_parser(sub)
+    try:
+        args = sub.parse_args(ns.arguments)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    try:
+        return module.run(args)
+    except RunlayerError as err:
+        report_error(err)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

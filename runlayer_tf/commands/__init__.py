@@ -1,0 +1,1 @@
+"""Command-line subcommands: each module has ``configure_parser`` and ``run``."""

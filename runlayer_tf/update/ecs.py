@@ -1,0 +1,210 @@
+"""ECS services: wait until stable, and the runbook's two emergency procedures."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
+
+import attrs
+from botocore.exceptions import BotoCoreError, ClientError, WaiterError
+
+from runlayer_tf.errors import UpdateError
+from runlayer_tf.update._aws import translate
+
+__all__ = [
+    "Deployment",
+    "EcsApi",
+    "ScaleBounce",
+    "ServiceState",
+    "Waiter",
+    "describe_services",
+    "force_new_deployment",
+    "scale_bounce",
+    "wait_stable",
+]
+
+
+class Waiter(Protocol):
+    def wait(
+        self, *, cluster: str, services: list[str], WaiterConfig: Mapping[str, int]
+    ) -> None: ...
+
+
+class EcsApi(Protocol):
+    """The ECS calls used here; a boto3 ``ecs`` client satisfies it."""
+
+    def describe_services(self, *, cluster: str, services: list[str]) -> Mapping[str, Any]: ...
+
+    def update_service(
+        self,
+        *,
+        cluster: str,
+        service: str,
+        desiredCount: int = ...,
+        forceNewDeployment: bool = ...,
+    ) -> Mapping[str, Any]: ...
+
+    def get_waiter(self, waiter_name: str) -> Waiter: ...
+
+
+@attrs.frozen
+class Deployment:
+    """One deployment of a service, as ``describe-services`` reports it."""
+
+    id: str
+    status: str
+    rollout_state: str
+    task_definition: str
+    desired: int
+    running: int
+
+    def __str__(self) -> str:
+        return f"{self.status.lower()} {self.rollout_state} {self.running}/{self.desired} {self.task_definition.rsplit('/', 1)[-1]}"
+
+
+@attrs.frozen
+class ServiceState:
+    """A service's counts and deployments."""
+
+    name: str
+    status: str
+    desired: int
+    running: int
+    deployments: tuple[Deployment, ...]
+
+    @property
+    def stable(self) -> bool:
+        return len(self.deployments) == 1 and self.running == self.desired
+
+    def __str__(self) -> str:
+        rollouts = "; ".join(str(d) for d in self.deployments) or "no deployments"
+        return f"{self.name}: {self.running}/{self.desired} running, {rollouts}"
+
+
+def describe_services(
+    ecs: EcsApi, cluster: str, services: Sequence[str]
+) -> tuple[ServiceState, ...]:
+    """Describe ``services`` of ``cluster``; raises UpdateError when one is missing."""
+    try:
+        answer = ecs.describe_services(cluster=cluster, services=list(services))
+    except (ClientError, BotoCoreError) as err:
+        raise translate(err, f"describing ECS services in {cluster}") from err
+    failures = answer.get("failures") or []
+    if failures:
+        missing = ", ".join(f"{f.get('arn', '?')} ({f.get('reason', '?')})" for f in failures)
+        raise UpdateError(f"ECS services not found in cluster {cluster}: {missing}")
+    return tuple(_service_state(raw) for raw in answer.get("services") or [])
+
+
+def _service_state(raw: Mapping[str, Any]) -> ServiceState:
+    deployments = tuple(
+        Deployment(
+            id=str(d.get("id", "")),
+            status=str(d.get("status", "")),
+            rollout_state=str(d.get("rolloutState", "UNKNOWN")),
+            task_definition=str(d.get("taskDefinition", "")),
+            desired=int(d.get("desiredCount", 0)),
+            running=int(d.get("runningCount", 0)),
+        )
+        for d in raw.get("deployments") or []
+    )
+    return ServiceState(
+        name=str(raw.get("serviceName", "")),
+        status=str(raw.get("status", "")),
+        desired=int(raw.get("desiredCount", 0)),
+        running=int(raw.get("runningCount", 0)),
+        deployments=deployments,
+    )
+
+
+def wait_stable(
+    ecs: EcsApi,
+    cluster: str,
+    services: Sequence[str],
+    *,
+    delay: int = 15,
+    max_attempts: int = 40,
+) -> tuple[ServiceState, ...]:
+    """Wait with boto3's ``services_stable`` waiter, then report every deployment's rollout state.
+
+    Raises UpdateError naming each service's deployments and rollout states when
+    the services do not settle.
+    """
+    if not services:
+        return ()
+    try:
+        ecs.get_waiter("services_stable").wait(
+            cluster=cluster,
+            services=list(services),
+            WaiterConfig={"Delay": delay, "MaxAttempts": max_attempts},
+        )
+    except WaiterError as err:
+        try:
+            states = "; ".join(str(s) for s in describe_services(ecs, cluster, services))
+        except UpdateError as describe_err:
+            states = str(describe_err)
+        raise UpdateError(f"ECS services in {cluster} did not become stable: {states}") from err
+    except (ClientError, BotoCoreError) as err:
+        raise translate(err, f"waiting for ECS services in {cluster}") from err
+    return describe_services(ecs, cluster, services)
+
+
+def force_new_deployment(
+    ecs: EcsApi,
+    cluster: str,
+    services: Sequence[str],
+    *,
+    wait: Callable[[EcsApi, str, Sequence[str]], tuple[ServiceState, ...]] = wait_stable,
+) -> tuple[ServiceState, ...]:
+    """The security-patch procedure: redeploy each service with the same task definition, then wait."""
+    for service in services:
+        try:
+            ecs.update_service(cluster=cluster, service=service, forceNewDeployment=True)
+        except (ClientError, BotoCoreError) as err:
+            raise translate(err, f"forcing a new deployment of {service} in {cluster}") from err
+    return wait(ecs, cluster, services)
+
+
+@attrs.frozen
+class ScaleBounce:
+    """A service scaled to zero and back to its ``previous`` desired count."""
+
+    service: str
+    previous: int
+    after: ServiceState | None
+
+
+def scale_bounce(
+    ecs: EcsApi,
+    cluster: str,
+    services: Sequence[str],
+    *,
+    wait: Callable[[EcsApi, str, Sequence[str]], tuple[ServiceState, ...]] = wait_stable,
+) -> tuple[ScaleBounce, ...]:
+    """The emergency roll-back: stop every task, then scale back up to the previous desired count.
+
+    The counts are read first so a failure half-way is reported with what to
+    scale back to.  Raises UpdateError.
+    """
+    before = describe_services(ecs, cluster, services)
+    previous = {state.name: state.desired for state in before}
+    for state in before:
+        _set_count(ecs, cluster, state.name, 0, previous)
+    wait(ecs, cluster, services)
+    for state in before:
+        _set_count(ecs, cluster, state.name, previous[state.name], previous)
+    after = {state.name: state for state in wait(ecs, cluster, services)}
+    return tuple(ScaleBounce(name, count, after.get(name)) for name, count in previous.items())
+
+
+def _set_count(
+    ecs: EcsApi, cluster: str, service: str, count: int, previous: Mapping[str, int]
+) -> None:
+    try:
+        ecs.update_service(cluster=cluster, service=service, desiredCount=count)
+    except (ClientError, BotoCoreError) as err:
+        counts = ", ".join(f"{name}={n}" for name, n in previous.items())
+        raise translate(
+            err,
+            f"setting desired count of {service} in {cluster} to {count} (previous counts: {counts})",
+        ) from err

@@ -1,0 +1,185 @@
+"""``runlayer-tf pins``: list, set and check image pins in Terraform files.
+
+Handlers are plain functions over parsed arguments; all pin logic lives in
+:mod:`runlayer_tf.pins`.  Exit codes: 0 clean, 1 violations (or unparseable
+files), 2 usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from runlayer_tf.errors import UsageError
+from runlayer_tf.pins import (
+    OFFLINE_RULES,
+    PinConfig,
+    Rule,
+    check_scans,
+    load_config,
+    parse_assignment,
+    scan_paths,
+    set_in_files,
+)
+from runlayer_tf.pins.config import merge_overrides
+from runlayer_tf.pins.rewrite import PinValue
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        type=Path,
+        help="settings file (default: nearest .runlayer-tf.toml or pyproject.toml)",
+    )
+    parser.add_argument(
+        "--version-name",
+        action="append",
+        metavar="NAME",
+        dest="version_names",
+        help="also treat NAME as a version pin (repeatable; adds to the config)",
+    )
+    parser.add_argument(
+        "--follow",
+        action="append",
+        metavar="VAR=REPOSITORY",
+        dest="follows",
+        help="VAR holds the tag of REPOSITORY (repeatable; adds to the config)",
+    )
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    subs = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    p_list = subs.add_parser("list", help="print the pins found under PATH...")
+    _common(p_list)
+    p_list.add_argument("--json", action="store_true", help="print a JSON array of pins")
+    p_list.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="files or directories (recursing, skipping .terraform/)",
+    )
+
+    p_set = subs.add_parser(
+        "set",
+        help="set pins: NAME=VALUE... PATH...",
+        description="NAME is a variable/attribute name or a repository; VALUE is a tag, a digest or tag@digest. "
+        "Arguments containing '=' are assignments, the rest are paths.",
+    )
+    _common(p_set)
+    p_set.add_argument(
+        "--dry-run", action="store_true", help="print a unified diff and write nothing"
+    )
+    p_set.add_argument(
+        "--allow-major", action="store_true", help="allow changes across a major version"
+    )
+    p_set.add_argument("items", nargs="+", metavar="NAME=VALUE|PATH")
+
+    p_check = subs.add_parser("check", help="check pins (the pre-commit hook)")
+    _common(p_check)
+    p_check.add_argument(
+        "--production-glob",
+        action="append",
+        metavar="GLOB",
+        dest="production_globs",
+        help="a production path glob (repeatable; replaces the configured globs)",
+    )
+    p_check.add_argument(
+        "--disable",
+        action="append",
+        metavar="RTFnnn",
+        dest="disabled_rules",
+        help="disable a rule (repeatable; adds to the config)",
+    )
+    p_check.add_argument("paths", nargs="+", metavar="PATH")
+
+
+def _follow_pairs(values: Sequence[str] | None) -> dict[str, str] | None:
+    if values is None:
+        return None
+    pairs = {}
+    for value in values:
+        var, eq, repo = value.partition("=")
+        if not eq or not var.strip() or not repo.strip():
+            raise UsageError(f"--follow expects VAR=REPOSITORY, got {value!r}")
+        pairs[var.strip()] = repo.strip()
+    return pairs
+
+
+def build_config(args: argparse.Namespace) -> PinConfig:
+    """The config file's settings with the command-line flags applied over them."""
+    config = load_config(args.config)
+    return merge_overrides(
+        config,
+        production_globs=getattr(args, "production_globs", None),
+        version_names=args.version_names,
+        follows=_follow_pairs(args.follows),
+        disabled_rules=getattr(args, "disabled_rules", None),
+    )
+
+
+def run_list(args: argparse.Namespace) -> int:
+    config = build_config(args)
+    scans = scan_paths(args.paths, config=config)
+    pins = [pin for scan in scans for pin in scan.pins]
+    if args.json:
+        print(json.dumps([pin.to_json() for pin in pins], indent=2))
+    else:
+        for pin in pins:
+            suffix = f"  (depends on {pin.depends_on})" if pin.depends_on else ""
+            print(f"{pin}{suffix}")
+    failed = [scan.error for scan in scans if scan.error is not None]
+    for error in failed:
+        print(f"runlayer-tf: {error}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def run_set(args: argparse.Namespace) -> int:
+    assignments: list[tuple[str, PinValue]] = []
+    paths: list[str] = []
+    for item in args.items:
+        if "=" in item:
+            assignments.append(parse_assignment(item))
+        else:
+            paths.append(item)
+    if not assignments:
+        raise UsageError("pins set needs at least one NAME=VALUE")
+    if not paths:
+        raise UsageError("pins set needs at least one PATH")
+    config = build_config(args)
+    changes = set_in_files(
+        paths, assignments, config=config, allow_major=args.allow_major, dry_run=args.dry_run
+    )
+    if args.dry_run:
+        sys.stdout.write("".join(change.diff() for change in changes))
+    else:
+        for change in changes:
+            print(f"{change.path}: {len(change.edits)} pin(s) updated")
+    if not changes:
+        print("runlayer-tf: every pin already has that value; nothing changed", file=sys.stderr)
+    return 0
+
+
+def online_rules(args: argparse.Namespace) -> tuple[Rule, ...]:
+    """Rules needing a resolver (``--online``); none until the resolver exists."""
+    return ()
+
+
+def run_check(args: argparse.Namespace) -> int:
+    config = build_config(args)
+    scans = scan_paths(args.paths, config=config)
+    violations = check_scans(scans, config, rules=OFFLINE_RULES + online_rules(args))
+    for violation in violations:
+        print(violation)
+    return 1 if violations else 0
+
+
+HANDLERS = {"list": run_list, "set": run_set, "check": run_check}
+
+
+def run(args: argparse.Namespace) -> int:
+    return HANDLERS[args.action](args)

@@ -32,6 +32,7 @@ class _CommandModule(Protocol):
 # name -> (module, one-line summary).  `--help` lists these in this order.
 COMMANDS: dict[str, tuple[str, str]] = {
     "info": ("runlayer_tf.commands.info", "print this tool's version as an external-data-source JSON object"),
+    "pins": ("runlayer_tf.commands.pins", "list, set and check image pins in .tf/.tfvars files (pre-commit hook)"),
     "next-version": ("runlayer_tf.commands.next_version", "print the next release version implied by conventional commits on stdin"),
 }
 

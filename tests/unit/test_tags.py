@@ -527,3 +527,22 @@ def test_newest_release_is_the_maximum_version(tags):
     expected = max(tags, key=lambda t: V.parse(t[1:]))
     assert newest_release(tags).text == expected
     assert select("~> 0", tags) == select("v0", tags)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("~>1.2", "~> 1.2"), (">=v1.3.0", ">= 1.3.0"), ("1", "= 1"), ("<2.0.0-rc.1", "< 2.0.0-rc.1")],
+)
+def test_constraint_str(text, expected):
+    (constraint,) = Selector.parse(text if text[0] in "=!<>~" else f"{text},{text}").constraints[:1]
+    assert str(constraint) == expected
+
+
+def test_import_stays_light():
+    """The external program imports tags on every plan: importing it loads neither boto3 nor hcl2."""
+    import subprocess
+    import sys
+
+    code = "import sys, runlayer_tf.tags; print(sorted(m for m in ('boto3', 'botocore', 'hcl2') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out == "[]\n"

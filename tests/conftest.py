@@ -1,0 +1,192 @@
+"""Test-suite set-up: a sealed environment and session-wide real servers.
+
+* Every inherited ``AWS_*`` variable is dropped before boto3 is imported; tests
+  get fake credentials, empty config files and, until the moto server starts, an
+  endpoint on a closed loopback port, so nothing can reach a real AWS account.
+* ``DOCKER_CONFIG`` and the resolver cache point into a temp dir, never at the
+  user's own files.
+* The moto server, the two registries and OpenTofu start once per session.
+* Under ``CI=true`` a missing tool or server fails the run (and any skipped test
+  fails the session); elsewhere such tests skip with the same message.
+* Tests that need real parts are marked ``integration`` automatically, so
+  ``pytest -m "not integration"`` runs only the fast unit tests.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+TESTS = REPO / "tests"
+_SANDBOX = Path(tempfile.mkdtemp(prefix="runlayer-tf-tests-"))
+
+
+def _seal_environment() -> None:
+    for key in [k for k in os.environ if k.startswith("AWS_")]:
+        del os.environ[key]
+    aws = _SANDBOX / "aws"
+    aws.mkdir()
+    (aws / "config").write_text("[default]\nregion = us-east-1\n")
+    (aws / "credentials").write_text("[default]\naws_access_key_id = testing\naws_secret_access_key = testing\n")
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_CONFIG_FILE": str(aws / "config"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(aws / "credentials"),
+            "AWS_EC2_METADATA_DISABLED": "true",
+            # Port 9 (discard) on loopback: refused at once.  The moto fixture replaces it.
+            "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+            "DOCKER_CONFIG": str(_SANDBOX / "docker"),
+            "RUNLAYER_TF_CACHE_DIR": str(_SANDBOX / "cache"),
+            "CHECKPOINT_DISABLE": "1",
+        }
+    )
+    os.environ.pop("RUNLAYER_TF_DEBUG", None)
+    os.environ.pop("RUNLAYER_TF_CACHE_TTL", None)
+    # The data sources run `runlayer-tf` and `python`: the ones of this interpreter.
+    os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+
+
+_seal_environment()
+
+from tests.harness.moto_server import MotoServer  # noqa: E402
+from tests.harness.registry import DistributionRegistry  # noqa: E402
+from tests.harness.strict import missing, under_ci  # noqa: E402
+from tests.harness.tofu import Tofu  # noqa: E402
+from tests.harness.tools import ProvisionedTools, find_docker_registry  # noqa: E402
+
+TOOLS = ProvisionedTools.find()
+if TOOLS is not None:
+    os.environ["TF_CLI_CONFIG_FILE"] = str(TOOLS.cli_config)
+    os.environ["PATH"] = os.pathsep.join([str(TOOLS.tofu.parent), os.environ["PATH"]])
+
+REGISTRY_CREDENTIALS = ("runlayer", "registry-test-password")
+INTEGRATION_FIXTURES = {"tofu", "provisioned_tools", "moto_server", "ecr", "oci_registry", "auth_registry"}
+
+
+# --- pytest-terraform wiring -------------------------------------------------
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # pytest-terraform runs in the module dir and writes tf_resources.json and
+    # .terraform.lock.hcl there: give it a temp copy of tests/terraform instead.
+    modules = _SANDBOX / "terraform-modules"
+    shutil.copytree(TESTS / "terraform", modules, ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*", "tf_resources.json"))
+    config.option.dest_tf_mod_dir = str(modules)
+    # Without a binary pytest-terraform refuses to configure at all; point it
+    # at the provisioned one, or at a name that fails per test (see below).
+    config.option.dest_tf_binary = str(TOOLS.tofu) if TOOLS else str(_SANDBOX / "tofu-not-provisioned")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(_SANDBOX, ignore_errors=True)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        path = Path(str(item.fspath))
+        needs_parts = (
+            TESTS / "integration" in path.parents
+            or bool(INTEGRATION_FIXTURES & set(getattr(item, "fixturenames", ())))
+            or item.get_closest_marker("terraform") is not None
+        )
+        if needs_parts and item.get_closest_marker("integration") is None:
+            item.add_marker(pytest.mark.integration)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("terraform") is not None and TOOLS is None:
+        missing("OpenTofu with the hashicorp/external mirror")
+
+
+# --- strictness: no skips under CI ----------------------------------------------
+
+_SKIPPED: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped:
+        _SKIPPED.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if under_ci() and _SKIPPED and session.exitstatus == 0:
+        session.exitstatus = 1
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if under_ci() and _SKIPPED:
+        terminalreporter.write_line(f"CI=true: {len(_SKIPPED)} test(s) skipped; under CI every test must run:", red=True)
+        for nodeid in _SKIPPED[:20]:
+            terminalreporter.write_line(f"  {nodeid}", red=True)
+
+
+# --- real parts -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def provisioned_tools() -> ProvisionedTools:
+    if TOOLS is None:
+        missing("OpenTofu with the hashicorp/external mirror")
+    assert TOOLS is not None
+    return TOOLS
+
+
+@pytest.fixture(scope="session")
+def tofu(provisioned_tools: ProvisionedTools) -> Tofu:
+    return Tofu(provisioned_tools.tofu, provisioned_tools.cli_config)
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[MotoServer]:
+    try:
+        import moto.server  # noqa: F401
+    except ImportError:
+        missing("moto[server]", "install the test extra: pip install -e '.[test]'")
+    server = MotoServer().start()
+    os.environ["AWS_ENDPOINT_URL"] = server.endpoint_url
+    try:
+        yield server
+    finally:
+        server.stop()
+        os.environ["AWS_ENDPOINT_URL"] = "http://127.0.0.1:9"
+
+
+@pytest.fixture
+def ecr(moto_server: MotoServer):  # type: ignore[no-untyped-def]
+    import boto3
+
+    return boto3.client("ecr", region_name="us-east-1")
+
+
+def _registry(tmp_path_factory: pytest.TempPathFactory, name: str, credentials: tuple[str, str] | None) -> Iterator[DistributionRegistry]:
+    binary = find_docker_registry()
+    if binary is None:
+        missing("Debian's docker-registry", "run 'scripts/provision-tools' as root (apt-get install docker-registry)")
+    assert binary is not None
+    registry = DistributionRegistry(binary, tmp_path_factory.mktemp(name), credentials=credentials).start()
+    try:
+        yield registry
+    finally:
+        registry.stop()
+
+
+@pytest.fixture(scope="session")
+def oci_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DistributionRegistry]:
+    """An anonymous distribution registry on loopback."""
+    yield from _registry(tmp_path_factory, "registry", None)
+
+
+@pytest.fixture(scope="session")
+def auth_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DistributionRegistry]:
+    """A distribution registry behind htpasswd basic auth (``REGISTRY_CREDENTIALS``)."""
+    yield from _registry(tmp_path_factory, "auth-registry", REGISTRY_CREDENTIALS)

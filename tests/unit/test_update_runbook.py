@@ -1,0 +1,626 @@
+"""The update sequence end to end over hand-written fakes, with a fault injected at each step boundary."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+from update_fakes import (
+    FakeClock,
+    FakeEcs,
+    FakeHealth,
+    FakeRds,
+    FakeTerraform,
+    Killed,
+    RecordingProgress,
+    client_error,
+)
+
+from runlayer_tf.errors import ConfigError, PinError, UpdateError, UsageError
+from runlayer_tf.update.journal import read_journal
+from runlayer_tf.update.runbook import (
+    UpdateDeps,
+    UpdateReport,
+    UpdateSpec,
+    VersionChange,
+    repository_of,
+    run_update,
+    tag_of,
+    target_value,
+)
+from runlayer_tf.update.varfile import set_var
+from runlayer_tf.update.window import MaintenanceWindow
+
+REPO = "170974506510.dkr.ecr.us-east-1.amazonaws.com/backend-production"
+SNAPSHOT = "backup-before-update-20260301-053000"
+VARS_OLD = '# production\nbackend_version = "v1.2.3"   # pinned\nregion          = "us-east-1"\n'
+VARS_NEW = VARS_OLD.replace("v1.2.3", "v1.3.0")
+RELEASES = ["v1.2.1", "v1.2.2", "v1.2.3", "v1.3.0", "v2.0.0"]
+
+
+class World:
+    """Every fake, wired together, plus the spec of a v1.2.3 -> v1.3.0 update."""
+
+    def __init__(self, tmp_path: Path, *, mode: str = "set") -> None:
+        self.workdir = tmp_path / "root"
+        self.workdir.mkdir()
+        self.var_file = self.workdir / "production.tfvars"
+        self.var_file.write_text(VARS_OLD)
+        self.var_file.chmod(0o640)
+        self.clock = FakeClock()
+        self.rds = FakeRds()
+        self.ecs = FakeEcs()
+        self.tf = FakeTerraform(self.rds)
+        self.health = FakeHealth(self.tf)
+        self.progress = RecordingProgress()
+        self.writes: list[tuple[str, str, bool]] = []
+        self.var_file_contents: set[str] = set()
+        self.spec = UpdateSpec(
+            cluster="anysource-production",
+            workdir=self.workdir,
+            changes=(VersionChange("backend_version", "v1.3.0"),),
+            mode=mode,  # type: ignore[arg-type]
+            var_files=(self.var_file,),
+            terraform="tofu",
+            health_urls=(
+                "https://app.example.com/api/v1/utils/health-check/",
+                "https://app.example.com/",
+            ),
+            ecs_cluster="anysource-production",
+            services=("backend-service", "frontend-service"),
+            repositories=(("backend_version", REPO),),
+            health_consecutive=2,
+            health_deadline=30,
+            health_interval=5,
+            snapshot_interval=10,
+        )
+
+    def set_pin(self, var_file: Path, name: str, value: str) -> bool:
+        changed = set_var(var_file, name, value)
+        self.writes.append((name, value, changed))
+        return changed
+
+    def deps(self) -> UpdateDeps:
+        return UpdateDeps(
+            rds=self.rds,
+            ecs=self.ecs,
+            terraform_runner=self.tf,
+            http_get=self.health,
+            set_pin=self.set_pin,
+            version_exists=lambda repository, tag: repository == REPO and tag in RELEASES,
+            previous_release=lambda repository, current: _previous(current),
+            crosses_major=lambda a, b: a.lstrip("v").split(".")[0] != b.lstrip("v").split(".")[0],
+            clock=self.clock,
+            sleep=self.clock.sleep,
+            progress=self.progress,
+        )
+
+    def run(self, **changes: Any) -> UpdateReport:
+        report = run_update(attrs.evolve(self.spec, **changes), self.deps())
+        self.var_file_contents.add(self.var_file.read_text())
+        return report
+
+    def journal(self) -> list[tuple[str, str | None, str | None]]:
+        return [
+            (r.event, r.step, r.result)
+            for r in read_journal(self.workdir / ".runlayer" / "update.jsonl")
+        ]
+
+    def check_invariants(self) -> None:
+        """The issue's invariants: no apply without an available snapshot; the var-file is whole; mode kept."""
+        assert self.tf.applies_without_snapshot == []
+        assert self.var_file.read_text() in (VARS_OLD, VARS_NEW)
+        assert self.var_file.stat().st_mode & 0o777 == 0o640
+        assert not (self.workdir / ".runlayer" / "update.lock").exists()
+        assert [p.name for p in self.workdir.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def _previous(current: str) -> str | None:
+    older = [
+        r
+        for r in RELEASES
+        if tuple(map(int, r[1:].split("."))) < tuple(map(int, current[1:].split(".")))
+    ]
+    return older[-1] if older else None
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> World:
+    return World(tmp_path)
+
+
+def steps(*names: str) -> list[tuple[str, str | None, str | None]]:
+    out: list[tuple[str, str | None, str | None]] = []
+    for name in names:
+        out += [("start", name, None), ("end", name, "ok")]
+    return out
+
+
+FORWARD = ("preflight", "snapshot", "set-version", "plan", "apply", "verify")
+ROLLBACK = ("restore-version", "rollback-plan", "rollback-apply", "rollback-verify")
+
+
+def test_update_succeeds_in_runbook_order(world: World) -> None:
+    report = world.run()
+    assert (report.outcome, report.exit_code) == ("succeeded", 0)
+    assert report.snapshot == SNAPSHOT
+    assert world.var_file.read_text() == VARS_NEW
+    assert world.tf.verbs() == ["init", "plan", "apply"]
+    plan_file = str((world.workdir / ".runlayer" / f"{report.run}.tfplan").resolve())
+    assert world.tf.argvs[1] == (
+        "tofu",
+        "plan",
+        "-input=false",
+        "-no-color",
+        "-detailed-exitcode",
+        f"-out={plan_file}",
+        f"-var-file={world.var_file}",
+    )
+    assert world.tf.argvs[2] == (
+        "tofu",
+        "apply",
+        "-input=false",
+        "-no-color",
+        "-auto-approve",
+        plan_file,
+    )
+    assert world.journal() == [
+        ("begin", None, None),
+        *steps(*FORWARD),
+        ("finish", None, "succeeded"),
+    ]
+    assert world.rds.snapshots[SNAPSHOT]["Tags"] == {
+        "runlayer-tf:from-version": "v1.2.3",
+        "runlayer-tf:to-version": "v1.3.0",
+        "runlayer-tf:run": "update-20260301T053000Z",
+    }
+    assert [s.status for s in report.steps] == ["ok"] * 6
+    assert "~snapshot~ backup-before-update-20260301-053000 creating 50%" in world.progress.lines
+    world.check_invariants()
+
+
+def test_var_mode_passes_var_and_leaves_var_file_alone(tmp_path: Path) -> None:
+    world = World(tmp_path, mode="var")
+    report = world.run()
+    assert report.outcome == "succeeded"
+    assert world.var_file.read_text() == VARS_OLD
+    assert world.tf.argvs[1][-1] == "-var=backend_version=v1.3.0"
+    assert world.writes == []
+    world.check_invariants()
+
+
+def test_image_reference_values_keep_their_repository(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    world.var_file.write_text(f'backend_image = "{REPO}:v1.2.3"\n')
+    world.tf.name, world.tf.deployed = "backend_image", f"{REPO}:v1.2.3"
+    report = world.run(changes=(VersionChange("backend_image", "v1.3.0"),), repositories=())
+    assert report.outcome == "succeeded"
+    assert world.var_file.read_text() == f'backend_image = "{REPO}:v1.3.0"\n'
+    assert world.tf.deployed == f"{REPO}:v1.3.0"
+
+
+def test_snapshot_creation_fails_nothing_changes(world: World) -> None:
+    world.rds.fail_create = client_error(
+        "SnapshotQuotaExceeded",
+        "Cannot create more than 100 manual snapshots",
+        "CreateDBClusterSnapshot",
+    )
+    report = world.run()
+    assert (report.outcome, report.exit_code) == ("failed", 1)
+    assert report.message == (
+        "update backend_version=v1.3.0 stopped at snapshot: creating snapshot "
+        "backup-before-update-20260301-053000 of DB cluster anysource-production: SnapshotQuotaExceeded: "
+        "Cannot create more than 100 manual snapshots; nothing was changed"
+    )
+    assert world.tf.verbs() == ["init"]
+    assert world.var_file.read_text() == VARS_OLD
+    assert world.journal() == [
+        ("begin", None, None),
+        *steps("preflight"),
+        ("start", "snapshot", None),
+        ("end", "snapshot", "failed"),
+        ("finish", None, "failed"),
+    ]
+    assert report.restore_command is None
+    world.check_invariants()
+
+
+def test_apply_fails_rolls_back_and_names_snapshot(world: World) -> None:
+    world.tf.fail_next("apply", True)
+    report = world.run()
+    assert (report.outcome, report.exit_code) == ("rolled-back", 1)
+    assert world.var_file.read_text() == VARS_OLD
+    assert world.tf.verbs() == ["init", "plan", "apply", "plan", "apply"]
+    assert world.tf.applied == ["v1.2.3"]
+    restore = (
+        "aws rds restore-db-cluster-from-snapshot --db-cluster-identifier anysource-production-restored "
+        "--snapshot-identifier backup-before-update-20260301-053000 --engine aurora-postgresql "
+        "--db-subnet-group-name anysource-db-subnets --vpc-security-group-ids sg-0123"
+    )
+    assert report.restore_command == restore
+    assert report.message == (
+        "update backend_version=v1.3.0 failed at apply (tofu apply exited 1: Error: simulated apply failure); "
+        "rolled back to backend_version=v1.2.3 and verified. DB snapshot backup-before-update-20260301-053000 "
+        f"is kept; if the database was damaged restore it with: {restore}"
+    )
+    assert world.journal() == [
+        ("begin", None, None),
+        *steps(*FORWARD[:4]),
+        ("start", "apply", None),
+        ("end", "apply", "failed"),
+        ("note", "apply", None),
+        *steps(*ROLLBACK),
+        ("finish", None, "rolled-back"),
+    ]
+    world.check_invariants()
+
+
+def test_health_check_fails_rolls_back(world: World) -> None:
+    world.health.bad = {"v1.3.0"}
+    report = world.run()
+    assert report.outcome == "rolled-back"
+    assert (
+        "failed at verify (health check failed after 30s: https://app.example.com/api/v1/utils/health-check/ (503)"
+        in report.message
+    )
+    assert world.tf.applied == ["v1.3.0", "v1.2.3"]
+    assert world.tf.deployed == "v1.2.3"
+    assert world.var_file.read_text() == VARS_OLD
+    assert world.journal()[-2:] == [
+        ("end", "rollback-verify", "ok"),
+        ("finish", None, "rolled-back"),
+    ]
+    world.check_invariants()
+
+
+def test_rollback_apply_also_fails_names_snapshot_and_state(world: World) -> None:
+    world.tf.fail_next("apply", True, True)
+    report = world.run()
+    assert (report.outcome, report.exit_code) == ("rollback-failed", 1)
+    assert report.message.startswith(
+        "update backend_version=v1.3.0 failed at apply (tofu apply exited 1: Error: simulated apply failure) "
+        "and the roll-back failed at rollback-apply (tofu apply exited 1: Error: simulated apply failure). "
+        f"State: {world.var_file} holds backend_version=v1.2.3; the Terraform state may hold a partial apply of "
+        "backend_version=v1.3.0; DB snapshot backup-before-update-20260301-053000 (taken before any apply) is available."
+    )
+    assert "aws rds restore-db-cluster-from-snapshot" in report.message
+    assert world.journal()[-3:] == [
+        ("start", "rollback-apply", None),
+        ("end", "rollback-apply", "failed"),
+        ("finish", None, "rollback-failed"),
+    ]
+    world.check_invariants()
+
+
+def test_plan_failure_restores_the_var_file_without_applying(world: World) -> None:
+    world.tf.fail_next("plan", True)
+    report = world.run()
+    assert report.outcome == "failed"
+    assert world.var_file.read_text() == VARS_OLD
+    assert "apply" not in world.tf.verbs()
+    assert report.message == (
+        "update backend_version=v1.3.0 stopped at plan: tofu plan exited 1: Error: simulated plan failure; "
+        f"nothing was applied; {world.var_file} holds backend_version=v1.2.3; "
+        "snapshot backup-before-update-20260301-053000 was taken and is kept"
+    )
+    assert world.journal()[-4:] == [
+        ("note", "plan", None),
+        ("start", "restore-version", None),
+        ("end", "restore-version", "ok"),
+        ("finish", None, "failed"),
+    ]
+    world.check_invariants()
+
+
+def _set_spec(**changes: Any) -> Any:
+    return lambda w: setattr(w, "spec", attrs.evolve(w.spec, **changes))
+
+
+@pytest.mark.parametrize(
+    ("setup", "target", "reason"),
+    [
+        pytest.param(
+            lambda w: setattr(w.rds, "cluster_status", "modifying"),
+            "v1.3.0",
+            "DB cluster anysource-production is modifying, not available",
+            id="cluster-busy",
+        ),
+        pytest.param(
+            _set_spec(changes=(VersionChange("backend_version", "v1.9.9"),)),
+            "v1.9.9",
+            f"{REPO}:v1.9.9 does not exist",
+            id="missing-version",
+        ),
+        pytest.param(
+            _set_spec(changes=(VersionChange("backend_version", "v2.0.0"),)),
+            "v2.0.0",
+            "backend_version v1.2.3 -> v2.0.0 crosses a major version; pass --allow-major",
+            id="major-jump",
+        ),
+        pytest.param(
+            _set_spec(window=MaintenanceWindow.parse("sat:05:00-sat:06:00")),
+            "v1.3.0",
+            "outside maintenance window sat:05:00-sat:06:00 (now sun:05:30 UTC); wait for it or pass --force-window",
+            id="outside-window",
+        ),
+        pytest.param(
+            lambda w: w.tf.fail_next("init", True),
+            "v1.3.0",
+            "tofu init exited 1: Error: simulated init failure",
+            id="init-fails",
+        ),
+    ],
+)
+def test_preflight_refusals_change_nothing(
+    world: World, setup: Any, target: str, reason: str
+) -> None:
+    setup(world)
+    report = world.run()
+    assert (report.outcome, report.exit_code) == ("failed", 1)
+    assert (
+        report.message
+        == f"update backend_version={target} stopped at preflight: {reason}; nothing was changed"
+    )
+    assert "create_db_cluster_snapshot" not in world.rds.call_names()
+    assert world.var_file.read_text() == VARS_OLD
+    world.check_invariants()
+
+
+def test_allow_major_and_forced_window_go_ahead(world: World) -> None:
+    report = world.run(
+        changes=(VersionChange("backend_version", "v2.0.0"),),
+        allow_major=True,
+        window=MaintenanceWindow.parse("sat:05:00-sat:06:00"),
+        force_window=True,
+    )
+    assert report.outcome == "succeeded"
+    assert world.tf.deployed == "v2.0.0"
+
+
+@pytest.mark.parametrize(
+    ("fault", "done_before"),
+    [
+        ("snapshot-wait", ["preflight"]),
+        ("plan", ["preflight", "snapshot", "set-version"]),
+        # the saved plan is re-made because its apply did not complete
+        ("apply", ["preflight", "snapshot", "set-version"]),
+        ("verify", ["preflight", "snapshot", "set-version", "plan", "apply"]),
+    ],
+)
+def test_killed_then_resume_repeats_no_completed_step(
+    world: World, fault: str, done_before: list[str]
+) -> None:
+    """A process killed mid-step resumes from the journal: one snapshot, one rewrite, the right exit code."""
+    if fault == "snapshot-wait":
+        world.rds.kill_on_describe_snapshot_at = 2
+    elif fault == "verify":
+        world.health.kill_at = 1
+    else:
+        world.tf.kill_on.add(fault)
+    with pytest.raises(Killed):
+        world.run()
+    world.check_invariants()
+    interrupted = world.journal()
+    assert interrupted[-1] == ("start", {"snapshot-wait": "snapshot"}.get(fault, fault), None)
+    (world.workdir / ".runlayer" / "update.lock").unlink(missing_ok=True)
+
+    report = world.run(resume=True)
+    assert (report.outcome, report.exit_code) == ("succeeded", 0)
+    assert [s.name for s in report.steps if s.status == "done-before"] == done_before
+    assert world.rds.call_names().count("create_db_cluster_snapshot") == 1
+    assert [w for w in world.writes if w[2]] == [("backend_version", "v1.3.0", True)]
+    assert world.var_file.read_text() == VARS_NEW
+    assert world.journal()[-1] == ("finish", None, "succeeded")
+    assert world.tf.applied[-1] == "v1.3.0"
+    world.check_invariants()
+
+
+def test_killed_during_rollback_resumes_the_rollback(world: World) -> None:
+    """Health fails, the roll-back starts, the process dies in the roll-back plan; resume finishes the roll-back."""
+    world.health.bad = {"v1.3.0"}
+    plans: list[Any] = []
+
+    def runner(argv: Any, **kw: Any) -> Any:
+        if argv[1] == "plan":
+            plans.append(argv)
+            if len(plans) == 2:
+                raise Killed("killed during the roll-back plan")
+        return world.tf(argv, **kw)
+
+    deps = attrs.evolve(world.deps(), terraform_runner=runner)
+    with pytest.raises(Killed):
+        run_update(world.spec, deps)
+    assert world.journal()[-5:] == [
+        ("end", "verify", "failed"),
+        ("note", "verify", None),
+        *steps("restore-version"),
+        ("start", "rollback-plan", None),
+    ]
+    report = run_update(attrs.evolve(world.spec, resume=True), deps)
+    assert report.outcome == "rolled-back"
+    assert [(s.name, s.status) for s in report.steps] == [
+        ("restore-version", "done-before"),
+        ("rollback-plan", "ok"),
+        ("rollback-apply", "ok"),
+        ("rollback-verify", "ok"),
+    ]
+    assert world.tf.deployed == "v1.2.3"
+    assert world.var_file.read_text() == VARS_OLD
+    assert [r for r in world.journal() if r[0] == "note"] == [("note", "verify", None)]
+    world.check_invariants()
+
+
+def test_resume_without_unfinished_run_is_refused(world: World) -> None:
+    with pytest.raises(
+        UpdateError, match=r"^nothing to resume: journal .*update.jsonl has no unfinished run$"
+    ):
+        world.run(resume=True)
+    world.run()
+    with pytest.raises(UpdateError, match="nothing to resume"):
+        world.run(resume=True)
+
+
+def test_unfinished_run_blocks_a_fresh_one(world: World) -> None:
+    world.tf.kill_on.add("apply")
+    with pytest.raises(Killed):
+        world.run()
+    with pytest.raises(
+        UpdateError,
+        match=r"holds the unfinished run update-20260301T053000Z; pass --resume to continue it$",
+    ):
+        world.run()
+
+
+def test_resume_must_repeat_the_same_target(world: World) -> None:
+    world.tf.kill_on.add("apply")
+    with pytest.raises(Killed):
+        world.run()
+    with pytest.raises(
+        UsageError, match="the interrupted run sets backend_version to v1.3.0, not v1.4.0"
+    ):
+        world.run(resume=True, changes=(VersionChange("backend_version", "v1.4.0"),))
+
+
+def test_apply_refused_when_snapshot_is_gone(world: World) -> None:
+    """The snapshot is re-checked right before apply, not merely remembered."""
+    world.tf.kill_on.add("apply")
+    with pytest.raises(Killed):
+        world.run()
+    world.rds.snapshots.clear()
+    report = world.run(resume=True)
+    assert report.outcome == "rollback-failed"
+    assert report.steps[-1].message == (
+        "refusing to apply: snapshot backup-before-update-20260301-053000 is missing, not available"
+    )
+    assert world.tf.applies_without_snapshot == []
+
+
+def test_lock_held_by_live_process_names_holder(world: World) -> None:
+    lock = world.workdir / ".runlayer" / "update.lock"
+    lock.parent.mkdir()
+    lock.write_text(
+        f'{{"pid": {os.getppid()}, "host": "{socket.gethostname()}", "started": "2026-03-01T05:00:00+00:00"}}'
+    )
+    with pytest.raises(UpdateError) as caught:
+        world.run()
+    assert str(caught.value) == (
+        f"another update holds the lock {lock}: pid {os.getppid()} on {socket.gethostname()} since 2026-03-01T05:00:00+00:00"
+    )
+
+
+def test_rollback_kind_targets_previous_release(world: World) -> None:
+    report = world.run(changes=(VersionChange("backend_version"),), kind="rollback")
+    assert report.outcome == "succeeded"
+    assert report.run == "rollback-20260301T053000Z"
+    assert world.var_file.read_text() == VARS_OLD.replace("v1.2.3", "v1.2.2")
+
+
+def test_nothing_to_do_when_already_at_target(world: World) -> None:
+    report = world.run(changes=(VersionChange("backend_version", "v1.2.3"),))
+    assert (report.outcome, report.exit_code, report.message) == (
+        "unchanged",
+        0,
+        "nothing to do: backend_version is already v1.2.3",
+    )
+    assert world.rds.calls == []
+
+
+def test_dry_run_shows_exact_commands_and_changes_nothing(world: World) -> None:
+    report = world.run(dry_run=True)
+    assert (report.outcome, report.exit_code) == ("dry-run", 0)
+    assert world.rds.calls == []
+    assert world.tf.argvs == []
+    assert world.health.requests == []
+    assert world.var_file.read_text() == VARS_OLD
+    assert not (world.workdir / ".runlayer").exists()
+    plan_file = str((world.workdir / ".runlayer" / "update-20260301T053000Z.tfplan").resolve())
+    by_name = {s.name: s.message for s in report.steps}
+    assert by_name["snapshot"] == (
+        f"create snapshot {SNAPSHOT} and wait until available (like: aws rds create-db-cluster-snapshot "
+        f"--db-cluster-identifier anysource-production --db-cluster-snapshot-identifier {SNAPSHOT})"
+    )
+    assert (
+        by_name["set-version"] == f"rewrite backend_version in {world.var_file}: v1.2.3 -> v1.3.0"
+    )
+    assert by_name["plan"] == (
+        f"run: tofu plan -input=false -no-color -detailed-exitcode -out={plan_file} -var-file={world.var_file}"
+    )
+    assert by_name["apply"] == (
+        f"check snapshot {SNAPSHOT} is available, then run: tofu apply -input=false -no-color -auto-approve {plan_file}"
+    )
+    assert by_name["preflight"].endswith(
+        f"run: tofu init -input=false -no-color (in {world.workdir})"
+    )
+
+
+@pytest.mark.parametrize(
+    ("spec_change", "error", "message"),
+    [
+        ({"var_files": ()}, UsageError, "--set rewrites a var-file: give --var-file"),
+        (
+            {"changes": (VersionChange("frontend_version", "v1.3.0"),)},
+            PinError,
+            "no var-file assigns frontend_version",
+        ),
+        (
+            {"mode": "var", "var_files": (), "changes": (VersionChange("x", "v1"),)},
+            ConfigError,
+            "cannot tell the current value of x: pass --current x=VALUE",
+        ),
+        (
+            {"snapshot_template": "snap--{utc:%Y}"},
+            ConfigError,
+            "must not contain two consecutive hyphens",
+        ),
+    ],
+)
+def test_bad_specs_raise_before_anything_runs(
+    world: World, spec_change: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        world.run(**spec_change)
+    assert world.rds.calls == []
+
+
+@pytest.mark.parametrize(
+    ("value", "tag", "repository"),
+    [
+        ("v1.2.3", "v1.2.3", None),
+        (f"{REPO}:v1.2.3", "v1.2.3", REPO),
+        ("localhost:5000/team/app:v2", "v2", "localhost:5000/team/app"),
+        ("localhost:5000/team/app", "", "localhost:5000/team/app"),
+        ("ghcr.io/o/app:v1@sha256:" + "a" * 64, "v1", "ghcr.io/o/app"),
+    ],
+)
+def test_tag_and_repository_of_values(value: str, tag: str, repository: str | None) -> None:
+    assert (tag_of(value), repository_of(value)) == (tag, repository)
+
+
+@pytest.mark.parametrize(
+    ("previous", "version", "expected"),
+    [
+        ("v1.2.3", "v1.3.0", "v1.3.0"),
+        (f"{REPO}:v1.2.3", "v1.3.0", f"{REPO}:v1.3.0"),
+        (f"{REPO}:v1.2.3", "other.io/app:v9", "other.io/app:v9"),
+    ],
+)
+def test_target_value(previous: str, version: str, expected: str) -> None:
+    assert target_value(previous, version) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "parsed"), [("a=v1", VersionChange("a", "v1")), (" b = v2 ", VersionChange("b", "v2"))]
+)
+def test_version_change_parse(text: str, parsed: VersionChange) -> None:
+    assert VersionChange.parse(text) == parsed
+    assert VersionChange.parse(str(parsed)) == parsed
+
+
+@pytest.mark.parametrize("text", ["a", "=v1", "a="])
+def test_version_change_parse_rejects(text: str) -> None:
+    with pytest.raises(UsageError, match="expected NAME=VERSION"):
+        VersionChange.parse(text)

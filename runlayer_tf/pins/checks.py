@@ -184,13 +184,13 @@ def _disagreeing(ctx: CheckContext) -> Iterator[Violation]:
         candidates.sort(key=lambda v: (v.file != image.file, v.file, v.start))
         for version in candidates[:1]:
             if version.tag != image.tag:
-                where = "" if version.file == image.file else f"{version.file}:"
+                where = f"line {version.line}" if version.file == image.file else f"{version.file}:{version.line}"
                 yield Violation(
                     image.file,
                     *position_of(image, image.tag),
                     "RTF003",
                     f'{image.path}: tag "{image.tag}" disagrees with {version.name} = "{version.tag}" '
-                    f"({where}line {version.line})",
+                    f"({where})",
                 )
 
 

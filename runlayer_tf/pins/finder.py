@@ -318,11 +318,10 @@ def _parse_hcl(text: str, file: str) -> object:
         line = getattr(err, "line", 0)
         column = getattr(err, "column", 0)
         token = getattr(err, "token", None)
-        what = (
-            f"unexpected {str(token)!r}"
-            if token is not None and str(token).strip()
-            else "syntax error"
-        )
+        if token is None:
+            token = getattr(err, "char", None)
+        shown = str(token).split("\n")[0].strip()[:30] if token is not None else ""
+        what = f"unexpected {shown!r}" if shown else "syntax error"
         if not isinstance(line, int) or line < 1:
             line = text.count("\n") + 1
             column = 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 from pathlib import Path
 from typing import Any
@@ -480,7 +481,8 @@ def test_resume_must_repeat_the_same_target(world: World) -> None:
     with pytest.raises(Killed):
         world.run()
     with pytest.raises(
-        UsageError, match="the interrupted run sets backend_version to v1.3.0, not v1.4.0"
+        UsageError,
+        match=re.escape("the interrupted run sets backend_version to v1.3.0, not v1.4.0"),
     ):
         world.run(resume=True, changes=(VersionChange("backend_version", "v1.4.0"),))
 

@@ -1,0 +1,146 @@
+"""The JSON-lines journal, its reading after a crash, and the working-dir lock."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from update_fakes import FakeClock
+
+from runlayer_tf.errors import UpdateError
+from runlayer_tf.update.journal import (
+    Journal,
+    LockHolder,
+    Record,
+    hold_lock,
+    last_run,
+    read_journal,
+)
+
+
+def test_records_round_trip(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / ".runlayer" / "update.jsonl", FakeClock())
+    journal.append("r1", "begin", detail={"snapshot": "s"})
+    journal.append("r1", "start", step="snapshot")
+    journal.append("r1", "end", step="snapshot", result="ok", detail={"arn": "a"})
+    lines = journal.path.read_text().splitlines()
+    assert json.loads(lines[2]) == {
+        "ts": "2026-03-01T05:30:00+00:00",
+        "run": "r1",
+        "event": "end",
+        "step": "snapshot",
+        "result": "ok",
+        "detail": {"arn": "a"},
+    }
+    assert read_journal(journal.path) == [
+        Record("2026-03-01T05:30:00+00:00", "r1", "begin", detail={"snapshot": "s"}),
+        Record("2026-03-01T05:30:00+00:00", "r1", "start", step="snapshot"),
+        Record(
+            "2026-03-01T05:30:00+00:00",
+            "r1",
+            "end",
+            step="snapshot",
+            result="ok",
+            detail={"arn": "a"},
+        ),
+    ]
+    assert all(Record.parse(line).to_json() == line for line in lines)
+
+
+def test_torn_last_line_is_ignored_but_a_corrupt_middle_is_not(tmp_path: Path) -> None:
+    path = tmp_path / "j.jsonl"
+    good = Record("t", "r1", "start", step="plan").to_json()
+    path.write_text(good + "\n" + '{"ts": "t", "run": "r1", "ev')
+    assert read_journal(path) == [Record("t", "r1", "start", step="plan")]
+    path.write_text('{"oops"\n' + good + "\n")
+    with pytest.raises(UpdateError, match=r"j.jsonl line 1 is not a journal record$"):
+        read_journal(path)
+
+
+def test_missing_journal_is_empty(tmp_path: Path) -> None:
+    assert read_journal(tmp_path / "none.jsonl") == []
+    assert last_run([]) is None
+
+
+def test_last_run_history() -> None:
+    records = [
+        Record("t", "r0", "begin"),
+        Record("t", "r0", "finish", result="succeeded"),
+        Record("t", "r1", "begin", detail={"k": 1}),
+        Record("t", "r1", "start", step="preflight"),
+        Record("t", "r1", "end", step="preflight", result="ok", detail={"engine": "e"}),
+        Record("t", "r1", "start", step="snapshot"),
+        Record("t", "r1", "end", step="snapshot", result="failed"),
+        Record("t", "r1", "note", step="snapshot", detail={"action": "restore"}),
+    ]
+    history = last_run(records)
+    assert history is not None
+    assert (history.run, history.finished, dict(history.completed), history.started) == (
+        "r1",
+        False,
+        {"preflight": {"engine": "e"}},
+        ("preflight", "snapshot"),
+    )
+    assert history.begin == records[2]
+    assert history.notes == (records[7],)
+
+
+def test_lock_is_taken_and_released(tmp_path: Path) -> None:
+    lock = tmp_path / ".runlayer" / "update.lock"
+    with hold_lock(lock, FakeClock()) as me:
+        assert (
+            LockHolder.parse(lock.read_text())
+            == me
+            == LockHolder(os.getpid(), socket.gethostname(), "2026-03-01T05:30:00+00:00")
+        )
+        with pytest.raises(UpdateError) as caught, hold_lock(lock):
+            pass
+        assert str(caught.value) == f"another update holds the lock {lock}: {me}"
+    assert not lock.exists()
+
+
+def test_lock_of_a_dead_process_is_taken_over(tmp_path: Path) -> None:
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    lock = tmp_path / "update.lock"
+    lock.write_text(
+        LockHolder(int(dead.stdout), socket.gethostname(), "2026-01-01T00:00:00+00:00").to_json()
+    )
+    with hold_lock(lock) as me:
+        assert me.pid == os.getpid()
+    assert not lock.exists()
+
+
+def test_lock_of_another_host_is_respected(tmp_path: Path) -> None:
+    lock = tmp_path / "update.lock"
+    lock.write_text(LockHolder(1, "other-host", "2026-01-01T00:00:00+00:00").to_json())
+    with (
+        pytest.raises(
+            UpdateError,
+            match=r"holds the lock .*: pid 1 on other-host since 2026-01-01T00:00:00\+00:00$",
+        ),
+        hold_lock(lock),
+    ):
+        pass
+    assert lock.exists()
+
+
+def test_unreadable_lock(tmp_path: Path) -> None:
+    lock = tmp_path / "update.lock"
+    lock.write_text("garbage")
+    with (
+        pytest.raises(
+            UpdateError, match=r"exists but is unreadable; remove it if no update is running$"
+        ),
+        hold_lock(lock),
+    ):
+        pass

@@ -1,0 +1,95 @@
+"""The interim var-file seam: read a string assignment, rewrite only its literal, atomically."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from runlayer_tf.errors import PinError
+from runlayer_tf.update._fs import atomic_write_bytes
+from runlayer_tf.update.varfile import read_var, set_var
+
+FIXTURE = Path(__file__).parent.parent / "fixtures" / "update" / "production.tfvars"
+
+
+@pytest.fixture
+def var_file(tmp_path: Path) -> Path:
+    path = tmp_path / "production.tfvars"
+    shutil.copy(FIXTURE, path)
+    path.chmod(0o600)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("backend_version", "v1.2.3"),
+        ("frontend_version", "v1.2.3"),
+        ("region", "us-east-1"),
+        ("absent", None),
+    ],
+)
+def test_read_var(var_file: Path, name: str, value: str | None) -> None:
+    assert read_var(var_file, name) == value
+
+
+def test_read_var_refuses_non_strings(var_file: Path) -> None:
+    with pytest.raises(PinError, match=r"assigns tags something other than a plain string$"):
+        read_var(var_file, "tags")
+
+
+def test_set_var_changes_only_the_literal(var_file: Path) -> None:
+    before = var_file.read_text()
+    assert set_var(var_file, "backend_version", "v1.3.0") is True
+    assert var_file.read_text() == before.replace(
+        'backend_version  = "v1.2.3"', 'backend_version  = "v1.3.0"'
+    )
+    assert var_file.stat().st_mode & 0o777 == 0o600
+    assert sorted(p.name for p in var_file.parent.iterdir()) == ["production.tfvars"]
+
+
+def test_set_var_same_value_does_not_touch_the_file(var_file: Path) -> None:
+    os.utime(var_file, (1_000_000, 1_000_000))
+    assert set_var(var_file, "frontend_version", "v1.2.3") is False
+    assert var_file.stat().st_mtime == 1_000_000
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "problem"),
+    [
+        ("absent", "v1", "has 0 plain string assignments of absent, expected 1"),
+        ("backend_version", 'v1"; x = "y', "quotes, backslashes and templates are not allowed"),
+        ("backend_version", "${var.x}", "quotes, backslashes and templates are not allowed"),
+    ],
+)
+def test_set_var_refuses(var_file: Path, name: str, value: str, problem: str) -> None:
+    before = var_file.read_bytes()
+    with pytest.raises(PinError, match=problem.replace("(", r"\(").replace(")", r"\)")):
+        set_var(var_file, name, value)
+    assert var_file.read_bytes() == before
+
+
+def test_duplicate_assignment_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "dup.tfvars"
+    path.write_text('v = "1"\nv = "2"\n')
+    with pytest.raises(PinError, match="assigns v 2 times"):
+        read_var(path, "v")
+
+
+def test_atomic_write_failure_leaves_old_content(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "f.tfvars"
+    path.write_bytes(b"old\n")
+
+    def broken_replace(src: str, dst: Path) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    with pytest.raises(OSError, match="No space left"):
+        atomic_write_bytes(path, b"new\n")
+    assert path.read_bytes() == b"old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.tfvars"]

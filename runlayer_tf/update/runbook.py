@@ -862,9 +862,6 @@ def _dry_run(spec: UpdateSpec, deps: UpdateDeps) -> UpdateReport:
         ),
         StepReport("verify", "planned", "; ".join(verify) or "nothing to verify"),
     )
-    for step in steps:
-        deps.progress.step(step.name, f"would {step.message}")
-    info = snap.ClusterInfo(spec.cluster, "unknown", "")
     return UpdateReport(
         run=facts.run,
         kind=facts.kind,
@@ -874,6 +871,5 @@ def _dry_run(spec: UpdateSpec, deps: UpdateDeps) -> UpdateReport:
         snapshot=facts.snapshot,
         changes=_change_reports(facts),
         steps=steps,
-        restore_command=snap.restore_command(facts.snapshot, info),
         journal=str(spec.journal_path),
     )

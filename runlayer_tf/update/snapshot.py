@@ -239,7 +239,7 @@ def restore_command(
         "--snapshot-identifier",
         snapshot,
         "--engine",
-        cluster.engine or "aurora-postgresql",
+        cluster.engine or "ENGINE",
     ]
     if cluster.subnet_group:
         argv += ["--db-subnet-group-name", cluster.subnet_group]

@@ -1,0 +1,329 @@
+"""Command-line plumbing shared by ``runlayer-tf update`` and ``runlayer-tf rollback``.
+
+Turns parsed options into an :class:`UpdateSpec` and an :class:`UpdateDeps`
+with the real seams (lazy boto3 clients, OpenTofu/Terraform, urllib), runs the
+sequence and prints its report.  Progress goes to stderr, the report to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import shutil
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Literal, cast
+
+from runlayer_tf.errors import ConfigError, UsageError
+from runlayer_tf.update._aws import LazyClient
+from runlayer_tf.update.ecs import EcsApi
+from runlayer_tf.update.health import default_health_urls
+from runlayer_tf.update.progress import SilentProgress, make_progress, redact
+from runlayer_tf.update.runbook import (
+    PreviousRelease,
+    UpdateDeps,
+    UpdateReport,
+    UpdateSpec,
+    VersionChange,
+    VersionExists,
+    run_update,
+)
+from runlayer_tf.update.snapshot import DEFAULT_SNAPSHOT_TEMPLATE, RdsApi
+from runlayer_tf.update.terraform import find_binary
+from runlayer_tf.update.window import MaintenanceWindow
+
+
+def configure_parser(
+    parser: argparse.ArgumentParser, *, kind: Literal["update", "rollback"]
+) -> None:
+    """Add the options shared by ``update`` and ``rollback``."""
+    target = parser.add_argument_group("what to change")
+    if kind == "update":
+        target.add_argument(
+            "--set",
+            dest="set_",
+            metavar="NAME=VERSION",
+            action="append",
+            default=[],
+            help="rewrite variable NAME to VERSION in its --var-file (repeatable)",
+        )
+        target.add_argument(
+            "--var",
+            metavar="NAME=VERSION",
+            action="append",
+            default=[],
+            help="pass -var NAME=VERSION to plan instead of rewriting a file (repeatable)",
+        )
+    else:
+        target.add_argument(
+            "--set",
+            dest="set_",
+            metavar="NAME[=VERSION]",
+            action="append",
+            default=[],
+            help="roll variable NAME back in its --var-file (repeatable)",
+        )
+        target.add_argument(
+            "--var",
+            metavar="NAME[=VERSION]",
+            action="append",
+            default=[],
+            help="roll variable NAME back with -var instead of rewriting a file (repeatable)",
+        )
+        target.add_argument(
+            "--to",
+            metavar="VERSION",
+            help="the version to go back to (default: the newest release below the current one)",
+        )
+    target.add_argument(
+        "--var-file",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="a var-file for plan, relative to --workdir (repeatable; the last one assigning NAME is rewritten)",
+    )
+    target.add_argument(
+        "--current",
+        metavar="NAME=VALUE",
+        action="append",
+        default=[],
+        help="the current value of NAME when no var-file holds it (with --var)",
+    )
+    target.add_argument(
+        "--repository",
+        metavar="NAME=REPO",
+        action="append",
+        default=[],
+        help="the image repository NAME's tags live in, when its value is a bare tag",
+    )
+
+    where = parser.add_argument_group("where")
+    where.add_argument(
+        "--cluster", required=True, metavar="ID", help="the Aurora DB cluster to snapshot"
+    )
+    where.add_argument(
+        "--workdir", default=".", metavar="DIR", help="the Terraform root directory (default: .)"
+    )
+    where.add_argument(
+        "--terraform",
+        metavar="tofu|terraform|PATH",
+        help="the binary to run (default: tofu when on PATH, else terraform)",
+    )
+
+    checks = parser.add_argument_group("safety")
+    checks.add_argument(
+        "--snapshot-template",
+        default=DEFAULT_SNAPSHOT_TEMPLATE,
+        metavar="T",
+        help="snapshot id template with {utc:FORMAT} and {cluster} (default: %(default)s)",
+    )
+    checks.add_argument(
+        "--allow-major", action="store_true", help="allow a change of major version"
+    )
+    checks.add_argument(
+        "--within-window",
+        metavar="WINDOW",
+        help="refuse to start outside this UTC window, RDS format ddd:hh24:mi-ddd:hh24:mi",
+    )
+    checks.add_argument(
+        "--force-window", action="store_true", help="start even outside --within-window"
+    )
+
+    verify = parser.add_argument_group("verification")
+    verify.add_argument(
+        "--health-url",
+        metavar="URL",
+        action="append",
+        default=[],
+        help="poll URL until it answers 2xx (repeatable)",
+    )
+    verify.add_argument(
+        "--backend-url", metavar="BASE", help="poll BASE/api/v1/utils/health-check/"
+    )
+    verify.add_argument("--frontend-url", metavar="BASE", help="poll BASE/")
+    verify.add_argument(
+        "--health-consecutive",
+        type=int,
+        default=3,
+        metavar="N",
+        help="consecutive 2xx answers needed per URL (default: 3)",
+    )
+    verify.add_argument(
+        "--health-timeout",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="give up on health after SECONDS (default: 300)",
+    )
+    verify.add_argument("--ecs-cluster", metavar="C", help="the ECS cluster of --service")
+    verify.add_argument(
+        "--service",
+        metavar="S",
+        action="append",
+        default=[],
+        help="an ECS service that must become stable (repeatable)",
+    )
+    verify.add_argument(
+        "--snapshot-timeout",
+        type=float,
+        default=3600.0,
+        metavar="SECONDS",
+        help="give up waiting for the snapshot after SECONDS (default: 3600)",
+    )
+
+    run = parser.add_argument_group("running")
+    run.add_argument(
+        "--journal",
+        metavar="PATH",
+        help="the JSON-lines journal (default: WORKDIR/.runlayer/update.jsonl)",
+    )
+    run.add_argument("--resume", action="store_true", help="continue the journal's interrupted run")
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print every step with its exact commands; change nothing",
+    )
+    run.add_argument("--json", action="store_true", help="print the final report as JSON")
+
+
+def _pairs(values: Sequence[str], option: str) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for value in values:
+        name, sep, rest = value.partition("=")
+        if not sep or not name or not rest:
+            raise UsageError(f"{option} expects NAME=VALUE, got {value!r}")
+        pairs.append((name, rest))
+    return tuple(pairs)
+
+
+def _changes(values: Sequence[str], *, kind: str, to: str | None) -> tuple[VersionChange, ...]:
+    changes = []
+    for value in values:
+        if kind == "rollback" and "=" not in value:
+            changes.append(VersionChange(value.strip(), to))
+        else:
+            change = VersionChange.parse(value)
+            changes.append(change)
+    return tuple(changes)
+
+
+def default_terraform() -> str:
+    return "tofu" if shutil.which("tofu") else "terraform"
+
+
+def spec_from_args(args: argparse.Namespace, *, kind: Literal["update", "rollback"]) -> UpdateSpec:
+    """The :class:`UpdateSpec` the options describe; raises UsageError/ConfigError."""
+    if args.set_ and args.var:
+        raise UsageError("use --set (rewrite the var-file) or --var (pass -var), not both")
+    values = args.set_ or args.var
+    if not values:
+        raise UsageError(
+            f"nothing to {kind}: give --set NAME{'' if kind == 'rollback' else '=VERSION'} or --var"
+        )
+    if bool(args.ecs_cluster) != bool(args.service):
+        raise UsageError("--ecs-cluster and --service go together")
+    workdir = Path(args.workdir).resolve()
+    if not workdir.is_dir():
+        raise ConfigError(f"--workdir {args.workdir} is not a directory")
+    binary = args.terraform or default_terraform()
+    if not args.dry_run:
+        binary = find_binary(binary)
+    health = tuple(args.health_url) + default_health_urls(args.backend_url, args.frontend_url)
+    return UpdateSpec(
+        cluster=args.cluster,
+        workdir=workdir,
+        changes=_changes(values, kind=kind, to=getattr(args, "to", None)),
+        mode="set" if args.set_ else "var",
+        var_files=tuple(workdir / f for f in args.var_file),
+        terraform=binary,
+        health_urls=health,
+        ecs_cluster=args.ecs_cluster,
+        services=tuple(args.service),
+        snapshot_template=args.snapshot_template,
+        allow_major=args.allow_major,
+        window=MaintenanceWindow.parse(args.within_window) if args.within_window else None,
+        force_window=args.force_window,
+        journal=Path(args.journal).resolve() if args.journal else None,
+        resume=args.resume,
+        dry_run=args.dry_run,
+        repositories=_pairs(args.repository, "--repository"),
+        current=_pairs(args.current, "--current"),
+        kind=kind,
+        health_consecutive=args.health_consecutive,
+        health_deadline=args.health_timeout,
+        snapshot_timeout=args.snapshot_timeout,
+    )
+
+
+def registry_lookups() -> tuple[VersionExists, PreviousRelease]:
+    """The registry look-ups the runbook needs.
+
+    INTERIM: ``runlayer_tf.resolve`` is expected to provide
+    ``version_exists(repository, tag) -> bool`` and
+    ``previous_release(repository, current) -> str | None``; until it does,
+    each call raises ConfigError.  Switch here and nowhere else.
+    """
+    try:
+        resolve: Any = importlib.import_module("runlayer_tf.resolve")
+        return cast(VersionExists, resolve.version_exists), cast(
+            PreviousRelease, resolve.previous_release
+        )
+    except (ImportError, AttributeError):
+
+        def unavailable(repository: str, tag: str) -> Any:
+            raise ConfigError(
+                f"cannot look up {repository}:{tag}: registry look-ups are not available in this build"
+            )
+
+        return unavailable, unavailable
+
+
+def deps_from_args(args: argparse.Namespace, **overrides: Any) -> UpdateDeps:
+    """Real dependencies: lazily built boto3 clients, urllib, the var-file rewriter, the registry."""
+    exists, previous = registry_lookups()
+    progress = SilentProgress() if args.json else make_progress(sys.stderr)
+    fields: dict[str, Any] = {
+        "rds": cast(RdsApi, LazyClient("rds")),
+        "ecs": cast(EcsApi, LazyClient("ecs")),
+        "version_exists": exists,
+        "previous_release": previous,
+        "progress": progress,
+    }
+    fields.update(overrides)
+    return UpdateDeps(**fields)
+
+
+def format_report(report: UpdateReport) -> str:
+    """The human report printed at the end of a run."""
+    lines = [f"{report.kind} {report.outcome}: {report.message}"]
+    for step in report.steps:
+        lines.append(f"  {step.name:<16} {step.status:<12} {step.message}")
+    if report.snapshot:
+        lines.append(f"snapshot: {report.snapshot}")
+    if report.restore_command and report.outcome in ("rolled-back", "rollback-failed"):
+        lines.append(f"restore (by hand, only if needed): {report.restore_command}")
+    if report.journal and report.outcome != "dry-run":
+        lines.append(f"journal: {report.journal}")
+    return redact("\n".join(lines))
+
+
+def run(
+    args: argparse.Namespace,
+    *,
+    kind: Literal["update", "rollback"],
+    runner: Callable[[UpdateSpec, UpdateDeps], UpdateReport] = run_update,
+) -> int:
+    """Run ``update``/``rollback`` from parsed options; returns the exit code."""
+    spec = spec_from_args(args, kind=kind)
+    deps = deps_from_args(args)
+    try:
+        report = runner(spec, deps)
+    finally:
+        deps.progress.close()
+    if args.json:
+        print(redact(json.dumps(report.to_dict(), indent=2, sort_keys=True, default=str)))
+    else:
+        print(format_report(report))
+    return report.exit_code

@@ -34,6 +34,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "info": ("runlayer_tf.commands.info", "print this tool's version as an external-data-source JSON object"),
     "pins": ("runlayer_tf.commands.pins", "list, set and check image pins in .tf/.tfvars files (pre-commit hook)"),
     "next-version": ("runlayer_tf.commands.next_version", "print the next release version implied by conventional commits on stdin"),
+    "update": ("runlayer_tf.commands.update", "snapshot the DB, set the version, plan, apply, verify; roll back on failure"),
+    "rollback": ("runlayer_tf.commands.rollback", "the update sequence towards the previous release (or --to VERSION)"),
+    "ecs": ("runlayer_tf.commands.ecs", "emergency ECS procedures: force-deploy, scale-bounce, status"),
 }
 
 

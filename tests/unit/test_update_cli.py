@@ -1,0 +1,296 @@
+"""``runlayer-tf update``/``rollback``/``ecs`` option handling, output and exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+from update_fakes import FakeClock, FakeEcs, FakeHealth, FakeRds, FakeTerraform
+
+from runlayer_tf import cli
+from runlayer_tf.errors import UsageError
+from runlayer_tf.update import _cli
+from runlayer_tf.update.runbook import UpdateDeps, UpdateSpec, VersionChange, run_update
+from runlayer_tf.update.window import MaintenanceWindow
+
+REPO = "170974506510.dkr.ecr.us-east-1.amazonaws.com/backend-production"
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    (tmp_path / "production.tfvars").write_text('backend_version = "v1.2.3"\n')
+    return tmp_path
+
+
+def parse(kind: str, argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    _cli.configure_parser(parser, kind=kind)  # type: ignore[arg-type]
+    return parser.parse_args(argv)
+
+
+def test_spec_from_args(root: Path) -> None:
+    args = parse(
+        "update",
+        [
+            "--cluster",
+            "anysource-production",
+            "--workdir",
+            str(root),
+            "--set",
+            "backend_version=v1.3.0",
+            "--var-file",
+            "production.tfvars",
+            "--backend-url",
+            "https://app.example.com",
+            "--health-url",
+            "https://x/y",
+            "--ecs-cluster",
+            "prod",
+            "--service",
+            "backend-service",
+            "--service",
+            "frontend-service",
+            "--within-window",
+            "sun:05:00-sun:06:00",
+            "--allow-major",
+            "--terraform",
+            "tofu",
+            "--dry-run",
+            "--repository",
+            f"backend_version={REPO}",
+        ],
+    )
+    assert _cli.spec_from_args(args, kind="update") == UpdateSpec(
+        cluster="anysource-production",
+        workdir=root,
+        changes=(VersionChange("backend_version", "v1.3.0"),),
+        mode="set",
+        var_files=(root / "production.tfvars",),
+        terraform="tofu",
+        health_urls=("https://x/y", "https://app.example.com/api/v1/utils/health-check/"),
+        ecs_cluster="prod",
+        services=("backend-service", "frontend-service"),
+        allow_major=True,
+        window=MaintenanceWindow.parse("sun:05:00-sun:06:00"),
+        dry_run=True,
+        repositories=(("backend_version", REPO),),
+    )
+
+
+def test_rollback_names_without_versions_take_to(root: Path) -> None:
+    args = parse(
+        "rollback",
+        [
+            "--cluster",
+            "c",
+            "--workdir",
+            str(root),
+            "--var",
+            "a",
+            "--var",
+            "b=v1.0.0",
+            "--to",
+            "v1.2.2",
+            "--dry-run",
+        ],
+    )
+    spec = _cli.spec_from_args(args, kind="rollback")
+    assert (spec.kind, spec.mode, spec.changes) == (
+        "rollback",
+        "var",
+        (VersionChange("a", "v1.2.2"), VersionChange("b", "v1.0.0")),
+    )
+    args = parse("rollback", ["--cluster", "c", "--workdir", str(root), "--set", "a", "--dry-run"])
+    assert _cli.spec_from_args(args, kind="rollback").changes == (VersionChange("a", None),)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["--set", "a=1", "--var", "b=2"],
+            "use --set (rewrite the var-file) or --var (pass -var), not both",
+        ),
+        ([], "nothing to update: give --set NAME=VERSION or --var"),
+        (["--set", "a=1", "--service", "s"], "--ecs-cluster and --service go together"),
+        (["--set", "a"], "expected NAME=VERSION, got 'a'"),
+        (["--set", "a=1", "--current", "a"], "--current expects NAME=VALUE, got 'a'"),
+    ],
+)
+def test_usage_errors(root: Path, argv: list[str], message: str) -> None:
+    args = parse("update", ["--cluster", "c", "--workdir", str(root), "--dry-run", *argv])
+    with pytest.raises(UsageError) as caught:
+        _cli.spec_from_args(args, kind="update")
+    assert str(caught.value) == message
+
+
+def test_main_dry_run_prints_plan_and_exits_zero(
+    root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = cli.main(
+        [
+            "update",
+            "--cluster",
+            "anysource-production",
+            "--workdir",
+            str(root),
+            "--set",
+            "backend_version=v1.3.0",
+            "--var-file",
+            "production.tfvars",
+            "--terraform",
+            "tofu",
+            "--dry-run",
+        ]
+    )
+    out = capsys.readouterr().out.splitlines()
+    assert code == 0
+    assert out[0] == "update dry-run: dry run of update backend_version=v1.3.0: nothing was changed"
+    assert (
+        out[3]
+        == f"  set-version      planned      rewrite backend_version in {root / 'production.tfvars'}: v1.2.3 -> v1.3.0"
+    )
+    assert (root / "production.tfvars").read_text() == 'backend_version = "v1.2.3"\n'
+
+
+def test_main_usage_error_exits_two(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = cli.main(
+        [
+            "update",
+            "--cluster",
+            "c",
+            "--workdir",
+            str(root),
+            "--dry-run",
+            "--set",
+            "a=1",
+            "--var",
+            "b=1",
+        ]
+    )
+    assert code == 2
+    assert (
+        capsys.readouterr().err
+        == "runlayer-tf: error: use --set (rewrite the var-file) or --var (pass -var), not both\n"
+    )
+
+
+def _faked_runner(root: Path, *, bad: set[str]) -> Any:
+    """A run_update wired to the fakes, as the CLI would call it."""
+    rds = FakeRds()
+    tf = FakeTerraform(rds)
+    clock = FakeClock()
+
+    def runner(spec: UpdateSpec, deps: UpdateDeps) -> Any:
+        deps = attrs.evolve(
+            deps,
+            rds=rds,
+            ecs=FakeEcs(),
+            terraform_runner=tf,
+            http_get=FakeHealth(tf, bad),
+            version_exists=lambda r, t: True,
+            crosses_major=lambda a, b: False,
+            clock=clock,
+            sleep=clock.sleep,
+        )
+        return run_update(spec, deps)
+
+    return runner
+
+
+@pytest.mark.parametrize(
+    ("bad", "outcome", "code"), [(set(), "succeeded", 0), ({"v1.3.0"}, "rolled-back", 1)]
+)
+def test_json_report_and_exit_code(
+    root: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    bad: set[str],
+    outcome: str,
+    code: int,
+) -> None:
+    bin_dir = root / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "tofu").write_text("#!/bin/sh\nexit 1\n")
+    (bin_dir / "tofu").chmod(0o755)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    args = parse(
+        "update",
+        [
+            "--cluster",
+            "anysource-production",
+            "--workdir",
+            str(root),
+            "--set",
+            "backend_version=v1.3.0",
+            "--var-file",
+            "production.tfvars",
+            "--repository",
+            f"backend_version={REPO}",
+            "--json",
+            "--health-url",
+            "https://admin:pw@app.example.com/",
+            "--health-consecutive",
+            "1",
+            "--health-timeout",
+            "10",
+        ],
+    )
+    assert _cli.run(args, kind="update", runner=_faked_runner(root, bad=bad)) == code
+    report = json.loads(capsys.readouterr().out)
+    assert (report["outcome"], report["exit_code"], report["snapshot"]) == (
+        outcome,
+        code,
+        "backup-before-update-20260301-053000",
+    )
+    assert report["changes"] == [
+        {
+            "name": "backend_version",
+            "previous": "v1.2.3",
+            "target": "v1.3.0",
+            "var_file": str(root / "production.tfvars"),
+        }
+    ]
+    assert "admin:pw" not in json.dumps(report)
+
+
+def test_ecs_force_deploy_command(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ecs = FakeEcs()
+    monkeypatch.setattr("runlayer_tf.commands.ecs.LazyClient", lambda service: ecs)
+    assert (
+        cli.main(["ecs", "force-deploy", "--cluster", "prod", "--service", "backend-service"]) == 0
+    )
+    assert (
+        capsys.readouterr().out
+        == "backend-service: 2/2 running, primary COMPLETED 2/2 backend-service:7\n"
+    )
+    assert (
+        "update_service",
+        {"cluster": "prod", "service": "backend-service", "forceNewDeployment": True},
+    ) in ecs.calls
+
+
+def test_ecs_scale_bounce_command_json(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ecs = FakeEcs({"backend-service": 2})
+    monkeypatch.setattr("runlayer_tf.commands.ecs.LazyClient", lambda service: ecs)
+    assert (
+        cli.main(
+            ["ecs", "scale-bounce", "--cluster", "prod", "--service", "backend-service", "--json"]
+        )
+        == 0
+    )
+    assert json.loads(capsys.readouterr().out) == [
+        {
+            "previous_desired": 2,
+            "service": "backend-service",
+            "state": "backend-service: 2/2 running, primary COMPLETED 2/2 backend-service:7",
+        }
+    ]

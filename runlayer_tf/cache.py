@@ -1,0 +1,112 @@
+"""A small on-disk cache of resolutions, so one plan's many data sources (and
+repeated plans) do not each hit the registry.
+
+* Location: ``$RUNLAYER_TF_CACHE_DIR``, else ``$XDG_CACHE_HOME/runlayer-tf``,
+  else ``~/.cache/runlayer-tf``; entries live in ``resolve/``.
+* Freshness: ``RUNLAYER_TF_CACHE_TTL`` seconds (default 60).  ``0`` disables the
+  cache entirely (no reads, no writes).  A digest selector names immutable
+  content, so once its existence is confirmed the entry never expires.
+* The key covers the query and everything that changes whose registry answers:
+  AWS profile, region and endpoint, a hash of the access key id, Docker config
+  location.  Entries hold results only, never credentials.
+* Writes are atomic (temp file + rename); an unreadable entry is a miss.
+
+Standard library only: this runs before anything heavy is imported.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+DEFAULT_TTL = 60.0
+_CONTEXT_ENV = (
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_ECR",
+    "DOCKER_CONFIG",
+)
+
+
+def ttl() -> float:
+    """The configured TTL in seconds; 0 means the cache is off."""
+    raw = os.environ.get("RUNLAYER_TF_CACHE_TTL", "").strip()
+    if not raw:
+        return DEFAULT_TTL
+    try:
+        value = float(raw)
+    except ValueError:
+        return DEFAULT_TTL
+    return max(0.0, value)
+
+
+def cache_dir() -> Path:
+    explicit = os.environ.get("RUNLAYER_TF_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "runlayer-tf"
+
+
+def key_for(query: Mapping[str, str], cwd: str | None = None) -> str:
+    """A stable key for ``query`` in the current environment."""
+    context = {name: os.environ.get(name, "") for name in _CONTEXT_ENV}
+    access_key = os.environ.get("AWS_ACCESS_KEY_ID", "")
+    context["aws_access_key_sha256"] = hashlib.sha256(access_key.encode()).hexdigest() if access_key else ""
+    registry = query.get("registry", "")
+    if registry.startswith("oci-layout:"):
+        # A relative layout path means something else in another directory.
+        context["cwd"] = cwd if cwd is not None else os.getcwd()
+    blob = json.dumps({"query": dict(sorted(query.items())), "context": context}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _is_digest_query(query: Mapping[str, str]) -> bool:
+    return query.get("tag", "").strip().startswith("sha256:")
+
+
+def load(key: str, query: Mapping[str, str], *, now: float | None = None) -> dict[str, str] | None:
+    """The cached result for ``key``, or None when absent, stale, unreadable or disabled."""
+    limit = ttl()
+    if limit <= 0:
+        return None
+    path = cache_dir() / "resolve" / f"{key}.json"
+    try:
+        entry = json.loads(path.read_text(encoding="utf-8"))
+        stored_at = float(entry["stored_at"])
+        result = entry["result"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(result, dict) or not all(isinstance(v, str) for v in result.values()):
+        return None
+    age = (time.time() if now is None else now) - stored_at
+    if age < 0 or (age > limit and not _is_digest_query(query)):
+        return None
+    return result
+
+
+def store(key: str, result: Mapping[str, str], *, now: float | None = None) -> None:
+    """Save ``result`` under ``key`` atomically; failures to write are ignored (it is a cache)."""
+    if ttl() <= 0:
+        return
+    directory = cache_dir() / "resolve"
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".json")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump({"stored_at": time.time() if now is None else now, "result": dict(result)}, fh)
+            os.replace(tmp, directory / f"{key}.json")
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError:
+        return

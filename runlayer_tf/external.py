@@ -1,0 +1,89 @@
+"""The program for Terraform's and OpenTofu's ``external`` data source.
+
+Run as ``runlayer-tf external`` or ``python -m runlayer_tf.external``.  Reads one
+JSON object of strings on stdin (the data source's ``query``) and prints one
+JSON object of strings (the ``result``).  On any problem it prints nothing on
+stdout, one line on stderr and exits 1; ``RUNLAYER_TF_DEBUG=1`` adds a traceback.
+
+Query keys: ``repository`` and ``tag`` (required); ``registry``,
+``registry_id``, ``region``, ``allow_prerelease``, ``insecure`` (optional).
+Result keys: ``digest``, ``image``, ``tag``, ``version``, ``tags``,
+``build_timestamp``, ``commit``, ``pushed_at``, ``registry``, ``repository``.
+
+The hot path (a cache hit) imports only the standard library; the resolver,
+the tag grammar and boto3 (only for ECR) load on a miss.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from typing import TextIO
+
+from runlayer_tf import cache
+from runlayer_tf.errors import RunlayerError, UsageError
+
+PROG = "runlayer-tf external"
+QUERY_KEYS = ("repository", "tag", "registry", "registry_id", "region", "allow_prerelease", "insecure")
+
+
+def read_query(stream: TextIO) -> dict[str, str]:
+    """Parse the query object from ``stream``; raises UsageError for anything but an object of strings.
+
+    Key names are checked by :meth:`runlayer_tf.resolve.Query.from_mapping`
+    (a cached answer exists only for a query that passed it).
+    """
+    text = stream.read()
+    if not text.strip():
+        raise UsageError("empty query on stdin: expected a JSON object such as {\"repository\": \"backend-production\", \"tag\": \"v1.2\"}")
+    try:
+        raw = json.loads(text)
+    except ValueError as err:
+        raise UsageError(f"query on stdin is not valid JSON ({err})") from None
+    if not isinstance(raw, dict):
+        raise UsageError(f"query on stdin must be a JSON object, got {type(raw).__name__}")
+    for key, value in raw.items():
+        if not isinstance(value, str):
+            raise UsageError(f"query value {key!r} must be a string, got {json.dumps(value)}")
+    return raw
+
+
+def run(stdin: TextIO, stdout: TextIO) -> None:
+    """Answer one query: from the cache when fresh, else from the registry."""
+    query = read_query(stdin)
+    key = cache.key_for(query)
+    result = cache.load(key, query)
+    if result is None:
+        from runlayer_tf.resolve import resolve_query
+
+        result = resolve_query(query).to_external()
+        cache.store(key, result)
+    stdout.write(json.dumps(result, sort_keys=True) + "\n")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; ``argv`` is accepted for symmetry and must be empty."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = os.environ.get("RUNLAYER_TF_DEBUG", "") not in ("", "0", "false", "no")
+    try:
+        if args and args != ["--"]:
+            raise UsageError(f"takes no arguments (got {' '.join(args)}); it reads its query as JSON on stdin")
+        run(sys.stdin, sys.stdout)
+        return 0
+    except RunlayerError as err:
+        if debug:
+            traceback.print_exc()
+        print(f"{PROG}: {err}", file=sys.stderr)
+        return 1
+    except Exception as err:  # never a traceback for Terraform users
+        if debug:
+            traceback.print_exc()
+        print(f"{PROG}: internal error: {type(err).__name__}: {' '.join(str(err).split())} (set RUNLAYER_TF_DEBUG=1 for a traceback)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

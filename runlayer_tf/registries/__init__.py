@@ -1,0 +1,26 @@
+"""Registry backends behind one small interface: ECR, OCI distribution registries, OCI layouts.
+
+Backends are imported on first use: choosing an OCI registry or a layout never
+imports boto3.
+"""
+
+from __future__ import annotations
+
+from runlayer_tf.registries.base import Registry, RegistryAddress, validate_repository
+
+__all__ = ["Registry", "RegistryAddress", "open_registry", "validate_repository"]
+
+
+def open_registry(address: RegistryAddress) -> Registry:
+    """The backend for ``address`` (clients are created lazily, on the first call)."""
+    if address.kind == "ecr":
+        from runlayer_tf.registries.ecr import EcrRegistry
+
+        return EcrRegistry(address)
+    if address.kind == "oci-layout":
+        from runlayer_tf.registries.layout import OciLayoutRegistry
+
+        return OciLayoutRegistry(address)
+    from runlayer_tf.registries.oci import OciRegistry
+
+    return OciRegistry(address)

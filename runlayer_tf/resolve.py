@@ -1,0 +1,207 @@
+"""Resolve a tag selector to a concrete image digest, with the chosen image's build metadata.
+
+:func:`resolve` is the pure-ish core: given a :class:`Query` and a
+:class:`~runlayer_tf.registries.base.Registry`, it lists tags once, chooses with
+:func:`runlayer_tf.tags.select`, and asks the registry only for what the answer
+needs (the digest of the chosen tag when the listing lacks it, the digests of
+the few tags that may share it, the push time).
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+
+import attrs
+
+from runlayer_tf.errors import NoMatchError, NotFoundError, UsageError
+from runlayer_tf.external import QUERY_KEYS
+from runlayer_tf.registries import Registry, RegistryAddress, open_registry, validate_repository
+from runlayer_tf.tags import Selector, SelectorKind, Tag, TagKind, newest_release, select
+
+__all__ = ["QUERY_KEYS", "Query", "Resolution", "resolve", "resolve_query", "rfc3339"]
+
+_BOOL = {"true": True, "false": False, "": False}
+
+
+def rfc3339(moment: datetime.datetime | None) -> str:
+    """``2024-12-13T15:24:30Z``, or "" for None."""
+    if moment is None:
+        return ""
+    return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@attrs.frozen
+class Query:
+    """What to resolve: the external data source's query, validated."""
+
+    repository: str
+    selector: Selector
+    address: RegistryAddress
+    allow_prerelease: bool = False
+
+    @classmethod
+    def from_mapping(cls, raw: Mapping[str, object]) -> Query:
+        """Validate a query object (all values strings); raises UsageError or TagError."""
+        unknown = sorted(set(raw) - set(QUERY_KEYS))
+        if unknown:
+            raise UsageError(f"unknown query key {', '.join(repr(k) for k in unknown)}; allowed keys: {', '.join(QUERY_KEYS)}")
+        for key, value in raw.items():
+            if not isinstance(value, str):
+                raise UsageError(f"query value {key!r} must be a string, got {type(value).__name__}")
+        values: dict[str, str] = {k: str(v) for k, v in raw.items()}
+        for required in ("repository", "tag"):
+            if not values.get(required, "").strip():
+                raise UsageError(f"query key {required!r} is required")
+        flags = {}
+        for flag in ("allow_prerelease", "insecure"):
+            text = values.get(flag, "").strip().lower()
+            if text not in _BOOL:
+                raise UsageError(f'query value {flag!r} must be "true" or "false", got {values[flag]!r}')
+            flags[flag] = _BOOL[text]
+        repository = validate_repository(values["repository"].strip())
+        selector = Selector.parse(values["tag"])
+        address = RegistryAddress.parse(
+            values.get("registry", ""),
+            registry_id=values.get("registry_id", "").strip(),
+            region=values.get("region", "").strip(),
+            insecure=flags["insecure"],
+        )
+        return cls(repository, selector, address, flags["allow_prerelease"])
+
+
+@attrs.frozen
+class Resolution:
+    """The answer: the digest a selector means today, and what is known about that image."""
+
+    registry: str
+    repository: str
+    digest: str
+    tag: str
+    version: str
+    tags: tuple[str, ...]
+    build_timestamp: datetime.datetime | None = None
+    commit: str = ""
+    pushed_at: datetime.datetime | None = None
+
+    @property
+    def image(self) -> str:
+        """``<registry host>/<repository>@<digest>``: the reference to deploy."""
+        return f"{self.registry}/{self.repository}@{self.digest}"
+
+    def to_external(self) -> dict[str, str]:
+        """The external data source's result object: every value a string."""
+        return {
+            "digest": self.digest,
+            "image": self.image,
+            "tag": self.tag,
+            "version": self.version,
+            "tags": ",".join(self.tags),
+            "build_timestamp": rfc3339(self.build_timestamp),
+            "commit": self.commit,
+            "pushed_at": rfc3339(self.pushed_at),
+            "registry": self.registry,
+            "repository": self.repository,
+        }
+
+
+def _sharing_candidates(chosen: Tag | None, listing: Mapping[str, str | None]) -> list[str]:
+    """Tags that may point at the chosen image when the listing gives no digests.
+
+    The product's CI pushes ``latest``, ``vX.Y.Z``, a timestamp tag and a build
+    tag for one image, so those are the tags worth a HEAD request each.
+    """
+    if chosen is None:
+        return [t for t in listing if t == "latest" or Tag.classify(t).kind in (TagKind.RELEASE, TagKind.BUILD)]
+    classified = [Tag.classify(t) for t in listing]
+    candidates = {"latest"} if "latest" in listing else set()
+    stamps = {chosen.timestamp} if chosen.timestamp else set()
+    if chosen.version is not None:
+        for tag in classified:
+            if tag.version == chosen.version:
+                candidates.add(tag.text)
+                if tag.timestamp:
+                    stamps.add(tag.timestamp)
+    for tag in classified:
+        if tag.kind is TagKind.TIMESTAMP and tag.timestamp in stamps:
+            candidates.add(tag.text)
+        if tag.kind is TagKind.BUILD and tag.timestamp in stamps:
+            candidates.add(tag.text)
+        if chosen.kind in (TagKind.LATEST, TagKind.TIMESTAMP, TagKind.OTHER) and tag.is_release:
+            candidates.add(tag.text)
+    candidates.discard(chosen.text)
+    return sorted(candidates)
+
+
+def _tags_on(registry: Registry, repository: str, digest: str, chosen: Tag | None, listing: Mapping[str, str | None]) -> tuple[str, ...]:
+    on = {t for t, d in listing.items() if d == digest}
+    if chosen is not None:
+        on.add(chosen.text)
+    unknown = [t for t in _sharing_candidates(chosen, listing) if listing[t] is None]
+    for tag in unknown:
+        try:
+            if registry.digest_of(repository, tag) == digest:
+                on.add(tag)
+        except NotFoundError:
+            continue  # deleted between listing and look-up
+    return tuple(sorted(on))
+
+
+def resolve(query: Query, registry: Registry) -> Resolution:
+    """Resolve ``query`` against ``registry``.
+
+    Raises NoMatchError (naming the newest release) when no tag matches,
+    NotFoundError for a missing repository or digest, AuthError/RegistryError
+    from the backend.
+    """
+    repository, selector = query.repository, query.selector
+    listing = registry.list_tags(repository)
+    chosen: Tag | None
+    if selector.kind is SelectorKind.DIGEST:
+        digest = registry.digest_of(repository, str(selector.digest))
+        chosen = None
+    else:
+        chosen = select(selector, listing, allow_prerelease=query.allow_prerelease)
+        if chosen is None:
+            newest = newest_release(listing)
+            hint = f"newest release: {newest.text}" if newest else ("no releases" if listing else "no tags")
+            prerelease = ""
+            if not query.allow_prerelease and select(selector, listing, allow_prerelease=True) is not None:
+                prerelease = "; a prerelease matches: set allow_prerelease"
+            raise NoMatchError(f"no tag of {repository} matches {selector.text} ({hint}{prerelease})")
+        digest = listing.get(chosen.text) or registry.digest_of(repository, chosen.text)
+    tags = _tags_on(registry, repository, digest, chosen, listing)
+    on_digest = [Tag.classify(t) for t in tags]
+    builds = sorted((t for t in on_digest if t.kind is TagKind.BUILD), key=lambda t: (t.timestamp, t.text))
+    build = builds[-1] if builds else None
+    if chosen is None:
+        # A digest selector: report the image's preferred release tag, if any.
+        releases = [t for t in on_digest if t.is_release or t.kind is TagKind.PRERELEASE]
+        releases.sort(key=lambda t: (t.version, t.kind is TagKind.RELEASE))
+        chosen = releases[-1] if releases else None
+    version = chosen.version if chosen is not None and chosen.version is not None else None
+    if version is None:
+        versions = [t.version for t in on_digest if t.version is not None and t.is_release]
+        version = max(versions) if versions else None
+    stamp = build.timestamp if build else None
+    if stamp is None:
+        stamps = [t.timestamp for t in on_digest if t.kind is TagKind.TIMESTAMP and t.timestamp]
+        stamp = max(stamps) if stamps else None
+    pushed = registry.pushed_at(repository, digest)
+    return Resolution(
+        registry=registry.display_host,
+        repository=repository,
+        digest=digest,
+        tag=chosen.text if chosen is not None else "",
+        version=str(version) if version is not None else "",
+        tags=tags,
+        build_timestamp=stamp,
+        commit=build.commit or "" if build else "",
+        pushed_at=pushed,
+    )
+
+
+def resolve_query(raw: Mapping[str, object]) -> Resolution:
+    """Validate a raw query and resolve it against the registry it names."""
+    query = Query.from_mapping(raw)
+    return resolve(query, open_registry(query.address))

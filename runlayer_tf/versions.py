@@ -1,0 +1,65 @@
+"""List a repository's releases, newest first, with digest, tags and push date."""
+
+from __future__ import annotations
+
+import datetime
+
+import attrs
+
+from runlayer_tf.registries import Registry
+from runlayer_tf.resolve import rfc3339
+from runlayer_tf.tags import Tag, releases_newest_first
+
+__all__ = ["Release", "list_versions"]
+
+
+@attrs.frozen
+class Release:
+    version: str
+    tag: str
+    digest: str
+    tags: tuple[str, ...]
+    pushed_at: datetime.datetime | None
+
+    @property
+    def pushed_at_text(self) -> str:
+        return rfc3339(self.pushed_at) or "-"
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "version": self.version,
+            "tag": self.tag,
+            "digest": self.digest,
+            "tags": list(self.tags),
+            "pushed_at": rfc3339(self.pushed_at),
+        }
+
+
+def list_versions(registry: Registry, repository: str, *, limit: int = 20, allow_prerelease: bool = False) -> list[Release]:
+    """The newest ``limit`` releases (0: all), one row per version."""
+    listing = registry.list_tags(repository)
+    releases = releases_newest_first(listing, allow_prerelease=allow_prerelease)
+    if limit:
+        releases = releases[:limit]
+    digests = {tag.text: listing.get(tag.text) or registry.digest_of(repository, tag.text) for tag in releases}
+    details: dict[str, dict[str, object]] = {}
+    describe_many = getattr(registry, "describe_many", None)
+    if describe_many is not None and digests:
+        details = describe_many(repository, sorted(set(digests.values())))
+    by_digest: dict[str, list[str]] = {}
+    for tag, digest in listing.items():
+        if digest is not None:
+            by_digest.setdefault(digest, []).append(tag)
+    rows = []
+    for tag in releases:
+        digest = digests[tag.text]
+        pushed = details.get(digest, {}).get("imagePushedAt") if details else registry.pushed_at(repository, digest)
+        if isinstance(pushed, datetime.datetime):
+            pushed = pushed.astimezone(datetime.timezone.utc)
+        else:
+            pushed = None
+        same = by_digest.get(digest) or [
+            t for t in listing if Tag.classify(t).version == tag.version and registry.digest_of(repository, t) == digest
+        ]
+        rows.append(Release(str(tag.version), tag.text, digest, tuple(sorted(set(same) | {tag.text})), pushed))
+    return rows

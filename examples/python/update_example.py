@@ -1,0 +1,106 @@
+"""Build the runbook's update sequence from runlayer-tf's typed helpers, step by step.
+
+This is what ``runlayer-tf update`` does, spelled out for a script that wants
+its own order or its own checks.  Run it against a real account (or a moto
+server through AWS_ENDPOINT_URL) with::
+
+    python examples/python/update_example.py --cluster anysource-production \
+        --workdir infra/production --var-file production.tfvars \
+        --name backend_version --version v1.3.0 --backend-url https://app.example.com
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import boto3
+
+from runlayer_tf.errors import RunlayerError
+from runlayer_tf.update import (
+    DEFAULT_SNAPSHOT_TEMPLATE,
+    Terraform,
+    check_cluster_available,
+    default_health_urls,
+    ensure_snapshot,
+    find_binary,
+    make_progress,
+    restore_command,
+    snapshot_id,
+    urllib_get,
+    wait_healthy,
+    wait_stable,
+)
+from runlayer_tf.update.varfile import read_var, set_var
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cluster", required=True)
+    parser.add_argument("--workdir", type=Path, default=Path("."))
+    parser.add_argument("--var-file", required=True)
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--version", required=True)
+    parser.add_argument("--backend-url")
+    parser.add_argument("--frontend-url")
+    parser.add_argument("--ecs-cluster")
+    parser.add_argument("--service", action="append", default=[])
+    args = parser.parse_args(argv)
+
+    progress = make_progress(sys.stderr)
+    now = lambda: datetime.now(timezone.utc)  # noqa: E731
+    rds = boto3.client("rds")
+    var_file = args.workdir / args.var_file
+    tf = Terraform(find_binary("tofu"), args.workdir.resolve(), on_line=lambda s, line: progress.output("tofu", line))
+    plan_file = str((args.workdir / ".runlayer" / "example.tfplan").resolve())
+
+    try:
+        # 1. preflight
+        cluster = check_cluster_available(rds, args.cluster)
+        previous = read_var(var_file, args.name)
+        if previous is None:
+            raise SystemExit(f"{var_file} does not assign {args.name}")
+        tf.init()
+        # 2. snapshot, waited for until available
+        snap = snapshot_id(DEFAULT_SNAPSHOT_TEMPLATE, now=now(), cluster=args.cluster)
+        ensure_snapshot(
+            rds, cluster=args.cluster, identifier=snap, clock=now, sleep=time.sleep,
+            tags={"runlayer-tf:from-version": previous, "runlayer-tf:to-version": args.version},
+            on_progress=lambda status, pct: progress.status("snapshot", f"{snap} {status} {pct}%"),
+        )
+        progress.step("snapshot", f"{snap} available")
+        # 3. set the version (atomic rewrite of the literal only)
+        set_var(var_file, args.name, args.version)
+        try:
+            # 4. plan, then apply the saved plan
+            (args.workdir / ".runlayer").mkdir(exist_ok=True)
+            tf.plan(plan_file, var_files=[str(var_file.resolve())])
+            tf.apply(plan_file)
+            # 5. verify
+            if args.ecs_cluster and args.service:
+                for state in wait_stable(boto3.client("ecs"), args.ecs_cluster, args.service):
+                    progress.step("ecs", str(state))
+            urls = default_health_urls(args.backend_url, args.frontend_url)
+            wait_healthy(urls, get=urllib_get, clock=now, sleep=time.sleep)
+        except RunlayerError as err:
+            # Roll back: previous value, plan, apply.  The database is never restored automatically.
+            progress.step("rollback", f"{err}; going back to {previous}")
+            set_var(var_file, args.name, previous)
+            tf.plan(plan_file, var_files=[str(var_file.resolve())])
+            tf.apply(plan_file)
+            progress.step("rollback", f"done; if the database was damaged: {restore_command(snap, cluster)}")
+            return 1
+    except RunlayerError as err:
+        print(f"update_example: error: {err}", file=sys.stderr)
+        return 1
+    finally:
+        progress.close()
+    progress.step("done", f"{args.name} = {args.version}; snapshot {snap}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

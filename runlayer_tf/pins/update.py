@@ -30,7 +30,8 @@ class FileChange:
         """A unified diff of the change (``a/`` and ``b/`` prefixed paths)."""
         old = self.old.decode("utf-8", errors="replace").splitlines(keepends=True)
         new = self.new.decode("utf-8", errors="replace").splitlines(keepends=True)
-        lines = difflib.unified_diff(old, new, f"a/{self.path}", f"b/{self.path}")
+        name = self.path.as_posix().lstrip("/")
+        lines = difflib.unified_diff(old, new, f"a/{name}", f"b/{name}")
         return "".join(
             line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
             for line in lines

@@ -91,7 +91,7 @@ def test_config_file_disables_rules_and_flags_override(corpus, capsys):
 def test_configured_follows_feeds_rtf003(corpus, capsys):
     (corpus / "pair").mkdir()
     (corpus / "pair" / "main.tf").write_text(
-        f'locals {{\n  api_release = "v2.0.0"\n  api = "ghcr.io/acme/api:v1.9.0"\n}}\n'
+        'locals {\n  api_release = "v2.0.0"\n  api = "ghcr.io/acme/api:v1.9.0"\n}\n'
     )
     assert main(["pins", "check", "pair"]) == 0
     (corpus / "pyproject.toml").write_text(

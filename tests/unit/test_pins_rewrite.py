@@ -20,7 +20,7 @@ D2 = "sha256:" + "2" * 64
 def changed_lines(old: bytes, new: bytes) -> list[tuple[int, bytes, bytes]]:
     a, b = old.split(b"\n"), new.split(b"\n")
     assert len(a) == len(b)
-    return [(i + 1, x, y) for i, (x, y) in enumerate(zip(a, b)) if x != y]
+    return [(i + 1, x, y) for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
 
 
 # (fixture, assignments, [(line, new line bytes)])

@@ -531,7 +531,10 @@ class _Execution:
             raise UpdateError(
                 f"refusing to apply: snapshot {self.facts.snapshot} is {state}, not available"
             )
-        self.terraform.apply(self._plan_file())
+        plan_file = Path(self._plan_file())
+        self.terraform.apply(str(plan_file))
+        # A saved plan can hold sensitive values; once applied it has no further use.
+        plan_file.unlink(missing_ok=True)
         return {"summary": "applied"}
 
     def verify(self) -> Mapping[str, Any]:

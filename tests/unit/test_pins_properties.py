@@ -56,14 +56,14 @@ def test_random_edits(data):
         position_old = edit.end
     assert result[position_new:] == original[position_old:]
 
-    # The result re-parses and the same pins now hold the new values.
-    found = {(p.path, p.line, p.column): p for p in find_pins(result, file=str(path))}
+    # The result re-parses and the same pins (same order) now hold the new values.
+    before = find_pins(original, file=str(path))
+    after = find_pins(result, file=str(path))
+    assert [(p.path, p.kind) for p in after] == [(p.path, p.kind) for p in before]
+    index = {p.start: i for i, p in enumerate(before)}
     for edit in edits:
-        pin = edit.pin
-        assert found[(pin.path, pin.line, pin.column)].value == edit.new
+        assert after[index[edit.start]].value == edit.new
 
     # Applying the same values again (to the new pins) changes nothing.
-    again = [
-        Edit.of(found[(e.pin.path, e.pin.line, e.pin.column)], e.new) for e in edits
-    ]
+    again = [Edit.of(after[index[e.start]], e.new) for e in edits]
     assert apply_edits(result, again) == result

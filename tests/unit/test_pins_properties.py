@@ -67,3 +67,25 @@ def test_random_edits(data):
     # Applying the same values again (to the new pins) changes nothing.
     again = [Edit.of(after[index[e.start]], e.new) for e in edits]
     assert apply_edits(result, again) == result
+
+
+ALL_FILES = [(p, p.read_bytes()) for p in sorted(CORPUS.rglob("*")) if p.is_file()]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_corrupted_files_raise_only_parse_error(data):
+    """Random byte damage gives pins or a one-line ParseError, never another exception."""
+    from runlayer_tf.errors import ParseError
+
+    path, original = data.draw(st.sampled_from(ALL_FILES))
+    damaged = bytearray(original)
+    for _ in range(data.draw(st.integers(1, 3))):
+        at = data.draw(st.integers(0, len(damaged) - 1))
+        damaged[at : at + 1] = data.draw(st.sampled_from([b"", b'"', b"{", b"}", b"$", b"\\", b"\n", b"\xff", b"<"]))
+    message = ""
+    try:
+        find_pins(bytes(damaged), file=str(path))
+    except ParseError as err:
+        message = str(err)
+    assert "\n" not in message

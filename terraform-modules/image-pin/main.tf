@@ -1,0 +1,24 @@
+# Resolve a tag selector to an image digest at plan time with runlayer-tf's
+# program for the external data source.  The program answers from a short-lived
+# local cache, so many instances of this module in one plan stay cheap.
+
+locals {
+  # The program takes strings only; unset optional keys are left out rather
+  # than sent empty, so its defaults (e.g. ECR of the current account) apply.
+  query = {
+    for key, value in {
+      repository       = var.repository
+      tag              = trimspace(var.tag)
+      registry         = var.registry
+      registry_id      = var.registry_id
+      region           = var.region
+      allow_prerelease = var.allow_prerelease ? "true" : ""
+      insecure         = var.insecure ? "true" : ""
+    } : key => value if value != ""
+  }
+}
+
+data "external" "image" {
+  program = var.program
+  query   = local.query
+}

@@ -1,0 +1,49 @@
+output "image" {
+  description = "Digest-pinned reference to deploy: <registry host>/<repository>@<digest>."
+  value       = data.external.image.result.image
+}
+
+output "digest" {
+  description = "The image digest (sha256:...); for a multi-platform image, the digest of its index."
+  value       = data.external.image.result.digest
+}
+
+output "tag" {
+  description = "The concrete tag the selector chose, e.g. v1.2.3 for v1.2 (empty when a digest matched no tag)."
+  value       = data.external.image.result.tag
+}
+
+output "version" {
+  description = "The release version of the chosen image without the leading v, e.g. 1.2.3; empty when it has none."
+  value       = data.external.image.result.version
+}
+
+output "tags" {
+  description = "Every tag on the chosen digest, sorted."
+  value       = compact(split(",", data.external.image.result.tags))
+}
+
+output "registry" {
+  description = "The registry the image was resolved in (host, or oci-layout:PATH)."
+  value       = data.external.image.result.registry
+}
+
+output "repository" {
+  description = "The repository name."
+  value       = data.external.image.result.repository
+}
+
+output "build_timestamp" {
+  description = "Build time (RFC 3339, UTC) from the build or timestamp tag on the same digest; empty when none."
+  value       = data.external.image.result.build_timestamp
+}
+
+output "commit" {
+  description = "Commit from the build tag on the same digest; empty when none."
+  value       = data.external.image.result.commit
+}
+
+output "pushed_at" {
+  description = "When the image was pushed (RFC 3339, UTC); empty when the registry does not say."
+  value       = data.external.image.result.pushed_at
+}

@@ -21,7 +21,7 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 from runlayer_tf import cache
 from runlayer_tf.errors import RunlayerError, UsageError
@@ -30,13 +30,20 @@ PROG = "runlayer-tf external"
 QUERY_KEYS = ("repository", "tag", "registry", "registry_id", "region", "allow_prerelease", "insecure")
 
 
-def read_query(stream: TextIO) -> dict[str, str]:
+def read_query(stream: TextIO | BinaryIO) -> dict[str, str]:
     """Parse the query object from ``stream``; raises UsageError for anything but an object of strings.
 
     Key names are checked by :meth:`runlayer_tf.resolve.Query.from_mapping`
     (a cached answer exists only for a query that passed it).
     """
-    text = stream.read()
+    data = stream.read()
+    if isinstance(data, bytes):
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise UsageError(f"query on stdin is not UTF-8 ({err.reason} at byte {err.start})") from None
+    else:
+        text = data
     if not text.strip():
         raise UsageError("empty query on stdin: expected a JSON object such as {\"repository\": \"backend-production\", \"tag\": \"v1.2\"}")
     try:
@@ -51,7 +58,7 @@ def read_query(stream: TextIO) -> dict[str, str]:
     return raw
 
 
-def run(stdin: TextIO, stdout: TextIO) -> None:
+def run(stdin: TextIO | BinaryIO, stdout: TextIO) -> None:
     """Answer one query: from the cache when fresh, else from the registry."""
     query = read_query(stdin)
     key = cache.key_for(query)
@@ -71,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args and args != ["--"]:
             raise UsageError(f"takes no arguments (got {' '.join(args)}); it reads its query as JSON on stdin")
-        run(sys.stdin, sys.stdout)
+        run(sys.stdin.buffer, sys.stdout)
         return 0
     except RunlayerError as err:
         if debug:

@@ -156,6 +156,8 @@ def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
 class OciRegistry:
     """A :class:`~runlayer_tf.registries.base.Registry` speaking the OCI distribution API."""
 
+    page_size = 1000  # tags asked for per page (``n``); registries may return fewer
+
     def __init__(
         self,
         address: RegistryAddress,
@@ -245,7 +247,7 @@ class OciRegistry:
     def list_tags(self, repository: str) -> Mapping[str, str | None]:
         name = self._api_name(repository)
         scope = f"repository:{name}:pull"
-        url: str | None = f"{self.base}/v2/{name}/tags/list?n=1000"
+        url: str | None = f"{self.base}/v2/{name}/tags/list?n={self.page_size}"
         tags: dict[str, str | None] = {}
         pages = 0
         while url:

@@ -1,0 +1,176 @@
+"""The ECR backend against ECR's HTTP API on the moto server, with more than 1,000 images."""
+
+from __future__ import annotations
+
+import datetime
+import subprocess
+import sys
+
+import boto3
+import pytest
+
+from runlayer_tf.errors import AuthError, NoMatchError, NotFoundError
+from runlayer_tf.registries.base import RegistryAddress
+from runlayer_tf.registries.ecr import EcrRegistry
+from runlayer_tf.resolve import Query, resolve
+from tests.harness import ecr as ecr_push
+
+REPO = "it/backend-production"
+HOST = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+IMAGES = 1020  # > 1,000 tag ids, so ListImages needs two pages of 1,000
+
+
+def versions():
+    """1,020 releases v1.0.0 .. v1.50.19 (20 patches per minor)."""
+    return [f"v1.{minor}.{patch}" for minor in range(51) for patch in range(20)]
+
+
+@pytest.fixture(scope="module")
+def big_repo(moto_server):
+    client = boto3.client("ecr", region_name="us-east-1")
+    client.create_repository(repositoryName=REPO)
+    digests = {}
+    for tag in versions()[:IMAGES]:
+        digests[tag] = ecr_push.push(client, REPO, [tag], seed=f"{REPO}-{tag}")
+    # Two releases also carry a build tag, a timestamp tag and latest.
+    ecr_push.push(client, REPO, ["v1.2.19-20241213-152430-a1b2c3d4", "20241213-152430"], seed=f"{REPO}-v1.2.19")
+    ecr_push.push(client, REPO, ["latest", "v1.50.19-20250114-090000-b2c3d4e5"], seed=f"{REPO}-v1.50.19")
+    ecr_push.push(client, REPO, ["v1.51.0-rc.1"], seed=f"{REPO}-rc")
+    return digests
+
+
+def counting_registry(address=None):
+    client = boto3.client("ecr", region_name="us-east-1")
+    calls = []
+    client.meta.events.register("before-call.ecr.*", lambda model, **kw: calls.append(model.name))
+    return EcrRegistry(address or RegistryAddress.parse(""), client=client), calls
+
+
+def q(tag, **extra):
+    return Query.from_mapping({"repository": REPO, "tag": tag, **extra})
+
+
+def test_listing_pages_through_more_than_1000_images(big_repo):
+    registry, calls = counting_registry()
+    tags = registry.list_tags(REPO)
+    assert len(tags) == IMAGES + 5
+    assert calls == ["ListImages", "ListImages"]
+    assert tags["v1.2.3"] == big_repo["v1.2.3"] == ecr_push.moto_digest(f"{REPO}-v1.2.3")
+
+
+def test_resolve_partial_version_describes_only_the_chosen_image(big_repo):
+    registry, calls = counting_registry()
+    result = resolve(q("v1.2"), registry).to_external()
+    assert calls == ["ListImages", "ListImages", "DescribeImages"]
+    assert result["tag"] == "v1.2.19"
+    assert result["digest"] == big_repo["v1.2.19"]
+    assert result["image"] == f"{HOST}/{REPO}@{big_repo['v1.2.19']}"
+    assert result["tags"] == "20241213-152430,v1.2.19,v1.2.19-20241213-152430-a1b2c3d4"
+    assert result["version"] == "1.2.19"
+    assert result["build_timestamp"] == "2024-12-13T15:24:30Z"
+    assert result["commit"] == "a1b2c3d4"
+    assert result["registry"] == HOST
+    pushed = datetime.datetime.strptime(result["pushed_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
+    assert abs((datetime.datetime.now(datetime.timezone.utc) - pushed).total_seconds()) < 3600
+
+
+@pytest.mark.parametrize(
+    ("selector", "tag"),
+    [
+        ("latest", "latest"),
+        ("v1", "v1.50.19"),
+        ("~> 1.49.0", "v1.49.19"),
+        (">= 1.10.3, < 1.10.7", "v1.10.6"),
+        ("v1.7.7", "v1.7.7"),
+        ("20241213-152430", "20241213-152430"),
+    ],
+)
+def test_selectors(big_repo, selector, tag):
+    registry, _ = counting_registry()
+    assert resolve(q(selector), registry).tag == tag
+
+
+def test_latest_reports_the_release_on_the_same_digest(big_repo):
+    registry, _ = counting_registry()
+    result = resolve(q("latest"), registry).to_external()
+    assert result["version"] == "1.50.19"
+    assert result["tags"] == "latest,v1.50.19,v1.50.19-20250114-090000-b2c3d4e5"
+
+
+def test_prerelease_needs_allow(big_repo):
+    registry, _ = counting_registry()
+    with pytest.raises(NoMatchError) as info:
+        resolve(q("v1.51"), registry)
+    assert str(info.value) == f"no tag of {REPO} matches v1.51 (newest release: v1.50.19; a prerelease matches: set allow_prerelease)"
+    assert resolve(q("v1.51", allow_prerelease="true"), registry).tag == "v1.51.0-rc.1"
+
+
+def test_digest_selector_is_checked_and_reported(big_repo):
+    registry, calls = counting_registry()
+    digest = big_repo["v1.7.7"]
+    result = resolve(q(digest), registry).to_external()
+    assert (result["digest"], result["tag"], result["version"]) == (digest, "v1.7.7", "1.7.7")
+    assert calls.count("DescribeImages") == 1
+    with pytest.raises(NotFoundError):
+        resolve(q("sha256:" + "0" * 64), counting_registry()[0])
+
+
+def test_registry_host_sets_account_and_region(big_repo):
+    registry, _ = counting_registry(RegistryAddress.parse(HOST))
+    result = resolve(Query.from_mapping({"repository": REPO, "tag": "v1.3", "registry": HOST}), registry)
+    assert result.image == f"{HOST}/{REPO}@{big_repo['v1.3.19']}"
+
+
+def test_missing_repository(moto_server):
+    registry, _ = counting_registry()
+    with pytest.raises(NotFoundError) as info:
+        resolve(Query.from_mapping({"repository": "no-such-repo", "tag": "v1"}), registry)
+    assert str(info.value).startswith("listing no-such-repo: repository not found (")
+
+
+def test_wrong_registry_id_is_not_found(big_repo):
+    registry, _ = counting_registry(RegistryAddress.parse("", registry_id="999999999999", region="us-east-1"))
+    with pytest.raises(NotFoundError):
+        registry.list_tags(REPO)
+
+
+def test_missing_credentials_one_line(moto_server, tmp_path):
+    """Without any AWS credentials the external program says so in one line."""
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_ENDPOINT_URL": moto_server.endpoint_url,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "RUNLAYER_TF_CACHE_TTL": "0",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "runlayer_tf.external"],
+        input=f'{{"repository": "{REPO}", "tag": "v1.2"}}',
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert proc.returncode == 1
+    assert proc.stdout == ""
+    assert proc.stderr == (
+        f"runlayer-tf external: listing {REPO}: no AWS credentials found "
+        "(set AWS_PROFILE, run 'aws sso login', or export AWS_ACCESS_KEY_ID)\n"
+    )
+
+
+def test_refused_credentials_are_auth_errors():
+    """botocore errors become runlayer-tf errors at the boundary."""
+    from botocore.exceptions import ClientError
+
+    from runlayer_tf.registries.ecr import translate
+
+    err = ClientError({"Error": {"Code": "ExpiredTokenException", "Message": "The security token included in the request is expired"}}, "ListImages")
+    translated = translate(err, what="listing x")
+    assert isinstance(translated, AuthError)
+    assert str(translated) == "listing x: AWS refused the credentials (ExpiredTokenException: The security token included in the request is expired)"
+    throttled = translate(ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "ListImages"), what="listing x")
+    assert str(throttled) == "listing x: ECR throttled the request and 5 attempts failed (ThrottlingException)"

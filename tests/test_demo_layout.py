@@ -1,0 +1,91 @@
+"""The shipped demo registry (examples/oci-layout): rebuilt identically, and resolved exactly."""
+
+from __future__ import annotations
+
+import filecmp
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from runlayer_tf.errors import NotFoundError, RegistryError
+from runlayer_tf.registries.base import RegistryAddress
+from runlayer_tf.registries.layout import OciLayoutRegistry
+from runlayer_tf.resolve import Query, resolve
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+LAYOUT = REPO_ROOT / "examples" / "oci-layout"
+
+
+def tree(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+def test_committed_layout_is_what_the_script_builds(tmp_path):
+    out = tmp_path / "layout"
+    subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / "build-example-layout"), str(out)], check=True, capture_output=True)
+    assert tree(out) == tree(LAYOUT)
+    mismatched = [p for p in tree(out) if (out / p).is_file() and not filecmp.cmp(out / p, LAYOUT / p, shallow=False)]
+    assert mismatched == []
+
+
+def resolve_demo(repository: str, selector: str, **extra: str):
+    query = Query.from_mapping({"repository": repository, "tag": selector, "registry": f"oci-layout:{LAYOUT}", **extra})
+    return resolve(query, OciLayoutRegistry(query.address))
+
+
+CASES = [
+    ("backend-production", "v1.2", "v1.2.3", "1.2.3", "a1b2c3d4", "2024-12-13T15:24:30Z"),
+    ("backend-production", "v1", "v1.3.0", "1.3.0", "b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5", "2025-01-14T09:00:00Z"),
+    ("backend-production", "latest", "latest", "1.3.0", "b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5", "2025-01-14T09:00:00Z"),
+    ("backend-production", "~> 1.1", "v1.3.0", "1.3.0", "b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5", "2025-01-14T09:00:00Z"),
+    ("backend-production", "~> 1.2.0", "v1.2.3", "1.2.3", "a1b2c3d4", "2024-12-13T15:24:30Z"),
+    ("backend-production", ">= 1.0.0, < 1.2.0", "v1.1.0", "1.1.0", "5e6f7a8b", "2024-10-15T09:30:00Z"),
+    ("backend-production", "20241202-111500", "20241202-111500", "1.2.1", "3a4b5c6d", "2024-12-02T11:15:00Z"),
+    ("frontend-production", "v1.2", "v1.2.3", "1.2.3", "a1b2c3d4", "2024-12-13T15:30:00Z"),
+    ("frontend-production", "latest", "latest", "1.3.0", "feedface", "2025-01-14T09:15:00Z"),
+]
+
+
+@pytest.mark.parametrize(("repository", "selector", "tag", "version", "commit", "stamp"), CASES)
+def test_demo_resolutions(repository, selector, tag, version, commit, stamp):
+    result = resolve_demo(repository, selector).to_external()
+    assert (result["tag"], result["version"], result["commit"], result["build_timestamp"]) == (tag, version, commit, stamp)
+    assert result["image"] == f"oci-layout:{LAYOUT}/{repository}@{result['digest']}"
+
+
+def test_latest_and_v1_3_0_share_the_multi_platform_index():
+    latest = resolve_demo("backend-production", "latest")
+    release = resolve_demo("backend-production", "v1.3.0")
+    assert latest.digest == release.digest
+    index = (LAYOUT / "backend-production" / "blobs" / "sha256" / latest.digest.split(":")[1]).read_text()
+    assert '"application/vnd.oci.image.index.v1+json"' in index
+
+
+def test_prereleases_in_the_demo():
+    assert resolve_demo("backend-production", "v2", allow_prerelease="true").tag == "v2.0.0-beta.2"
+    assert resolve_demo("backend-production", "v1.3", allow_prerelease="true").tag == "v1.3.0"
+
+
+def test_missing_layout_and_repository(tmp_path):
+    with pytest.raises(NotFoundError) as info:
+        OciLayoutRegistry(RegistryAddress.parse(f"oci-layout:{tmp_path / 'nope'}")).list_tags("backend-production")
+    assert str(info.value) == f"OCI layout directory {tmp_path / 'nope'} does not exist"
+    with pytest.raises(NotFoundError, match="repository nothing not found in oci-layout:"):
+        OciLayoutRegistry(RegistryAddress.parse(f"oci-layout:{LAYOUT}")).list_tags("nothing")
+
+
+def test_corrupt_blob_is_detected(tmp_path):
+    import shutil
+
+    copy = tmp_path / "layout"
+    shutil.copytree(LAYOUT, copy)
+    registry = OciLayoutRegistry(RegistryAddress.parse(f"oci-layout:{copy}"))
+    digest = registry.list_tags("backend-production")["v1.2.3"]
+    assert digest is not None
+    blob = copy / "backend-production" / "blobs" / "sha256" / digest.split(":")[1]
+    blob.write_bytes(blob.read_bytes() + b" ")
+    with pytest.raises(RegistryError) as info:
+        registry.digest_of("backend-production", "v1.2.3")
+    assert str(info.value) == f"{blob} does not hash to {digest}: the layout is corrupt"

@@ -8,7 +8,6 @@ sequence and prints its report.  Progress goes to stderr, the report to stdout.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import shutil
 import sys
@@ -16,18 +15,18 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal, cast
 
+from runlayer_tf.commands.registry_options import add_registry_options, address_from
 from runlayer_tf.errors import ConfigError, UsageError
 from runlayer_tf.update._aws import LazyClient
 from runlayer_tf.update.ecs import EcsApi
 from runlayer_tf.update.health import default_health_urls
 from runlayer_tf.update.progress import SilentProgress, make_progress, redact
+from runlayer_tf.update.registry import RegistryLookups, repository_defaults
 from runlayer_tf.update.runbook import (
-    PreviousRelease,
     UpdateDeps,
     UpdateReport,
     UpdateSpec,
     VersionChange,
-    VersionExists,
     run_update,
 )
 from runlayer_tf.update.snapshot import DEFAULT_SNAPSHOT_TEMPLATE, RdsApi
@@ -96,8 +95,10 @@ def configure_parser(
         metavar="NAME=REPO",
         action="append",
         default=[],
-        help="the image repository NAME's tags live in, when its value is a bare tag",
+        help="the image repository NAME's tags live in, when its value is a bare tag "
+        "(default: [pins] follows, the .tf templates, else APP_version -> APP-production)",
     )
+    add_registry_options(parser)
 
     where = parser.add_argument_group("where")
     where.add_argument(
@@ -157,6 +158,13 @@ def configure_parser(
         metavar="SECONDS",
         help="give up on health after SECONDS (default: 300)",
     )
+    verify.add_argument(
+        "--health-interval",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="seconds between health polls (default: 5)",
+    )
     verify.add_argument("--ecs-cluster", metavar="C", help="the ECS cluster of --service")
     verify.add_argument(
         "--service",
@@ -171,6 +179,27 @@ def configure_parser(
         default=3600.0,
         metavar="SECONDS",
         help="give up waiting for the snapshot after SECONDS (default: 3600)",
+    )
+    verify.add_argument(
+        "--snapshot-interval",
+        type=float,
+        default=15.0,
+        metavar="SECONDS",
+        help="seconds between snapshot status polls (default: 15)",
+    )
+    verify.add_argument(
+        "--ecs-interval",
+        type=int,
+        default=15,
+        metavar="SECONDS",
+        help="seconds between ECS stability polls (default: 15)",
+    )
+    verify.add_argument(
+        "--ecs-attempts",
+        type=int,
+        default=40,
+        metavar="N",
+        help="ECS stability polls before giving up (default: 40)",
     )
 
     run = parser.add_argument_group("running")
@@ -231,10 +260,14 @@ def spec_from_args(args: argparse.Namespace, *, kind: Literal["update", "rollbac
     if not args.dry_run:
         binary = find_binary(binary)
     health = tuple(args.health_url) + default_health_urls(args.backend_url, args.frontend_url)
+    changes = _changes(values, kind=kind, to=getattr(args, "to", None))
+    given = _pairs(args.repository, "--repository")
+    named = dict(given)
+    defaults = repository_defaults([c.name for c in changes if c.name not in named], workdir)
     return UpdateSpec(
         cluster=args.cluster,
         workdir=workdir,
-        changes=_changes(values, kind=kind, to=getattr(args, "to", None)),
+        changes=changes,
         mode="set" if args.set_ else "var",
         var_files=tuple(workdir / f for f in args.var_file),
         terraform=binary,
@@ -248,47 +281,38 @@ def spec_from_args(args: argparse.Namespace, *, kind: Literal["update", "rollbac
         journal=Path(args.journal).resolve() if args.journal else None,
         resume=args.resume,
         dry_run=args.dry_run,
-        repositories=_pairs(args.repository, "--repository"),
+        repositories=given,
+        default_repositories=tuple(sorted(defaults.items())),
         current=_pairs(args.current, "--current"),
         kind=kind,
         health_consecutive=args.health_consecutive,
         health_deadline=args.health_timeout,
+        health_interval=args.health_interval,
         snapshot_timeout=args.snapshot_timeout,
+        snapshot_interval=args.snapshot_interval,
+        ecs_delay=args.ecs_interval,
+        ecs_max_attempts=args.ecs_attempts,
     )
 
 
-def registry_lookups() -> tuple[VersionExists, PreviousRelease]:
-    """The registry look-ups the runbook needs.
-
-    INTERIM: ``runlayer_tf.resolve`` is expected to provide
-    ``version_exists(repository, tag) -> bool`` and
-    ``previous_release(repository, current) -> str | None``; until it does,
-    each call raises ConfigError.  Switch here and nowhere else.
-    """
-    try:
-        resolve: Any = importlib.import_module("runlayer_tf.resolve")
-        return cast(VersionExists, resolve.version_exists), cast(
-            PreviousRelease, resolve.previous_release
-        )
-    except (ImportError, AttributeError):
-
-        def unavailable(repository: str, tag: str) -> Any:
-            raise ConfigError(
-                f"cannot look up {repository}:{tag}: registry look-ups are not available in this build"
-            )
-
-        return unavailable, unavailable
+def lookups_from_args(args: argparse.Namespace) -> RegistryLookups:
+    """The registry look-ups ``--registry``/``--registry-id``/``--region`` describe; raises UsageError."""
+    return RegistryLookups(
+        address_from(args),
+        explicit=bool(args.registry.strip()),
+        allow_prerelease=args.allow_prerelease,
+    )
 
 
 def deps_from_args(args: argparse.Namespace, **overrides: Any) -> UpdateDeps:
     """Real dependencies: lazily built boto3 clients, urllib, the var-file rewriter, the registry."""
-    exists, previous = registry_lookups()
+    lookups = lookups_from_args(args)
     progress = SilentProgress() if args.json else make_progress(sys.stderr)
     fields: dict[str, Any] = {
         "rds": cast(RdsApi, LazyClient("rds")),
         "ecs": cast(EcsApi, LazyClient("ecs")),
-        "version_exists": exists,
-        "previous_release": previous,
+        "version_exists": lookups.version_exists,
+        "previous_release": lookups.previous_release,
         "progress": progress,
     }
     fields.update(overrides)

@@ -158,6 +158,8 @@ class UpdateSpec:
     dry_run: bool = False
     repositories: tuple[tuple[str, str], ...] = ()
     current: tuple[tuple[str, str], ...] = ()
+    # Used only when neither ``repositories`` nor the value itself names the repository.
+    default_repositories: tuple[tuple[str, str], ...] = ()
     kind: Literal["update", "rollback"] = "update"
     health_consecutive: int = 3
     health_deadline: float = 300.0
@@ -316,6 +318,7 @@ def _establish(spec: UpdateSpec, deps: UpdateDeps, now: datetime) -> _Facts:
         raise UsageError("--set rewrites a var-file: give --var-file")
     current = dict(spec.current)
     repositories = dict(spec.repositories)
+    defaults = dict(spec.default_repositories)
     planned = []
     for change in spec.changes:
         var_file, value = _pin_location(spec, deps, change.name)
@@ -327,7 +330,9 @@ def _establish(spec: UpdateSpec, deps: UpdateDeps, now: datetime) -> _Facts:
             raise ConfigError(
                 f"cannot tell the current value of {change.name}: pass --current {change.name}=VALUE"
             )
-        repository = repositories.get(change.name) or repository_of(previous)
+        repository = (
+            repositories.get(change.name) or repository_of(previous) or defaults.get(change.name)
+        )
         version = change.version
         if version is None:
             if repository is None:

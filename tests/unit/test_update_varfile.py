@@ -1,4 +1,4 @@
-"""The interim var-file seam: read a string assignment, rewrite only its literal, atomically."""
+"""The var-file seam over the pins API: read a string assignment, rewrite only its literal, atomically."""
 
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ def test_set_var_same_value_does_not_touch_the_file(var_file: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "value", "problem"),
     [
-        ("absent", "v1", "has 0 plain string assignments of absent, expected 1"),
+        ("absent", "v1", "has no plain string assignment of absent"),
         ("backend_version", 'v1"; x = "y', "quotes, backslashes and templates are not allowed"),
         ("backend_version", "${var.x}", "quotes, backslashes and templates are not allowed"),
     ],
@@ -93,3 +93,55 @@ def test_atomic_write_failure_leaves_old_content(
         atomic_write_bytes(path, b"new\n")
     assert path.read_bytes() == b"old\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f.tfvars"]
+
+
+@pytest.mark.parametrize(
+    ("file", "text", "name", "value", "expected"),
+    [
+        (
+            "prod.tfvars.json",
+            '{\n  "backend_version": "v1.2.3",\n  "region": "us-east-1"\n}\n',
+            "backend_version",
+            "v1.3.0",
+            '{\n  "backend_version": "v1.3.0",\n  "region": "us-east-1"\n}\n',
+        ),
+        (
+            "prod.tfvars",
+            'backend_image = "170974506510.dkr.ecr.us-east-1.amazonaws.com/backend-production:v1.2.3"\r\n',
+            "backend_image",
+            "170974506510.dkr.ecr.us-east-1.amazonaws.com/backend-production:v1.3.0",
+            'backend_image = "170974506510.dkr.ecr.us-east-1.amazonaws.com/backend-production:v1.3.0"\r\n',
+        ),
+        (
+            "prod.tfvars",
+            'images = { backend_version = "v0" }\nbackend_version = "v1.2.3"\n',
+            "backend_version",
+            "v1.3.0",
+            'images = { backend_version = "v0" }\nbackend_version = "v1.3.0"\n',
+        ),
+    ],
+)
+def test_set_var_rewrites_only_the_top_level_literal(
+    tmp_path: Path, file: str, text: str, name: str, value: str, expected: str
+) -> None:
+    """JSON var-files, image references and CRLF work; a nested key of the same name is left alone."""
+    path = tmp_path / file
+    path.write_bytes(text.encode())
+    assert set_var(path, name, value) is True
+    assert path.read_bytes() == expected.encode()
+    assert read_var(path, name) == value
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ('backend_version = "${var.x}"\n', "assigns backend_version something other than a plain string"),
+        ("backend_version = 3\n", "assigns backend_version something other than a plain string"),
+        ('backend_version = "v1\n', "cannot read backend_version from"),
+    ],
+)
+def test_read_var_refuses(tmp_path: Path, text: str, problem: str) -> None:
+    path = tmp_path / "p.tfvars"
+    path.write_text(text)
+    with pytest.raises(PinError, match=problem):
+        read_var(path, "backend_version")

@@ -19,10 +19,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import time
 from collections.abc import Mapping
-from pathlib import Path
 
 DEFAULT_TTL = 60.0
 _CONTEXT_ENV = (
@@ -48,12 +46,13 @@ def ttl() -> float:
     return max(0.0, value)
 
 
-def cache_dir() -> Path:
+def cache_dir() -> str:
+    """The cache root (pathlib is avoided here: it costs milliseconds to import)."""
     explicit = os.environ.get("RUNLAYER_TF_CACHE_DIR")
     if explicit:
-        return Path(explicit)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "runlayer-tf"
+        return explicit
+    xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(xdg, "runlayer-tf")
 
 
 def key_for(query: Mapping[str, str], cwd: str | None = None) -> str:
@@ -78,9 +77,10 @@ def load(key: str, query: Mapping[str, str], *, now: float | None = None) -> dic
     limit = ttl()
     if limit <= 0:
         return None
-    path = cache_dir() / "resolve" / f"{key}.json"
+    path = os.path.join(cache_dir(), "resolve", f"{key}.json")
     try:
-        entry = json.loads(path.read_text(encoding="utf-8"))
+        with open(path, encoding="utf-8") as fh:
+            entry = json.load(fh)
         stored_at = float(entry["stored_at"])
         result = entry["result"]
     except (OSError, ValueError, KeyError, TypeError):
@@ -97,16 +97,19 @@ def store(key: str, result: Mapping[str, str], *, now: float | None = None) -> N
     """Save ``result`` under ``key`` atomically; failures to write are ignored (it is a cache)."""
     if ttl() <= 0:
         return
-    directory = cache_dir() / "resolve"
+    import tempfile
+
+    directory = os.path.join(cache_dir(), "resolve")
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        os.makedirs(directory, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".json")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 json.dump({"stored_at": time.time() if now is None else now, "result": dict(result)}, fh)
-            os.replace(tmp, directory / f"{key}.json")
+            os.replace(tmp, os.path.join(directory, f"{key}.json"))
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            if os.path.exists(tmp):
+                os.unlink(tmp)
             raise
     except OSError:
         return

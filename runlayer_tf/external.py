@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import traceback
 from collections.abc import Sequence
 from typing import BinaryIO, TextIO
 
@@ -82,11 +81,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except RunlayerError as err:
         if debug:
+            import traceback
+
             traceback.print_exc()
         print(f"{PROG}: {err}", file=sys.stderr)
         return 1
     except Exception as err:  # never a traceback for Terraform users
         if debug:
+            import traceback
+
             traceback.print_exc()
         print(f"{PROG}: internal error: {type(err).__name__}: {' '.join(str(err).split())} (set RUNLAYER_TF_DEBUG=1 for a traceback)", file=sys.stderr)
         return 1

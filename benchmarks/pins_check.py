@@ -223,6 +223,10 @@ def main(argv: list[str] | None = None) -> int:
         root = Path(tmp)
         total, pinned = generate(root, args.files)
         print(f"tree: {args.files} files, {total / 1e6:.1f} MB, {pinned} with pins ({pinned / args.files:.0%})")
+        from runlayer_tf.pins import may_hold_pins
+
+        kept = sum(may_hold_pins(p.read_bytes()) for p in root.rglob("*") if p.is_file())
+        print(f"pre-scan keeps {kept} files for parsing")
         check_times, hcl2_times = [], []
         for run in range(args.runs):
             check_times.append(timed([cli, "pins", "check", str(root)], ok=(0, 1)))

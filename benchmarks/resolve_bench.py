@@ -1,0 +1,386 @@
+"""Benchmark: resolving a tag selector against ECR (moto) vs the AWS CLI's exact-tag look-up.
+
+Run on demand (not a test), from the repository root::
+
+    .venv/bin/python benchmarks/resolve_bench.py [--runs 7] [--quick] [--markdown FILE] [--skip-tofu]
+
+One moto server (in this process, on 127.0.0.1; it pages ListImages 1,000 ids
+a page like ECR) holds one repository with 1,000 releases, two tags each
+(``vX.Y.Z`` and ``vX.Y.Z-YYYYmmdd-HHMMSS-<8hex>``, versions v1.0.0..v1.19.49).
+Every measured command is a separate process; its whole wall time is taken,
+and the commands of a group run interleaved (A, B, C, A, B, C, ...) so drift
+hits all alike.  Medians are reported.
+
+* baseline: ``aws ecr describe-images --repository-name R --image-ids imageTag=v1.2.3``
+* (a) ``runlayer-tf external`` resolving ``v1.2``, cache off (``RUNLAYER_TF_CACHE_TTL=0``)
+* (b) the same with a warm cache, as ``runlayer-tf external`` and as
+  ``python -m runlayer_tf.external`` (default TTL; an untimed priming run before
+  each round keeps the entry fresh; the server's ListImages counter proves that
+  the timed runs never reached it)
+* (c) ``tofu plan`` with 1 module instance vs 20 (all ``v1.2``, and
+  ``v1.0``..``v1.19``), default TTL, cache emptied before every plan; plus the
+  20-instance plans repeated with the cache warm
+
+Targets (issue 3, section 6): (a) <= 0.8x baseline; (b) <= 60 ms and <= 1/7 of
+the baseline; (c) 20 instances <= 3x one instance.
+
+The environment of every measured command: fake credentials, region
+us-east-1, ``AWS_ENDPOINT_URL`` = the moto server, no other ``AWS_*``, empty
+``AWS_CONFIG_FILE``/``AWS_SHARED_CREDENTIALS_FILE``, a temp
+``RUNLAYER_TF_CACHE_DIR``.  Temp dirs and the server are removed on exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import datetime
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.harness import moto_server  # noqa: E402
+from tests.harness.ecr import push  # noqa: E402
+
+REPOSITORY = "backend-production"
+REGION = "us-east-1"
+VENV_BIN = Path(sys.executable).parent
+AWS = str(VENV_BIN / "aws")
+RUNLAYER_TF = str(VENV_BIN / "runlayer-tf")
+PYTHON = sys.executable
+TF_DIR = Path(__file__).resolve().parent / "terraform"
+IMAGE_PIN = ROOT / "terraform-modules" / "image-pin"
+
+QUERY = {"repository": REPOSITORY, "tag": "v1.2", "registry": "", "region": REGION}
+BASELINE_TAG = "v1.2.3"
+
+
+# --- data ---------------------------------------------------------------------------------------
+
+
+def releases(count: int) -> list[tuple[str, str]]:
+    """``count`` releases as (plain tag, build tag): v1.0.0, v1.0.1, ... 50 patches a minor."""
+    start = datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)
+    out = []
+    for i in range(count):
+        minor, patch = divmod(i, 50)
+        version = f"v1.{minor}.{patch}"
+        stamp = (start + datetime.timedelta(hours=7 * i, seconds=i)).strftime("%Y%m%d-%H%M%S")
+        commit = hashlib.sha256(version.encode()).hexdigest()[:8]
+        out.append((version, f"{version}-{stamp}-{commit}"))
+    return out
+
+
+def populate(endpoint: str, count: int) -> float:
+    """Create the repository and push ``count`` releases with put_image (8 threads); returns seconds."""
+    import boto3
+
+    session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION)
+    ecr = session.client("ecr", endpoint_url=endpoint)
+    started = time.perf_counter()
+    ecr.create_repository(repositoryName=REPOSITORY)
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda rel: push(ecr, REPOSITORY, list(rel), seed=rel[0]), releases(count)))
+    return time.perf_counter() - started
+
+
+# --- running and timing -------------------------------------------------------------------------
+
+
+def clean_env(endpoint: str, scratch: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "RUNLAYER_TF_"))}
+    env.update(
+        {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_CONFIG_FILE": str(scratch / "aws-config"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(scratch / "aws-credentials"),
+            "RUNLAYER_TF_CACHE_DIR": str(scratch / "cache"),
+        }
+    )
+    env.update(extra or {})
+    return env
+
+
+class Command:
+    """One measured command: argv, stdin, environment, working dir, and an output check."""
+
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        *,
+        stdin: str = "",
+        cwd: Path = ROOT,
+        check: Callable[[str], None] | None = None,
+        before: Callable[[], None] | None = None,
+        after: Callable[[], None] | None = None,
+    ) -> None:
+        self.name, self.argv, self.env, self.stdin, self.cwd = name, list(argv), dict(env), stdin, cwd
+        self.check, self.before, self.after = check, before, after
+        self.times: list[float] = []
+
+    def run_once(self, *, record: bool = True) -> float:
+        if self.before:
+            self.before()
+        started = time.perf_counter()
+        proc = subprocess.run(self.argv, input=self.stdin, env=self.env, cwd=self.cwd, capture_output=True, text=True, timeout=600)
+        elapsed = time.perf_counter() - started
+        if proc.returncode != 0:
+            raise SystemExit(f"{self.name}: {' '.join(self.argv)} exited {proc.returncode}\n{proc.stderr[-3000:]}")
+        if self.check:
+            self.check(proc.stdout)
+        if self.after:
+            self.after()
+        if record:
+            self.times.append(elapsed)
+        return elapsed
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.times)
+
+    def spread(self) -> str:
+        return f"{min(self.times) * 1000:.0f}-{max(self.times) * 1000:.0f}"
+
+
+def interleave(commands: Sequence[Command], runs: int, *, label: str) -> None:
+    for command in commands:  # warm-up: page cache, .pyc files, checks the output once
+        command.run_once(record=False)
+    for round_no in range(runs):
+        for command in commands:
+            command.run_once()
+        print(f"  {label}: round {round_no + 1}/{runs} " + ", ".join(f"{c.name}={c.times[-1] * 1000:.0f}ms" for c in commands), file=sys.stderr)
+
+
+# --- checks -------------------------------------------------------------------------------------
+
+
+def expect_json(expected: Mapping[str, str]) -> Callable[[str], None]:
+    def check(stdout: str) -> None:
+        got = json.loads(stdout)
+        wrong = {k: got.get(k) for k, v in expected.items() if got.get(k) != v}
+        if wrong:
+            raise SystemExit(f"unexpected result {wrong}; expected {dict(expected)}")
+
+    return check
+
+
+def expect_describe(tag: str) -> Callable[[str], None]:
+    def check(stdout: str) -> None:
+        details = json.loads(stdout)["imageDetails"]
+        if len(details) != 1 or tag not in details[0]["imageTags"]:
+            raise SystemExit(f"aws ecr describe-images returned {details!r}")
+
+    return check
+
+
+def expect_in(*needles: str) -> Callable[[str], None]:
+    def check(stdout: str) -> None:
+        missing = [n for n in needles if n not in stdout]
+        if missing:
+            raise SystemExit(f"plan output lacks {missing}:\n{stdout[-2000:]}")
+
+    return check
+
+
+def no_list_images_during() -> tuple[Callable[[], None], Callable[[], None]]:
+    """(before, after) hooks that fail if the server served a ListImages in between."""
+    mark = [0]
+
+    def before() -> None:
+        mark[0] = len(moto_server.LIST_IMAGES_CALLS)
+
+    def after() -> None:
+        if len(moto_server.LIST_IMAGES_CALLS) != mark[0]:
+            raise SystemExit("a warm-cache run reached the registry (ListImages was called)")
+
+    return before, after
+
+
+# --- tofu ---------------------------------------------------------------------------------------
+
+
+def provisioned_env() -> dict[str, str] | None:
+    """The PATH / TF_CLI_CONFIG_FILE exports of scripts/provision-tools, or None when it fails."""
+    proc = subprocess.run([PYTHON, str(ROOT / "scripts" / "provision-tools")], capture_output=True, text=True, timeout=1800, check=False)
+    if proc.returncode != 0:
+        print(f"provision-tools failed ({proc.stderr.strip().splitlines()[-1:]}); skipping (c)", file=sys.stderr)
+        return None
+    exports = dict(re.findall(r'^export (\w+)="(.*)"$', proc.stdout, flags=re.M))
+    path = exports.get("PATH", "").replace("$PATH", os.environ.get("PATH", ""))
+    return {**exports, "PATH": path}
+
+
+def tofu_workspace(scratch: Path) -> tuple[Path, str]:
+    """Copy the configs to ``scratch``; use terraform-modules/image-pin when it is there."""
+    tree = scratch / "terraform"
+    shutil.copytree(TF_DIR, tree, ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*"))
+    used = "benchmarks/terraform/modules/pin (data \"external\" directly)"
+    if (IMAGE_PIN / "main.tf").is_file() or any(IMAGE_PIN.glob("*.tf")):
+        shutil.rmtree(tree / "modules" / "pin")
+        shutil.copytree(IMAGE_PIN, tree / "modules" / "pin", ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*"))
+        used = "terraform-modules/image-pin"
+    return tree / "plan", used
+
+
+# --- report -------------------------------------------------------------------------------------
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms"
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=7, help="timed runs of each command (default 7; at least 5 for the README)")
+    parser.add_argument("--releases", type=int, default=1000, help="releases in the repository (default 1000, two tags each)")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 1 timed run of each command")
+    parser.add_argument("--skip-tofu", action="store_true", help="skip (c)")
+    parser.add_argument("--markdown", type=Path, help="also write the results as a markdown section to this file")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.runs = 1
+
+    server = moto_server.MotoServer().start()
+    try:
+        with tempfile.TemporaryDirectory(prefix="resolve-bench-") as tmp:
+            return bench(args, server.endpoint_url, Path(tmp))
+    finally:
+        server.stop()
+
+
+def bench(args: argparse.Namespace, endpoint: str, scratch: Path) -> int:
+    (scratch / "aws-config").write_text("")
+    (scratch / "aws-credentials").write_text("")
+    print(f"moto server {endpoint}; pushing {args.releases} releases x 2 tags ...", file=sys.stderr)
+    seconds = populate(endpoint, args.releases)
+    print(f"  populated in {seconds:.1f} s", file=sys.stderr)
+    newest_12 = max((r for r in releases(args.releases) if r[0].startswith("v1.2.")), key=lambda r: int(r[0].split(".")[2]))
+    resolved = {"tag": newest_12[0], "version": newest_12[0][1:], "tags": ",".join(sorted(newest_12))}
+
+    env = clean_env(endpoint, scratch)
+    cold = clean_env(endpoint, scratch, {"RUNLAYER_TF_CACHE_TTL": "0"})
+    query = json.dumps(QUERY)
+    baseline = Command(
+        "baseline",
+        [AWS, "ecr", "describe-images", "--repository-name", REPOSITORY, "--image-ids", f"imageTag={BASELINE_TAG}"],
+        env,
+        check=expect_describe(BASELINE_TAG),
+    )
+    cold_ext = Command("a_cold", [RUNLAYER_TF, "external"], cold, stdin=query, check=expect_json(resolved))
+    prime = Command("prime", [RUNLAYER_TF, "external"], env, stdin=query, check=expect_json(resolved))
+    before, after = no_list_images_during()
+    warm_ext = Command("b_warm", [RUNLAYER_TF, "external"], env, stdin=query, check=expect_json(resolved), before=lambda: (prime.run_once(record=False), before())[1], after=after)
+    warm_mod = Command("b_warm_m", [PYTHON, "-m", "runlayer_tf.external"], env, stdin=query, check=expect_json(resolved), before=lambda: (prime.run_once(record=False), before())[1], after=after)
+    print("baseline / (a) / (b):", file=sys.stderr)
+    interleave([baseline, cold_ext, warm_ext, warm_mod], args.runs, label="aws/external")
+
+    plans: list[Command] = []
+    module_used = ""
+    tofu_env = None if args.skip_tofu else provisioned_env()
+    if tofu_env is not None:
+        workdir, module_used = tofu_workspace(scratch)
+        tenv = clean_env(endpoint, scratch, {**tofu_env, "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"})
+        tenv.pop("TF_DATA_DIR", None)
+        init = subprocess.run(["tofu", "init", "-input=false", "-no-color"], cwd=workdir, env=tenv, capture_output=True, text=True, timeout=600, check=False)
+        if init.returncode != 0:
+            raise SystemExit(f"tofu init failed:\n{init.stdout[-2000:]}\n{init.stderr[-2000:]}")
+        cache_dir = scratch / "cache"
+
+        def empty_cache() -> None:
+            shutil.rmtree(cache_dir, ignore_errors=True)
+
+        program = f"program={json.dumps([RUNLAYER_TF, 'external'])}"
+        plan = ["tofu", "plan", "-input=false", "-no-color", "-lock=false", f"-var={program}"]
+        v12 = expect_in(f'"{newest_12[0]}"')
+        plans = [
+            Command("c_1", [*plan, "-var-file=one.tfvars.json"], tenv, cwd=workdir, check=v12, before=empty_cache),
+            Command("c_20_same", [*plan, "-var-file=twenty-same.tfvars.json"], tenv, cwd=workdir, check=v12, before=empty_cache),
+            Command("c_20_diff", [*plan, "-var-file=twenty-different.tfvars.json"], tenv, cwd=workdir, check=v12, before=empty_cache),
+            Command("c_20_same_warm", [*plan, "-var-file=twenty-same.tfvars.json"], tenv, cwd=workdir, check=v12),
+            Command("c_20_diff_warm", [*plan, "-var-file=twenty-different.tfvars.json"], tenv, cwd=workdir, check=v12),
+        ]
+        # The warm variants follow their cold twin's run, so each warm plan reads
+        # what the cold plan stored moments before (well inside the 60 s TTL).
+        order = [plans[0], plans[1], plans[3], plans[2], plans[4]]
+        print(f"(c) tofu plan with {module_used}:", file=sys.stderr)
+        interleave(order, args.runs, label="tofu plan")
+
+    report = render(args, baseline, cold_ext, warm_ext, warm_mod, plans, module_used, seconds)
+    print(report)
+    if args.markdown:
+        args.markdown.write_text(report)
+    return 0
+
+
+def render(
+    args: argparse.Namespace,
+    baseline: Command,
+    cold_ext: Command,
+    warm_ext: Command,
+    warm_mod: Command,
+    plans: list[Command],
+    module_used: str,
+    populate_seconds: float,
+) -> str:
+    base = baseline.median
+    warm_worst = max(warm_ext.median, warm_mod.median)
+    lines = [
+        f"Run {datetime.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')}; {os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), "
+        f"Python {platform.python_version()}, {platform.system()} {platform.release()}; "
+        f"{args.releases} releases x 2 tags on moto (populated in {populate_seconds:.1f} s); median of {args.runs} interleaved runs.",
+        "",
+        "| command | median | min-max (ms) | vs baseline | target | |",
+        "|---|---|---|---|---|---|",
+        f"| baseline: `aws ecr describe-images --image-ids imageTag={BASELINE_TAG}` | {ms(base)} | {baseline.spread()} | 1.00x | | |",
+        f"| (a) `runlayer-tf external` `v1.2`, cache off | {ms(cold_ext.median)} | {cold_ext.spread()} | {cold_ext.median / base:.2f}x | <= 0.8x | {verdict(cold_ext.median <= 0.8 * base)} |",
+    ]
+    for cmd in (warm_ext, warm_mod):
+        form = "`runlayer-tf external`" if cmd is warm_ext else "`python -m runlayer_tf.external`"
+        ok = cmd.median <= 0.060 and cmd.median <= base / 7
+        lines.append(f"| (b) {form} `v1.2`, warm cache | {ms(cmd.median)} | {cmd.spread()} | {cmd.median / base:.2f}x (1/{base / cmd.median:.1f}) | <= 60 ms and <= 1/7 | {verdict(ok)} |")
+    if plans:
+        one = plans[0].median
+        lines += ["", f"(c) `tofu plan`, module: {module_used}; cache emptied before each cold plan, default TTL (60 s).", "",
+                  "| plan | median | min-max (ms) | vs 1 instance | target | |", "|---|---|---|---|---|---|"]
+        labels = {
+            "c_1": "1 instance (`v1.2`), cold cache",
+            "c_20_same": "20 instances, all `v1.2`, cold cache",
+            "c_20_diff": "20 instances, `v1.0`..`v1.19`, cold cache",
+            "c_20_same_warm": "20 instances, all `v1.2`, warm cache",
+            "c_20_diff_warm": "20 instances, `v1.0`..`v1.19`, warm cache",
+        }
+        for cmd in plans:
+            ratio = cmd.median / one
+            target = "" if cmd is plans[0] else "<= 3x"
+            mark = "" if cmd is plans[0] else verdict(ratio <= 3)
+            lines.append(f"| {labels[cmd.name]} | {ms(cmd.median)} | {cmd.spread()} | {ratio:.2f}x | {target} | {mark} |")
+    _ = warm_worst
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

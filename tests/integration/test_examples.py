@@ -1,0 +1,246 @@
+"""The runnable examples: staging (tracks latest) and production (pinned by
+production.tfvars) under real OpenTofu against the shipped layout and ECR on
+moto, and the Python library example.
+
+Each test copies ``examples/`` and ``terraform-modules/`` into a temp dir,
+keeping their layout so the relative module sources resolve.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runlayer_tf import pins
+from tests.conftest import REPO
+from tests.harness import ecr as ecr_push
+from tests.harness.tofu import Tofu, TofuWorkspace
+
+ECR_HOST = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+NO_CACHE = {"RUNLAYER_TF_CACHE_TTL": "0"}
+_ARTEFACTS = shutil.ignore_patterns(".terraform", ".terraform.lock.hcl", "*.tfstate*", "tf_resources.json", "tfplan", "__pycache__")
+
+# Digests in examples/oci-layout (scripts/build-example-layout).
+LAYOUT = {
+    ("backend-production", "1.2.3"): "sha256:d00f74ec3be925829ac9b69e51ca4b2a3b4aff665ab32da7578e07863358d33f",
+    ("backend-production", "1.3.0"): "sha256:a2adbb7af71be17527a272008b77b9215bc97b951d14c8810996c4f544ab7a51",
+    ("frontend-production", "1.2.3"): "sha256:6285e8428b828df978ec92d373590a155d47cc71b2507183383d453215ba5858",
+    ("frontend-production", "1.3.0"): "sha256:507ead83e7dfcb64514f828eb2f8ca3e128c95fd741f832224af21555040fcaa",
+}
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    for part in ("examples", "terraform-modules"):
+        shutil.copytree(REPO / part, tmp_path / part, ignore=_ARTEFACTS)
+    return tmp_path
+
+
+def example(tofu: Tofu, tree: Path, name: str) -> TofuWorkspace:
+    ws = TofuWorkspace(tofu, tree / "examples" / name)
+    ws.init()
+    return ws
+
+
+def tofu_cmd(ws: TofuWorkspace, command: str, *args: str, env: Mapping[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+    extra = ["-auto-approve"] if command == "apply" else []
+    return ws.tofu.run([command, "-input=false", "-no-color", *extra, *args], cwd=ws.path, env=env, check=check)
+
+
+def container(name: str, image: str, version: str) -> list[dict[str, Any]]:
+    return [{"environment": [{"name": "RUNLAYER_VERSION", "value": version}], "essential": True, "image": image, "name": name}]
+
+
+def expected_outputs(backend: tuple[str, str, str], frontend: tuple[str, str, str]) -> dict[str, Any]:
+    """Outputs for (image, tag, version) of each service; container definitions decoded."""
+    return {
+        "backend_image": backend[0],
+        "backend_tag": backend[1],
+        "backend_version": backend[2],
+        "frontend_image": frontend[0],
+        "frontend_tag": frontend[1],
+        "frontend_version": frontend[2],
+        "container_definitions": {
+            "backend": container("backend", backend[0], backend[2]),
+            "frontend": container("frontend", frontend[0], frontend[2]),
+        },
+    }
+
+
+def decoded_outputs(ws: TofuWorkspace) -> dict[str, Any]:
+    outputs = ws.outputs()
+    outputs["container_definitions"] = {k: json.loads(v) for k, v in outputs["container_definitions"].items()}
+    return outputs
+
+
+def layout_image(tree: Path, repository: str, version: str) -> str:
+    return f"oci-layout:{tree / 'examples' / 'oci-layout'}/{repository}@{LAYOUT[(repository, version)]}"
+
+
+# --- against the shipped demo layout (the examples' default) -----------------------
+
+
+def test_staging_tracks_latest_in_the_shipped_layout(tofu, tree):
+    ws = example(tofu, tree, "staging")
+    plan = tofu_cmd(ws, "plan")
+    assert f'+ backend_image         = "{layout_image(tree, "backend-production", "1.3.0")}"' in plan.stdout
+    assert "Plan: 1 to add, 0 to change, 0 to destroy." in plan.stdout
+    tofu_cmd(ws, "apply")
+    assert decoded_outputs(ws) == expected_outputs(
+        (layout_image(tree, "backend-production", "1.3.0"), "latest", "1.3.0"),
+        (layout_image(tree, "frontend-production", "1.3.0"), "latest", "1.3.0"),
+    )
+    again = tofu_cmd(ws, "plan")
+    assert "No changes. Your infrastructure matches the configuration." in again.stdout
+
+
+def test_production_pins_v1_2_through_production_tfvars(tofu, tree):
+    ws = example(tofu, tree, "production")
+    plan = tofu_cmd(ws, "plan", "-var-file=production.tfvars")
+    assert '+ backend_tag           = "v1.2.3"' in plan.stdout
+    tofu_cmd(ws, "apply", "-var-file=production.tfvars")
+    assert decoded_outputs(ws) == expected_outputs(
+        (layout_image(tree, "backend-production", "1.2.3"), "v1.2.3", "1.2.3"),
+        (layout_image(tree, "frontend-production", "1.2.3"), "v1.2.3", "1.2.3"),
+    )
+
+
+def test_production_upgrade_is_one_var_away(tofu, tree):
+    """The runbook's `apply -var="backend_version=v1.3.0"` moves only the backend, by digest."""
+    ws = example(tofu, tree, "production")
+    tofu_cmd(ws, "apply", "-var-file=production.tfvars")
+    upgrade = tofu_cmd(ws, "apply", "-var-file=production.tfvars", "-var=backend_version=v1.3.0")
+    assert "Resources: 0 added, 1 changed, 0 destroyed." in upgrade.stdout
+    outputs = decoded_outputs(ws)
+    assert (outputs["backend_image"], outputs["backend_tag"], outputs["backend_version"]) == (
+        layout_image(tree, "backend-production", "1.3.0"),
+        "v1.3.0",
+        "1.3.0",
+    )
+    assert outputs["frontend_image"] == layout_image(tree, "frontend-production", "1.2.3")
+
+
+def test_production_bad_version_fails_plan_with_the_program_error(tofu, tree):
+    ws = example(tofu, tree, "production")
+    proc = tofu_cmd(ws, "plan", "-var-file=production.tfvars", "-var=backend_version=v9", check=False)
+    assert proc.returncode == 1
+    assert "runlayer-tf external: no tag of backend-production matches v9 (newest release: v1.3.0)" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_production_tfvars_pins_are_what_the_pins_tool_reads():
+    """production.tfvars holds the two selectors, as runlayer-tf pins finds them."""
+    path = REPO / "examples" / "production" / "production.tfvars"
+    found = [(p.name, p.tag) for p in pins.find_pins(path.read_text(), file=str(path))]
+    assert found == [("backend_version", "v1.2"), ("frontend_version", "v1.2")]
+    assert 'backend_version = "v1.2"\n' in path.read_text()
+
+
+# --- against ECR on moto (-var registry=...) -------------------------------------------
+
+
+@pytest.fixture
+def ecr_repositories(moto_server: Any) -> Iterator[Any]:
+    """backend-production and frontend-production on moto, as the runbook's account holds them."""
+    import boto3
+
+    client = boto3.client("ecr", region_name="us-east-1")
+    names = ["backend-production", "frontend-production"]
+    for name in names:
+        with contextlib.suppress(client.exceptions.RepositoryNotFoundException):
+            client.delete_repository(repositoryName=name, force=True)
+        client.create_repository(repositoryName=name)
+    for name in names:
+        prefix = name.split("-")[0]
+        ecr_push.push(client, name, ["v1.2.3", "20241213-152430", "v1.2.3-20241213-152430-a1b2c3d4"], seed=f"{prefix}-1.2.3")
+        ecr_push.push(client, name, ["v1.2.4", "20241220-101010", "v1.2.4-20241220-101010-0a1b2c3d"], seed=f"{prefix}-1.2.4")
+        ecr_push.push(client, name, ["v1.3.0", "20250114-090000", "v1.3.0-20250114-090000-b2c3d4e5", "latest"], seed=f"{prefix}-1.3.0")
+    yield client
+    for name in names:
+        client.delete_repository(repositoryName=name, force=True)
+
+
+def ecr_image(repository: str, seed: str) -> str:
+    return f"{ECR_HOST}/{repository}@{ecr_push.moto_digest(seed)}"
+
+
+def test_examples_against_ecr_pinned_production_and_moving_staging(tofu, tree, ecr_repositories):
+    """Against ECR, production stays on v1.2.x while staging follows a new `latest` on its next apply."""
+    registry = f"-var=registry={ECR_HOST}"
+    production = example(tofu, tree, "production")
+    staging = example(tofu, tree, "staging")
+
+    tofu_cmd(production, "apply", "-var-file=production.tfvars", registry, env=NO_CACHE)
+    assert decoded_outputs(production) == expected_outputs(
+        (ecr_image("backend-production", "backend-1.2.4"), "v1.2.4", "1.2.4"),
+        (ecr_image("frontend-production", "frontend-1.2.4"), "v1.2.4", "1.2.4"),
+    )
+    tofu_cmd(staging, "apply", registry, env=NO_CACHE)
+    assert decoded_outputs(staging) == expected_outputs(
+        (ecr_image("backend-production", "backend-1.3.0"), "latest", "1.3.0"),
+        (ecr_image("frontend-production", "frontend-1.3.0"), "latest", "1.3.0"),
+    )
+
+    # CI releases backend v1.4.0 and moves latest to it.
+    ecr_push.push(ecr_repositories, "backend-production", ["v1.4.0", "20250301-120000", "v1.4.0-20250301-120000-deadbeef", "latest"], seed="backend-1.4.0")
+
+    moved = tofu_cmd(staging, "apply", registry, env=NO_CACHE)
+    assert "Resources: 0 added, 1 changed, 0 destroyed." in moved.stdout
+    outputs = decoded_outputs(staging)
+    assert (outputs["backend_image"], outputs["backend_version"]) == (ecr_image("backend-production", "backend-1.4.0"), "1.4.0")
+    assert outputs["frontend_image"] == ecr_image("frontend-production", "frontend-1.3.0")
+    pinned = tofu_cmd(production, "plan", "-var-file=production.tfvars", registry, env=NO_CACHE)
+    assert "No changes. Your infrastructure matches the configuration." in pinned.stdout
+
+
+# --- the Python example and the source tree -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "stdout"),
+    [
+        (
+            [],
+            "backend-production v1.2 -> v1.2.3 (version 1.2.3)\n"
+            f"image:  oci-layout:{REPO}/examples/oci-layout/backend-production@{LAYOUT[('backend-production', '1.2.3')]}\n"
+            "tags:   20241213-152430, v1.2.3, v1.2.3-20241213-152430-a1b2c3d4\n"
+            "built:  2024-12-13T15:24:30Z from commit a1b2c3d4\n",
+        ),
+        (
+            ["latest", "frontend-production"],
+            "frontend-production latest -> latest (version 1.3.0)\n"
+            f"image:  oci-layout:{REPO}/examples/oci-layout/frontend-production@{LAYOUT[('frontend-production', '1.3.0')]}\n"
+            "tags:   20250114-091500, latest, v1.3.0, v1.3.0-20250114-091500-feedface\n"
+            "built:  2025-01-14T09:15:00Z from commit feedface\n",
+        ),
+    ],
+)
+def test_python_example_resolves_against_the_demo_layout(args, stdout):
+    proc = subprocess.run([sys.executable, str(REPO / "examples" / "python" / "resolve_example.py"), *args], capture_output=True, text=True, check=False, timeout=60)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, stdout, "")
+
+
+def test_python_example_reports_no_match_in_one_line():
+    proc = subprocess.run([sys.executable, str(REPO / "examples" / "python" / "resolve_example.py"), "v7"], capture_output=True, text=True, check=False, timeout=60)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (1, "", "resolve_example: no tag of backend-production matches v7 (newest release: v1.3.0)\n")
+
+
+@pytest.mark.parametrize(
+    ("directory", "files"),
+    [
+        ("terraform-modules/image-pin", ["README.md", "main.tf", "outputs.tf", "variables.tf", "versions.tf"]),
+        ("examples/staging", ["main.tf", "outputs.tf", "variables.tf"]),
+        ("examples/production", ["main.tf", "outputs.tf", "production.tfvars", "variables.tf"]),
+    ],
+)
+def test_source_tree_holds_no_run_artefacts(directory, files):
+    """Tests run OpenTofu in temp copies: no .terraform/, lock file or state lands in the repository."""
+    assert sorted(p.name for p in (REPO / directory).iterdir()) == files

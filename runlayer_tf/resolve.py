@@ -17,7 +17,7 @@ import attrs
 from runlayer_tf.errors import NoMatchError, NotFoundError, UsageError
 from runlayer_tf.external import QUERY_KEYS
 from runlayer_tf.registries import Registry, RegistryAddress, open_registry, validate_repository
-from runlayer_tf.tags import Selector, SelectorKind, Tag, TagKind, newest_release, select
+from runlayer_tf.tags import Selector, SelectorKind, Tag, TagKind, newest_release, releases_newest_first, select
 
 __all__ = ["QUERY_KEYS", "Query", "Resolution", "resolve", "resolve_query", "rfc3339"]
 
@@ -105,45 +105,62 @@ class Resolution:
         }
 
 
-def _sharing_candidates(chosen: Tag | None, listing: Mapping[str, str | None]) -> list[str]:
-    """Tags that may point at the chosen image when the listing gives no digests.
-
-    The product's CI pushes ``latest``, ``vX.Y.Z``, a timestamp tag and a build
-    tag for one image, so those are the tags worth a HEAD request each.
-    """
-    if chosen is None:
-        return [t for t in listing if t == "latest" or Tag.classify(t).kind in (TagKind.RELEASE, TagKind.BUILD)]
-    classified = [Tag.classify(t) for t in listing]
-    candidates = {"latest"} if "latest" in listing else set()
-    stamps = {chosen.timestamp} if chosen.timestamp else set()
-    if chosen.version is not None:
-        for tag in classified:
-            if tag.version == chosen.version:
-                candidates.add(tag.text)
-                if tag.timestamp:
-                    stamps.add(tag.timestamp)
-    for tag in classified:
-        if tag.kind is TagKind.TIMESTAMP and tag.timestamp in stamps:
-            candidates.add(tag.text)
-        if tag.kind is TagKind.BUILD and tag.timestamp in stamps:
-            candidates.add(tag.text)
-        if chosen.kind in (TagKind.LATEST, TagKind.TIMESTAMP, TagKind.OTHER) and tag.is_release:
-            candidates.add(tag.text)
-    candidates.discard(chosen.text)
-    return sorted(candidates)
-
-
 def _tags_on(registry: Registry, repository: str, digest: str, chosen: Tag | None, listing: Mapping[str, str | None]) -> tuple[str, ...]:
+    """Every tag of ``repository`` that points at ``digest``.
+
+    ECR's listing carries each tag's digest, so this is a filter.  An OCI tag
+    listing carries names only, and a HEAD request per tag would be slow on a
+    big repository, so only the tags that can share the image are looked up.
+    The product's CI pushes ``latest``, ``vX.Y.Z``, a timestamp tag and a build
+    tag for one image: once the image's version is known, its release and build
+    tags, the timestamp tags of those builds, and ``latest`` are checked.  When
+    the selector named no version (``latest``, a timestamp, a digest), the
+    build tags of the same timestamp are tried first, then releases from the
+    newest down until one shares the digest.
+    """
     on = {t for t, d in listing.items() if d == digest}
     if chosen is not None:
         on.add(chosen.text)
-    unknown = [t for t in _sharing_candidates(chosen, listing) if listing[t] is None]
-    for tag in unknown:
+    if all(d is not None for d in listing.values()):
+        return tuple(sorted(on))
+    classified = {t: Tag.classify(t) for t in listing}
+    looked: set[str] = set(on)
+
+    def check(tag: str) -> bool:
+        if tag in looked or tag not in listing:
+            return tag in on
+        looked.add(tag)
+        known = listing[tag]
         try:
-            if registry.digest_of(repository, tag) == digest:
-                on.add(tag)
+            shares = (known or registry.digest_of(repository, tag)) == digest
         except NotFoundError:
-            continue  # deleted between listing and look-up
+            return False  # deleted between listing and look-up
+        if shares:
+            on.add(tag)
+        return shares
+
+    def versions() -> set[object]:
+        return {classified[t].version for t in on if t in classified and classified[t].version is not None}
+
+    def stamps() -> set[object]:
+        return {classified[t].timestamp for t in on if t in classified and classified[t].timestamp is not None}
+
+    if not versions():
+        for tag, info in classified.items():
+            if info.kind is TagKind.BUILD and info.timestamp in stamps():
+                check(tag)
+    if not versions():
+        for release in releases_newest_first(listing, allow_prerelease=True):
+            if check(release.text):
+                break
+    found = versions()
+    for tag, info in classified.items():
+        if info.version in found and info.kind in (TagKind.RELEASE, TagKind.BUILD, TagKind.PRERELEASE):
+            check(tag)
+    found_stamps = stamps()
+    for tag, info in classified.items():
+        if info.kind in (TagKind.TIMESTAMP, TagKind.LATEST) and (info.kind is TagKind.LATEST or info.timestamp in found_stamps):
+            check(tag)
     return tuple(sorted(on))
 
 

@@ -374,3 +374,11 @@ def test_module_validation_rejects_bad_inputs_before_running_the_program(tofu, t
     assert "Error: Invalid value for variable" in proc.stderr
     assert message in proc.stderr
     assert "runlayer-tf external:" not in proc.stderr
+
+
+def test_module_program_can_be_python_dash_m(tofu, tmp_path):
+    """The documented alternative `program` (the module run with python -m) gives the same answer."""
+    ws = workspace(tofu, tmp_path)
+    program = json.dumps(["python", "-m", "runlayer_tf.external"])
+    outputs = plan_and_apply(ws, {"repository": "frontend-production", "tag": "~> 1.2.0", "registry": f"oci-layout:{LAYOUT}", "program": program})
+    assert (outputs["tag"], outputs["digest"]) == ("v1.2.3", "sha256:6285e8428b828df978ec92d373590a155d47cc71b2507183383d453215ba5858")

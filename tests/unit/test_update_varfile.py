@@ -135,7 +135,10 @@ def test_set_var_rewrites_only_the_top_level_literal(
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
-        ('backend_version = "${var.x}"\n', "assigns backend_version something other than a plain string"),
+        (
+            'backend_version = "${var.x}"\n',
+            "assigns backend_version something other than a plain string",
+        ),
         ("backend_version = 3\n", "assigns backend_version something other than a plain string"),
         ('backend_version = "v1\n', "cannot read backend_version from"),
     ],

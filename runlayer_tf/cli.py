@@ -15,7 +15,7 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Protocol, cast
 
 from runlayer_tf._version import __version__
 from runlayer_tf.errors import RunlayerError
@@ -81,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse: --help/--version exit 0, usage errors exit 2
         return int(exc.code or 0)
     module_name, summary = COMMANDS[ns.command]
-    module: _CommandModule = importlib.import_module(module_name)  # type: ignore[assignment]
+    module = cast(_CommandModule, importlib.import_module(module_name))
     sub = argparse.ArgumentParser(prog=f"{PROG} {ns.command}", description=summary)
     module.configure_parser(sub)
     try:

@@ -47,9 +47,9 @@ def list_versions(registry: Registry, repository: str, *, limit: int = 20, allow
     if describe_many is not None and digests:
         details = describe_many(repository, sorted(set(digests.values())))
     by_digest: dict[str, list[str]] = {}
-    for tag, digest in listing.items():
-        if digest is not None:
-            by_digest.setdefault(digest, []).append(tag)
+    for name, known in listing.items():
+        if known is not None:
+            by_digest.setdefault(known, []).append(name)
     rows = []
     for tag in releases:
         digest = digests[tag.text]

@@ -13,9 +13,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from runlayer_tf.commands.registry_options import add_registry_options, address_from
 from runlayer_tf.errors import UsageError
 from runlayer_tf.pins import (
     OFFLINE_RULES,
+    FileScan,
     PinConfig,
     Rule,
     check_scans,
@@ -95,7 +97,26 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         dest="disabled_rules",
         help="disable a rule (repeatable; adds to the config)",
     )
+    p_check.add_argument(
+        "--online",
+        action="store_true",
+        help="also ask the registry: RTF004 tag moved (tag@digest drift), RTF005 tag missing",
+    )
+    add_registry_options(p_check)
     p_check.add_argument("paths", nargs="+", metavar="PATH")
+
+    p_bump = subs.add_parser(
+        "bump",
+        help="move release pins to the newest allowed release in the registry",
+        description="For every pin holding a release (v1.2.3 or a build tag), write the newest release "
+        "within the same minor (--to patch), the same major (--to minor, the default) or any (--to major).",
+    )
+    _common(p_bump)
+    p_bump.add_argument("--to", choices=("patch", "minor", "major"), default="minor", help="how far to move (default: minor)")
+    p_bump.add_argument("--digest", action="store_true", help="write image pins as REPO:TAG@sha256:... (digest pin, tag kept for humans)")
+    p_bump.add_argument("--dry-run", action="store_true", help="print a unified diff and write nothing")
+    add_registry_options(p_bump)
+    p_bump.add_argument("paths", nargs="+", metavar="PATH")
 
 
 def _follow_pairs(values: Sequence[str] | None) -> dict[str, str] | None:
@@ -164,21 +185,53 @@ def run_set(args: argparse.Namespace) -> int:
     return 0
 
 
-def online_rules(args: argparse.Namespace) -> tuple[Rule, ...]:
-    """Rules needing a resolver (``--online``); none until the resolver exists."""
-    return ()
+def online_rules(args: argparse.Namespace, scans: Sequence[FileScan], config: PinConfig) -> tuple[Rule, ...]:
+    """RTF004/RTF005 with ``--online``; none otherwise."""
+    if not args.online:
+        return ()
+    from runlayer_tf.pins.online import RegistryLookups
+    from runlayer_tf.pins.online import online_rules as make_rules
+
+    pins = [pin for scan in scans for pin in scan.pins]
+    return make_rules(RegistryLookups(address_from(args), pins, config.follows))
 
 
 def run_check(args: argparse.Namespace) -> int:
     config = build_config(args)
     scans = scan_paths(args.paths, config=config)
-    violations = check_scans(scans, config, rules=OFFLINE_RULES + online_rules(args))
+    violations = check_scans(scans, config, rules=OFFLINE_RULES + online_rules(args, scans, config))
     for violation in violations:
         print(violation)
     return 1 if violations else 0
 
 
-HANDLERS = {"list": run_list, "set": run_set, "check": run_check}
+def run_bump(args: argparse.Namespace) -> int:
+    from runlayer_tf.pins.online import RegistryLookups, plan_bump
+    from runlayer_tf.pins.update import apply_changes
+
+    config = build_config(args)
+    scans = scan_paths(args.paths, config=config)
+    for scan in scans:
+        if scan.error is not None:
+            raise scan.error
+    pins = [pin for scan in scans for pin in scan.pins]
+    lookups = RegistryLookups(address_from(args), pins, config.follows)
+    plan = plan_bump(pins, lookups, level=args.to, digest=args.digest, allow_prerelease=args.allow_prerelease)
+    for note in plan.notes:
+        print(f"runlayer-tf: {note}", file=sys.stderr)
+    if args.dry_run:
+        sys.stdout.write("".join(change.diff() for change in plan.changes))
+    else:
+        apply_changes(plan.changes)
+        for change in plan.changes:
+            moves = ", ".join(f"{e.old} -> {e.new}" for e in change.edits)
+            print(f"{change.path}: {moves}")
+    if not plan.changes:
+        print("runlayer-tf: every release pin is already the newest allowed", file=sys.stderr)
+    return 0
+
+
+HANDLERS = {"list": run_list, "set": run_set, "check": run_check, "bump": run_bump}
 
 
 def run(args: argparse.Namespace) -> int:

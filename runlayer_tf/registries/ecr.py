@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 from runlayer_tf.errors import AuthError, NotFoundError, RegistryError, RunlayerError, UsageError
 from runlayer_tf.registries.base import RegistryAddress
@@ -55,7 +55,7 @@ def make_client(region: str) -> EcrApi:
     )
     try:
         session = boto3.session.Session(region_name=region or None)
-        client: EcrApi = session.client("ecr", config=config)
+        client = cast(EcrApi, session.client("ecr", config=config))
     except botocore.exceptions.NoRegionError:
         raise UsageError("no AWS region: set region in the query, AWS_REGION, or a profile's region") from None
     except botocore.exceptions.ProfileNotFound as err:

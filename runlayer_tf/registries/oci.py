@@ -216,14 +216,15 @@ class OciRegistry:
                 raise AuthError(f"registry {self.display_host}: the token service refused {'the credentials' if creds else 'anonymous access'} for {scope}")
             if resp.status != 200:
                 raise RegistryError(f"registry {self.display_host}: token service answered HTTP {resp.status}")
+            bearer: str | None
             try:
                 data = json.loads(resp.body)
-                token = data.get("token") or data.get("access_token")
+                bearer = data.get("token") or data.get("access_token")
             except (ValueError, AttributeError):
-                token = None
-            if not token:
+                bearer = None
+            if not bearer:
                 raise RegistryError(f"registry {self.display_host}: token service returned no token")
-            return f"Bearer {token}"
+            return f"Bearer {bearer}"
         raise RegistryError(f"registry {self.display_host}: unsupported authentication scheme {scheme!r}")
 
     def _request(self, method: str, url: str, *, scope: str, accept: str, what: str) -> Response:

@@ -2,7 +2,11 @@
 
 Run on demand (not a test), from the repository root::
 
-    .venv/bin/python benchmarks/resolve_bench.py [--runs 7] [--quick] [--markdown FILE] [--skip-tofu]
+    .venv/bin/python benchmarks/resolve_bench.py [--runs 7] [--quick] [--skip-tofu] [--markdown FILE] [--candidate DIR]
+
+``--candidate DIR`` also times a patched copy of the package (``DIR/runlayer_tf``,
+put first on ``PYTHONPATH``), each of its commands right beside the tree's, to
+check a proposed speed-up under the same conditions.
 
 One moto server (in this process, on 127.0.0.1; it pages ListImages 1,000 ids
 a page like ECR) holds one repository with 1,000 releases, two tags each
@@ -48,7 +52,6 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -89,7 +92,9 @@ def populate(endpoint: str, count: int) -> float:
     """Create the repository and push ``count`` releases with put_image (8 threads); returns seconds."""
     import boto3
 
-    session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION)
+    session = boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
+    )
     ecr = session.client("ecr", endpoint_url=endpoint)
     started = time.perf_counter()
     ecr.create_repository(repositoryName=REPOSITORY)
@@ -101,8 +106,14 @@ def populate(endpoint: str, count: int) -> float:
 # --- running and timing -------------------------------------------------------------------------
 
 
-def clean_env(endpoint: str, scratch: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "RUNLAYER_TF_"))}
+def clean_env(
+    endpoint: str, scratch: Path, extra: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AWS_", "RUNLAYER_TF_")) and k != "PYTHONPATH"
+    }
     env.update(
         {
             "AWS_ACCESS_KEY_ID": "testing",
@@ -134,7 +145,13 @@ class Command:
         before: Callable[[], None] | None = None,
         after: Callable[[], None] | None = None,
     ) -> None:
-        self.name, self.argv, self.env, self.stdin, self.cwd = name, list(argv), dict(env), stdin, cwd
+        self.name, self.argv, self.env, self.stdin, self.cwd = (
+            name,
+            list(argv),
+            dict(env),
+            stdin,
+            cwd,
+        )
         self.check, self.before, self.after = check, before, after
         self.times: list[float] = []
 
@@ -142,10 +159,20 @@ class Command:
         if self.before:
             self.before()
         started = time.perf_counter()
-        proc = subprocess.run(self.argv, input=self.stdin, env=self.env, cwd=self.cwd, capture_output=True, text=True, timeout=600)
+        proc = subprocess.run(
+            self.argv,
+            input=self.stdin,
+            env=self.env,
+            cwd=self.cwd,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         elapsed = time.perf_counter() - started
         if proc.returncode != 0:
-            raise SystemExit(f"{self.name}: {' '.join(self.argv)} exited {proc.returncode}\n{proc.stderr[-3000:]}")
+            raise SystemExit(
+                f"{self.name}: {' '.join(self.argv)} exited {proc.returncode}\n{proc.stderr[-3000:]}"
+            )
         if self.check:
             self.check(proc.stdout)
         if self.after:
@@ -168,7 +195,11 @@ def interleave(commands: Sequence[Command], runs: int, *, label: str) -> None:
     for round_no in range(runs):
         for command in commands:
             command.run_once()
-        print(f"  {label}: round {round_no + 1}/{runs} " + ", ".join(f"{c.name}={c.times[-1] * 1000:.0f}ms" for c in commands), file=sys.stderr)
+        print(
+            f"  {label}: round {round_no + 1}/{runs} "
+            + ", ".join(f"{c.name}={c.times[-1] * 1000:.0f}ms" for c in commands),
+            file=sys.stderr,
+        )
 
 
 # --- checks -------------------------------------------------------------------------------------
@@ -221,9 +252,18 @@ def no_list_images_during() -> tuple[Callable[[], None], Callable[[], None]]:
 
 def provisioned_env() -> dict[str, str] | None:
     """The PATH / TF_CLI_CONFIG_FILE exports of scripts/provision-tools, or None when it fails."""
-    proc = subprocess.run([PYTHON, str(ROOT / "scripts" / "provision-tools")], capture_output=True, text=True, timeout=1800, check=False)
+    proc = subprocess.run(
+        [PYTHON, str(ROOT / "scripts" / "provision-tools")],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+    )
     if proc.returncode != 0:
-        print(f"provision-tools failed ({proc.stderr.strip().splitlines()[-1:]}); skipping (c)", file=sys.stderr)
+        print(
+            f"provision-tools failed ({proc.stderr.strip().splitlines()[-1:]}); skipping (c)",
+            file=sys.stderr,
+        )
         return None
     exports = dict(re.findall(r'^export (\w+)="(.*)"$', proc.stdout, flags=re.M))
     path = exports.get("PATH", "").replace("$PATH", os.environ.get("PATH", ""))
@@ -234,10 +274,14 @@ def tofu_workspace(scratch: Path) -> tuple[Path, str]:
     """Copy the configs to ``scratch``; use terraform-modules/image-pin when it is there."""
     tree = scratch / "terraform"
     shutil.copytree(TF_DIR, tree, ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*"))
-    used = "benchmarks/terraform/modules/pin (data \"external\" directly)"
+    used = 'benchmarks/terraform/modules/pin (data "external" directly)'
     if (IMAGE_PIN / "main.tf").is_file() or any(IMAGE_PIN.glob("*.tf")):
         shutil.rmtree(tree / "modules" / "pin")
-        shutil.copytree(IMAGE_PIN, tree / "modules" / "pin", ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*"))
+        shutil.copytree(
+            IMAGE_PIN,
+            tree / "modules" / "pin",
+            ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*"),
+        )
         used = "terraform-modules/image-pin"
     return tree / "plan", used
 
@@ -254,15 +298,40 @@ def verdict(ok: bool) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=7, help="timed runs of each command (default 7; at least 5 for the README)")
-    parser.add_argument("--releases", type=int, default=1000, help="releases in the repository (default 1000, two tags each)")
-    parser.add_argument("--quick", action="store_true", help="smoke run: 1 timed run of each command")
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=7,
+        help="timed runs of each command (default 7; at least 5 for the README)",
+    )
+    parser.add_argument(
+        "--releases",
+        type=int,
+        default=1000,
+        help="releases in the repository (default 1000, two tags each)",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke run: 1 timed run of each command"
+    )
     parser.add_argument("--skip-tofu", action="store_true", help="skip (c)")
-    parser.add_argument("--markdown", type=Path, help="also write the results as a markdown section to this file")
+    parser.add_argument(
+        "--candidate",
+        type=Path,
+        metavar="DIR",
+        help="also time a patched copy of the package (DIR/runlayer_tf, put first on PYTHONPATH), interleaved with the tree's",
+    )
+    parser.add_argument(
+        "--markdown", type=Path, help="also write the results as a markdown section to this file"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.runs = 1
+    if (
+        args.candidate is not None
+        and not (args.candidate / "runlayer_tf" / "__init__.py").is_file()
+    ):
+        parser.error(f"--candidate {args.candidate}: no runlayer_tf/__init__.py there")
 
     server = moto_server.MotoServer().start()
     try:
@@ -272,40 +341,138 @@ def main(argv: Sequence[str] | None = None) -> int:
         server.stop()
 
 
+def variants(args: argparse.Namespace) -> list[tuple[str, dict[str, str]]]:
+    """("", {}) for the working tree, plus ("'", PYTHONPATH) for a --candidate copy."""
+    out: list[tuple[str, dict[str, str]]] = [("", {})]
+    if args.candidate is not None:
+        out.append(("'", {"PYTHONPATH": str(args.candidate.resolve())}))
+    return out
+
+
+def paired(commands: list[Command]) -> list[Command]:
+    """The timing order: each command beside its candidate twin (a, a', b, b', ...), so drift hits both.
+
+    A warm plan stays right behind the cold plan whose answers it reads.
+    """
+    by_name = {c.name: c for c in commands}
+    order: list[Command] = []
+    for command in commands:
+        if command.name.endswith(("'", "_warm")):
+            continue
+        unit = [command] + (
+            [by_name[command.name + "_warm"]] if command.name + "_warm" in by_name else []
+        )
+        order += unit + [by_name[c.name + "'"] for c in unit if c.name + "'" in by_name]
+    return order
+
+
 def bench(args: argparse.Namespace, endpoint: str, scratch: Path) -> int:
     (scratch / "aws-config").write_text("")
     (scratch / "aws-credentials").write_text("")
+    work = (
+        scratch / "cwd"
+    )  # a neutral working directory: `-m` must not import the package from the clone's root
+    work.mkdir()
+    load_before = os.getloadavg()
     print(f"moto server {endpoint}; pushing {args.releases} releases x 2 tags ...", file=sys.stderr)
     seconds = populate(endpoint, args.releases)
     print(f"  populated in {seconds:.1f} s", file=sys.stderr)
-    newest_12 = max((r for r in releases(args.releases) if r[0].startswith("v1.2.")), key=lambda r: int(r[0].split(".")[2]))
-    resolved = {"tag": newest_12[0], "version": newest_12[0][1:], "tags": ",".join(sorted(newest_12))}
+    newest_12 = max(
+        (r for r in releases(args.releases) if r[0].startswith("v1.2.")),
+        key=lambda r: int(r[0].split(".")[2]),
+    )
+    resolved = {
+        "tag": newest_12[0],
+        "version": newest_12[0][1:],
+        "tags": ",".join(sorted(newest_12)),
+    }
+    query = json.dumps(QUERY)
 
     env = clean_env(endpoint, scratch)
-    cold = clean_env(endpoint, scratch, {"RUNLAYER_TF_CACHE_TTL": "0"})
-    query = json.dumps(QUERY)
     baseline = Command(
         "baseline",
-        [AWS, "ecr", "describe-images", "--repository-name", REPOSITORY, "--image-ids", f"imageTag={BASELINE_TAG}"],
+        [
+            AWS,
+            "ecr",
+            "describe-images",
+            "--repository-name",
+            REPOSITORY,
+            "--image-ids",
+            f"imageTag={BASELINE_TAG}",
+        ],
         env,
+        cwd=work,
         check=expect_describe(BASELINE_TAG),
     )
-    cold_ext = Command("a_cold", [RUNLAYER_TF, "external"], cold, stdin=query, check=expect_json(resolved))
-    prime = Command("prime", [RUNLAYER_TF, "external"], env, stdin=query, check=expect_json(resolved))
-    before, after = no_list_images_during()
-    warm_ext = Command("b_warm", [RUNLAYER_TF, "external"], env, stdin=query, check=expect_json(resolved), before=lambda: (prime.run_once(record=False), before())[1], after=after)
-    warm_mod = Command("b_warm_m", [PYTHON, "-m", "runlayer_tf.external"], env, stdin=query, check=expect_json(resolved), before=lambda: (prime.run_once(record=False), before())[1], after=after)
+    group: list[Command] = [baseline]
+    for mark, extra in variants(args):
+        cold = clean_env(endpoint, scratch, {**extra, "RUNLAYER_TF_CACHE_TTL": "0"})
+        warm = clean_env(endpoint, scratch, extra)
+        prime = Command(
+            "prime",
+            [RUNLAYER_TF, "external"],
+            warm,
+            stdin=query,
+            cwd=work,
+            check=expect_json(resolved),
+        )
+        before, after = no_list_images_during()
+
+        def primed(prime: Command = prime, before: Callable[[], None] = before) -> None:
+            prime.run_once(record=False)  # untimed: keeps the entry inside the default TTL
+            before()
+
+        group += [
+            Command(
+                "a" + mark,
+                [RUNLAYER_TF, "external"],
+                cold,
+                stdin=query,
+                cwd=work,
+                check=expect_json(resolved),
+            ),
+            Command(
+                "b" + mark,
+                [RUNLAYER_TF, "external"],
+                warm,
+                stdin=query,
+                cwd=work,
+                check=expect_json(resolved),
+                before=primed,
+                after=after,
+            ),
+            Command(
+                "b_m" + mark,
+                [PYTHON, "-m", "runlayer_tf.external"],
+                warm,
+                stdin=query,
+                cwd=work,
+                check=expect_json(resolved),
+                before=primed,
+                after=after,
+            ),
+        ]
     print("baseline / (a) / (b):", file=sys.stderr)
-    interleave([baseline, cold_ext, warm_ext, warm_mod], args.runs, label="aws/external")
+    interleave(paired(group), args.runs, label="aws/external")
 
     plans: list[Command] = []
     module_used = ""
     tofu_env = None if args.skip_tofu else provisioned_env()
     if tofu_env is not None:
         workdir, module_used = tofu_workspace(scratch)
-        tenv = clean_env(endpoint, scratch, {**tofu_env, "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"})
+        tenv = clean_env(
+            endpoint, scratch, {**tofu_env, "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
+        )
         tenv.pop("TF_DATA_DIR", None)
-        init = subprocess.run(["tofu", "init", "-input=false", "-no-color"], cwd=workdir, env=tenv, capture_output=True, text=True, timeout=600, check=False)
+        init = subprocess.run(
+            ["tofu", "init", "-input=false", "-no-color"],
+            cwd=workdir,
+            env=tenv,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
         if init.returncode != 0:
             raise SystemExit(f"tofu init failed:\n{init.stdout[-2000:]}\n{init.stderr[-2000:]}")
         cache_dir = scratch / "cache"
@@ -316,69 +483,136 @@ def bench(args: argparse.Namespace, endpoint: str, scratch: Path) -> int:
         program = f"program={json.dumps([RUNLAYER_TF, 'external'])}"
         plan = ["tofu", "plan", "-input=false", "-no-color", "-lock=false", f"-var={program}"]
         v12 = expect_in(f'"{newest_12[0]}"')
-        plans = [
-            Command("c_1", [*plan, "-var-file=one.tfvars.json"], tenv, cwd=workdir, check=v12, before=empty_cache),
-            Command("c_20_same", [*plan, "-var-file=twenty-same.tfvars.json"], tenv, cwd=workdir, check=v12, before=empty_cache),
-            Command("c_20_diff", [*plan, "-var-file=twenty-different.tfvars.json"], tenv, cwd=workdir, check=v12, before=empty_cache),
-            Command("c_20_same_warm", [*plan, "-var-file=twenty-same.tfvars.json"], tenv, cwd=workdir, check=v12),
-            Command("c_20_diff_warm", [*plan, "-var-file=twenty-different.tfvars.json"], tenv, cwd=workdir, check=v12),
-        ]
-        # The warm variants follow their cold twin's run, so each warm plan reads
-        # what the cold plan stored moments before (well inside the 60 s TTL).
-        order = [plans[0], plans[1], plans[3], plans[2], plans[4]]
+        for mark, extra in variants(args):
+            penv = {**tenv, **extra}
+            # Each warm plan follows its cold twin, so it reads what that plan
+            # stored moments before (well inside the default 60 s TTL).
+            plans += [
+                Command(
+                    "c1" + mark,
+                    [*plan, "-var-file=one.tfvars.json"],
+                    penv,
+                    cwd=workdir,
+                    check=v12,
+                    before=empty_cache,
+                ),
+                Command(
+                    "c20same" + mark,
+                    [*plan, "-var-file=twenty-same.tfvars.json"],
+                    penv,
+                    cwd=workdir,
+                    check=v12,
+                    before=empty_cache,
+                ),
+                Command(
+                    "c20same_warm" + mark,
+                    [*plan, "-var-file=twenty-same.tfvars.json"],
+                    penv,
+                    cwd=workdir,
+                    check=v12,
+                ),
+                Command(
+                    "c20diff" + mark,
+                    [*plan, "-var-file=twenty-different.tfvars.json"],
+                    penv,
+                    cwd=workdir,
+                    check=v12,
+                    before=empty_cache,
+                ),
+                Command(
+                    "c20diff_warm" + mark,
+                    [*plan, "-var-file=twenty-different.tfvars.json"],
+                    penv,
+                    cwd=workdir,
+                    check=v12,
+                ),
+            ]
         print(f"(c) tofu plan with {module_used}:", file=sys.stderr)
-        interleave(order, args.runs, label="tofu plan")
+        interleave(paired(plans), args.runs, label="tofu plan")
 
-    report = render(args, baseline, cold_ext, warm_ext, warm_mod, plans, module_used, seconds)
+    report = render(args, group, plans, module_used, seconds, load_before, os.getloadavg())
     print(report)
     if args.markdown:
         args.markdown.write_text(report)
     return 0
 
 
+_LABELS = {
+    "a": "(a) `runlayer-tf external` `v1.2`, cache off",
+    "b": "(b) `runlayer-tf external` `v1.2`, warm cache",
+    "b_m": "(b) `python -m runlayer_tf.external` `v1.2`, warm cache",
+    "c1": "1 instance (`v1.2`), cold cache",
+    "c20same": "20 instances, all `v1.2`, cold cache",
+    "c20same_warm": "20 instances, all `v1.2`, warm cache",
+    "c20diff": "20 instances, `v1.0`..`v1.19`, cold cache",
+    "c20diff_warm": "20 instances, `v1.0`..`v1.19`, warm cache",
+}
+
+
+def _label(cmd: Command) -> str:
+    candidate = cmd.name.endswith("'")
+    text = _LABELS[cmd.name.rstrip("'")]
+    return f"{text} [candidate]" if candidate else text
+
+
 def render(
     args: argparse.Namespace,
-    baseline: Command,
-    cold_ext: Command,
-    warm_ext: Command,
-    warm_mod: Command,
+    group: list[Command],
     plans: list[Command],
     module_used: str,
     populate_seconds: float,
+    load_before: tuple[float, float, float],
+    load_after: tuple[float, float, float],
 ) -> str:
+    baseline, *externals = group
     base = baseline.median
-    warm_worst = max(warm_ext.median, warm_mod.median)
+    candidate = f"; candidate = {args.candidate}" if args.candidate else ""
+    revision = subprocess.run(
+        ["git", "describe", "--always", "--dirty"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
     lines = [
-        f"Run {datetime.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')}; {os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), "
-        f"Python {platform.python_version()}, {platform.system()} {platform.release()}; "
-        f"{args.releases} releases x 2 tags on moto (populated in {populate_seconds:.1f} s); median of {args.runs} interleaved runs.",
+        f"Run {datetime.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')}: nproc {len(os.sched_getaffinity(0))}, "
+        f"Python {platform.python_version()}, {platform.system()} {platform.release()}; load average {load_before[0]:.1f} at start, "
+        f"{load_after[0]:.1f} at end; {args.releases} releases x 2 tags on moto (pushed in {populate_seconds:.1f} s); "
+        f"median of {args.runs} interleaved runs; tree {revision or 'unknown'}{candidate}.",
         "",
         "| command | median | min-max (ms) | vs baseline | target | |",
         "|---|---|---|---|---|---|",
-        f"| baseline: `aws ecr describe-images --image-ids imageTag={BASELINE_TAG}` | {ms(base)} | {baseline.spread()} | 1.00x | | |",
-        f"| (a) `runlayer-tf external` `v1.2`, cache off | {ms(cold_ext.median)} | {cold_ext.spread()} | {cold_ext.median / base:.2f}x | <= 0.8x | {verdict(cold_ext.median <= 0.8 * base)} |",
+        f"| baseline: `aws ecr describe-images --repository-name {REPOSITORY} --image-ids imageTag={BASELINE_TAG}` | {ms(base)} | {baseline.spread()} | 1.00x | | |",
     ]
-    for cmd in (warm_ext, warm_mod):
-        form = "`runlayer-tf external`" if cmd is warm_ext else "`python -m runlayer_tf.external`"
-        ok = cmd.median <= 0.060 and cmd.median <= base / 7
-        lines.append(f"| (b) {form} `v1.2`, warm cache | {ms(cmd.median)} | {cmd.spread()} | {cmd.median / base:.2f}x (1/{base / cmd.median:.1f}) | <= 60 ms and <= 1/7 | {verdict(ok)} |")
+    for cmd in externals:
+        ratio = cmd.median / base
+        if cmd.name.startswith("a"):
+            lines.append(
+                f"| {_label(cmd)} | {ms(cmd.median)} | {cmd.spread()} | {ratio:.2f}x | <= 0.8x | {verdict(ratio <= 0.8)} |"
+            )
+        else:
+            ok = cmd.median <= 0.060 and ratio <= 1 / 7
+            lines.append(
+                f"| {_label(cmd)} | {ms(cmd.median)} | {cmd.spread()} | {ratio:.2f}x (1/{1 / ratio:.1f}) | <= 60 ms and <= 1/7 | {verdict(ok)} |"
+            )
     if plans:
-        one = plans[0].median
-        lines += ["", f"(c) `tofu plan`, module: {module_used}; cache emptied before each cold plan, default TTL (60 s).", "",
-                  "| plan | median | min-max (ms) | vs 1 instance | target | |", "|---|---|---|---|---|---|"]
-        labels = {
-            "c_1": "1 instance (`v1.2`), cold cache",
-            "c_20_same": "20 instances, all `v1.2`, cold cache",
-            "c_20_diff": "20 instances, `v1.0`..`v1.19`, cold cache",
-            "c_20_same_warm": "20 instances, all `v1.2`, warm cache",
-            "c_20_diff_warm": "20 instances, `v1.0`..`v1.19`, warm cache",
-        }
+        lines += [
+            "",
+            f"(c) `tofu plan`, module {module_used}, default parallelism (10), default TTL (60 s); "
+            "the cache is emptied before each cold plan; each warm plan directly follows its cold twin.",
+            "",
+            "| plan | median | min-max (ms) | vs 1 instance | target | |",
+            "|---|---|---|---|---|---|",
+        ]
         for cmd in plans:
+            one = next(
+                p for p in plans if p.name == ("c1'" if cmd.name.endswith("'") else "c1")
+            ).median
             ratio = cmd.median / one
-            target = "" if cmd is plans[0] else "<= 3x"
-            mark = "" if cmd is plans[0] else verdict(ratio <= 3)
-            lines.append(f"| {labels[cmd.name]} | {ms(cmd.median)} | {cmd.spread()} | {ratio:.2f}x | {target} | {mark} |")
-    _ = warm_worst
+            first = cmd.name.rstrip("'") == "c1"
+            lines.append(
+                f"| {_label(cmd)} | {ms(cmd.median)} | {cmd.spread()} | {ratio:.2f}x | {'' if first else '<= 3x'} | {'' if first else verdict(ratio <= 3)} |"
+            )
     return "\n".join(lines) + "\n"
 
 

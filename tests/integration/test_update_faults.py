@@ -651,3 +651,62 @@ def test_killed_during_rollback_resumes_the_rollback(world: World) -> None:
         "v1.2.3",
         OLD_VARS,
     )
+
+
+# --------------------------------------------------------------------------- ECS services in verify
+
+
+def _ecs_service(world: World, *, stable: bool) -> tuple[str, str]:
+    """An ECS cluster and service in moto; moto reports tasks running only after update_service sets the count."""
+    import boto3
+
+    ecs = boto3.client("ecs", region_name="us-east-1")
+    cluster = f"{world.cluster}-ecs"
+    ecs.create_cluster(clusterName=cluster)
+    ecs.register_task_definition(
+        family=cluster,
+        containerDefinitions=[{"name": "app", "image": "backend-production:v1.2.3", "memory": 128}],
+    )
+    ecs.create_service(
+        cluster=cluster, serviceName="backend-service", taskDefinition=cluster, desiredCount=2
+    )
+    if stable:
+        ecs.update_service(cluster=cluster, service="backend-service", desiredCount=2)
+    return cluster, "backend-service"
+
+
+def test_stable_ecs_service_is_verified(world: World) -> None:
+    cluster, service = _ecs_service(world, stable=True)
+    result = world.run(
+        "--ecs-cluster", cluster, "--service", service, "--ecs-interval", "1", "--ecs-attempts", "2"
+    )
+    assert_invariants(world, result)
+    report = result.report
+    assert (result.code, report["outcome"]) == (0, "succeeded"), result.stderr
+    verify = next(s for s in report["steps"] if s["name"] == "verify")
+    assert verify["message"].startswith("backend-service: 2/2 running, primary ")
+    assert verify["message"].endswith("; 1 health URL(s) answered 2xx 2x")
+
+
+def test_unstable_ecs_service_fails_verify_and_the_rollback(world: World) -> None:
+    """The service never reaches its desired count: verify fails, the roll-back's verify fails too."""
+    cluster, service = _ecs_service(world, stable=False)
+    result = world.run(
+        "--ecs-cluster", cluster, "--service", service, "--ecs-interval", "1", "--ecs-attempts", "2"
+    )
+    assert_invariants(world, result)
+    report = result.report
+    assert (result.code, report["outcome"]) == (1, "rollback-failed"), result.stderr
+    assert _steps(report)[-6:] == [
+        ("apply", "ok"),
+        ("verify", "failed"),
+        ("restore-version", "ok"),
+        ("rollback-plan", "ok"),
+        ("rollback-apply", "ok"),
+        ("rollback-verify", "failed"),
+    ]
+    assert (
+        f"the roll-back failed at rollback-verify (ECS services in {cluster} did not become stable: "
+        f"backend-service: 0/2 running, primary IN_PROGRESS 0/2 {cluster}:1)"
+    ) in report["message"], report["message"]
+    assert (world.var_file.read_text(), world.deployed()) == (OLD_VARS, "v1.2.3")

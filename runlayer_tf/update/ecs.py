@@ -139,10 +139,8 @@ def wait_stable(
             WaiterConfig={"Delay": delay, "MaxAttempts": max_attempts},
         )
     except WaiterError as err:
-        try:
-            states = "; ".join(str(s) for s in describe_services(ecs, cluster, services))
-        except UpdateError as describe_err:
-            states = str(describe_err)
+        # A missing service fails the waiter at once; say that, not "not stable".
+        states = "; ".join(str(s) for s in describe_services(ecs, cluster, services))
         raise UpdateError(f"ECS services in {cluster} did not become stable: {states}") from err
     except (ClientError, BotoCoreError) as err:
         raise translate(err, f"waiting for ECS services in {cluster}") from err

@@ -6,7 +6,8 @@ server through AWS_ENDPOINT_URL) with::
 
     python examples/python/update_example.py --cluster anysource-production \
         --workdir infra/production --var-file production.tfvars \
-        --name backend_version --version v1.3.0 --backend-url https://app.example.com
+        --name backend_version --version v1.3.0 --backend-url https://app.example.com \
+        --registry 170974506510.dkr.ecr.us-east-1.amazonaws.com
 """
 
 from __future__ import annotations
@@ -20,10 +21,13 @@ from pathlib import Path
 import boto3
 
 from runlayer_tf.errors import RunlayerError
+from runlayer_tf.registries import RegistryAddress
 from runlayer_tf.update import (
     DEFAULT_SNAPSHOT_TEMPLATE,
+    RegistryLookups,
     Terraform,
     check_cluster_available,
+    conventional_repository,
     default_health_urls,
     ensure_snapshot,
     find_binary,
@@ -44,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--var-file", required=True)
     parser.add_argument("--name", required=True)
     parser.add_argument("--version", required=True)
+    parser.add_argument("--registry", default="", help="default: ECR of the current account")
+    parser.add_argument("--repository", help="default: APP_version -> APP-production")
     parser.add_argument("--backend-url")
     parser.add_argument("--frontend-url")
     parser.add_argument("--ecs-cluster")
@@ -63,6 +69,10 @@ def main(argv: list[str] | None = None) -> int:
         previous = read_var(var_file, args.name)
         if previous is None:
             raise SystemExit(f"{var_file} does not assign {args.name}")
+        lookups = RegistryLookups(RegistryAddress.parse(args.registry), explicit=bool(args.registry))
+        repository = args.repository or conventional_repository(args.name)
+        if repository is None or not lookups.version_exists(repository, args.version):
+            raise SystemExit(f"{repository}:{args.version} does not exist")
         tf.init()
         # 2. snapshot, waited for until available
         snap = snapshot_id(DEFAULT_SNAPSHOT_TEMPLATE, now=now(), cluster=args.cluster)

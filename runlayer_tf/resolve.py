@@ -17,7 +17,15 @@ import attrs
 from runlayer_tf.errors import NoMatchError, NotFoundError, UsageError
 from runlayer_tf.external import QUERY_KEYS
 from runlayer_tf.registries import Registry, RegistryAddress, open_registry, validate_repository
-from runlayer_tf.tags import Selector, SelectorKind, Tag, TagKind, newest_release, releases_newest_first, select
+from runlayer_tf.tags import (
+    Selector,
+    SelectorKind,
+    Tag,
+    TagKind,
+    newest_release,
+    releases_newest_first,
+    select,
+)
 
 __all__ = ["QUERY_KEYS", "Query", "Resolution", "resolve", "resolve_query", "rfc3339"]
 

@@ -1,6 +1,6 @@
 """``runlayer-tf update``: snapshot the database, set the version, plan, apply, verify; roll back on failure.
 
-See ``docs/update.md``.  Exit 0 when the update succeeded (or for a dry run),
+See the README (section "Safe updates").  Exit 0 when the update succeeded (or for a dry run),
 1 when it failed (the report says where, what state remains and names the
 snapshot), 2 for a usage or configuration error.
 """

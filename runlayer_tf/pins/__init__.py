@@ -1,6 +1,6 @@
 """Find, rewrite and check container image pins in Terraform files.
 
-The public API for scripts (see docs/pins.md)::
+The public API for scripts (see the README (section "Pins"))::
 
     from runlayer_tf import pins
 

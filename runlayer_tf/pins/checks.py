@@ -1,6 +1,6 @@
 """``pins check`` rules: pure functions from scanned files to violations.
 
-Rule ids are stable; each is documented in docs/pins.md.
+Rule ids are stable; each is documented in the README (section "Pins").
 
 =======  ===========================================================
 RTF000   the file does not parse (or cannot be read)

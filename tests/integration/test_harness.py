@@ -61,7 +61,8 @@ def test_moto_list_images_pages_like_ecr(ecr):
     for i in range(5):
         ecr_push.push(ecr, "harness/paged", [f"v0.0.{i}"], seed=f"paged-{i}")
     first = ecr.list_images(repositoryName="harness/paged", maxResults=2)
-    assert len(first["imageIds"]) == 2 and "nextToken" in first
+    assert len(first["imageIds"]) == 2
+    assert "nextToken" in first
     pages = list(ecr.get_paginator("list_images").paginate(repositoryName="harness/paged", PaginationConfig={"PageSize": 2}))
     assert [len(p["imageIds"]) for p in pages] == [2, 2, 1]
     assert sorted(i["imageTag"] for p in pages for i in p["imageIds"]) == [f"v0.0.{i}" for i in range(5)]

@@ -62,7 +62,7 @@ def test_bump_digest_dry_run_writes_nothing(project, releases, oci_registry, cap
     code, out, err = run(capsys, "pins", "bump", "--digest", "--dry-run", str(project))
     assert code == 0
     assert {p.name: p.read_bytes() for p in project.iterdir()} == before
-    assert f'+backend_version = "v1.3.0"   # bumped by runlayer-tf' in out
+    assert '+backend_version = "v1.3.0"   # bumped by runlayer-tf' in out
     assert f'+  worker_image  = "{oci_registry.host}/{REPO}:v1.3.0@{releases["v1.3.0"]}" # pinned by digest' in out
     assert err == f"runlayer-tf: {project / 'prod.tfvars'}:1:20: backend_version: a version variable holds no digest; pin the image reference to keep one\n"
 

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from runlayer_tf.errors import PinError
-from runlayer_tf.update._fs import atomic_write_bytes
 from runlayer_tf.update.varfile import read_var, set_var
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "update" / "production.tfvars"
@@ -77,22 +76,6 @@ def test_duplicate_assignment_is_refused(tmp_path: Path) -> None:
     path.write_text('v = "1"\nv = "2"\n')
     with pytest.raises(PinError, match="assigns v 2 times"):
         read_var(path, "v")
-
-
-def test_atomic_write_failure_leaves_old_content(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    path = tmp_path / "f.tfvars"
-    path.write_bytes(b"old\n")
-
-    def broken_replace(src: str, dst: Path) -> None:
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(os, "replace", broken_replace)
-    with pytest.raises(OSError, match="No space left"):
-        atomic_write_bytes(path, b"new\n")
-    assert path.read_bytes() == b"old\n"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.tfvars"]
 
 
 @pytest.mark.parametrize(

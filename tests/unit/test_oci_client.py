@@ -12,7 +12,13 @@ import pytest
 
 from runlayer_tf.errors import AuthError, NotFoundError, RegistryError
 from runlayer_tf.registries.base import RegistryAddress
-from runlayer_tf.registries.oci import Credentials, OciRegistry, Response, docker_credentials, parse_challenge
+from runlayer_tf.registries.oci import (
+    Credentials,
+    OciRegistry,
+    Response,
+    docker_credentials,
+    parse_challenge,
+)
 
 MANIFEST = b'{"schemaVersion":2}'
 DIGEST = "sha256:" + hashlib.sha256(MANIFEST).hexdigest()
@@ -172,9 +178,6 @@ def test_accept_header_lists_index_and_manifest_types():
 def test_retries_transient_errors(monkeypatch):
     monkeypatch.setattr("runlayer_tf.registries.oci.time.sleep", lambda s: None)
     answers = iter([Response(503, {}, b""), Response(429, {}, b""), Response(200, {}, b'{"tags":["v1.0.0"]}')])
-    transport = Script([])
-    transport.__call__ = None
-
     def flaky(method, url, headers):
         return next(answers)
 

@@ -62,6 +62,7 @@ from tests.harness.moto_server import MotoServer  # noqa: E402
 from tests.harness.registry import DistributionRegistry  # noqa: E402
 from tests.harness.strict import missing, under_ci  # noqa: E402
 from tests.harness.tofu import Tofu  # noqa: E402
+from tests.harness.token_server import TokenServer  # noqa: E402
 from tests.harness.tools import ProvisionedTools, find_docker_registry  # noqa: E402
 
 TOOLS = ProvisionedTools.find()
@@ -70,7 +71,7 @@ if TOOLS is not None:
     os.environ["PATH"] = os.pathsep.join([str(TOOLS.tofu.parent), os.environ["PATH"]])
 
 REGISTRY_CREDENTIALS = ("runlayer", "registry-test-password")
-INTEGRATION_FIXTURES = {"tofu", "provisioned_tools", "moto_server", "ecr", "oci_registry", "auth_registry"}
+INTEGRATION_FIXTURES = {"tofu", "provisioned_tools", "moto_server", "ecr", "oci_registry", "auth_registry", "token_registry"}
 
 
 # --- pytest-terraform wiring -------------------------------------------------
@@ -168,12 +169,14 @@ def ecr(moto_server: MotoServer):  # type: ignore[no-untyped-def]
     return boto3.client("ecr", region_name="us-east-1")
 
 
-def _registry(tmp_path_factory: pytest.TempPathFactory, name: str, credentials: tuple[str, str] | None) -> Iterator[DistributionRegistry]:
+def _registry(
+    tmp_path_factory: pytest.TempPathFactory, name: str, credentials: tuple[str, str] | None, token_auth: str = ""
+) -> Iterator[DistributionRegistry]:
     binary = find_docker_registry()
     if binary is None:
         missing("Debian's docker-registry", "run 'scripts/provision-tools' as root (apt-get install docker-registry)")
     assert binary is not None
-    registry = DistributionRegistry(binary, tmp_path_factory.mktemp(name), credentials=credentials).start()
+    registry = DistributionRegistry(binary, tmp_path_factory.mktemp(name), credentials=credentials, token_auth=token_auth).start()
     try:
         yield registry
     finally:
@@ -190,3 +193,13 @@ def oci_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Distribut
 def auth_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DistributionRegistry]:
     """A distribution registry behind htpasswd basic auth (``REGISTRY_CREDENTIALS``)."""
     yield from _registry(tmp_path_factory, "auth-registry", REGISTRY_CREDENTIALS)
+
+
+@pytest.fixture(scope="session")
+def token_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DistributionRegistry, TokenServer]]:
+    """A distribution registry in ``auth: token`` mode and the bearer-token service it trusts."""
+    tokens = TokenServer(tmp_path_factory.mktemp("token-service"), REGISTRY_CREDENTIALS).start()
+    try:
+        yield from ((registry, tokens) for registry in _registry(tmp_path_factory, "token-registry", REGISTRY_CREDENTIALS, tokens.registry_auth_config()))
+    finally:
+        tokens.stop()

@@ -240,6 +240,11 @@ class OciRegistry:
             headers["Authorization"] = self._authorization[scope]
             resp = self._exchange(method, url, headers)
         if resp.status == 401:
+            if self._creds() is None:
+                raise AuthError(
+                    f"registry {self.display_host} requires credentials for {what}: "
+                    f"run 'docker login {self.display_host}' or add it to {docker_config_path()}"
+                )
             raise AuthError(f"registry {self.display_host} refused the credentials for {what}")
         if resp.status == 403:
             raise AuthError(f"registry {self.display_host} denied access to {what}")

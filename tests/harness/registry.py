@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import socket
 import subprocess
 import time
@@ -55,6 +56,7 @@ class DistributionRegistry:
     binary: Path
     workdir: Path
     credentials: tuple[str, str] | None = None
+    token_auth: str = ""  # an ``auth: token`` YAML block (see token_server.py)
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
 
@@ -67,8 +69,8 @@ class DistributionRegistry:
         return f"http://{self.host}"
 
     def _config(self) -> str:
-        auth = ""
-        if self.credentials:
+        auth = self.token_auth
+        if self.credentials and not auth:
             htpasswd = self.workdir / "htpasswd"
             htpasswd.write_text(htpasswd_line(*self.credentials))
             auth = f"auth:\n  htpasswd:\n    realm: runlayer-tf-test\n    path: {htpasswd}\n"
@@ -138,6 +140,21 @@ class RegistryPusher:
     def __attrs_post_init__(self) -> None:
         if self.auth:
             self.session.auth = self.auth
+        self.session.hooks["response"].append(self._bearer_retry)
+
+    def _bearer_retry(self, resp: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
+        """On a Bearer challenge, fetch a token with our credentials and replay the request."""
+        challenge = resp.headers.get("WWW-Authenticate", "")
+        if resp.status_code != 401 or not challenge.startswith("Bearer ") or resp.request.headers.get("X-Retried"):
+            return resp
+        params = dict(re.findall(r'(\w+)="([^"]*)"', challenge))
+        token = requests.get(
+            params.pop("realm"), params=params, auth=self.auth, timeout=10
+        ).json()["token"]
+        request = resp.request.copy()
+        request.headers["Authorization"] = f"Bearer {token}"
+        request.headers["X-Retried"] = "1"
+        return self.session.send(request, timeout=30)
 
     def push_blob(self, repository: str, data: bytes) -> str:
         digest = sha256(data)

@@ -144,3 +144,30 @@ def test_wrong_password_is_refused(auth_registry, private_image, tmp_path, monke
     with pytest.raises(AuthError) as info:
         resolve(q(auth_registry, "v1", repository="it/private"), backend(auth_registry))
     assert str(info.value) == f"registry {auth_registry.host} refused the credentials for the tags of it/private"
+
+
+def test_bearer_token_auth(token_registry, tmp_path, monkeypatch):
+    """The registry challenges with Bearer; credentials from config.json buy a token from the realm."""
+    registry, tokens = token_registry
+    image = registry.pusher().push_image("it/bearer", ["v1.4.0", "v1.4.0-20250301-101010-abcdef0"], seed="bearer")
+    docker_config(tmp_path / "docker", registry.host, *REGISTRY_CREDENTIALS)
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker"))
+    before = len(tokens.issued)
+    result = resolve(q(registry, "v1", repository="it/bearer"), backend(registry))
+    assert (result.digest, result.tag, result.commit) == (image.digest, "v1.4.0", "abcdef0")
+    # One token for the repository's pull scope, reused for every request after it.
+    assert tokens.issued[before:] == [{"user": "runlayer", "access": [{"type": "repository", "name": "it/bearer", "actions": ["pull"]}]}]
+
+
+def test_anonymous_bearer_token_for_public_repositories(token_registry, tmp_path, monkeypatch):
+    registry, tokens = token_registry
+    image = registry.pusher().push_image("public/tool", ["v0.9.0"], seed="public")
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "none"))
+    assert resolve(q(registry, "v0", repository="public/tool"), backend(registry)).digest == image.digest
+    assert tokens.issued[-1]["user"] is None
+    with pytest.raises(AuthError) as info:
+        resolve(q(registry, "v1", repository="it/bearer"), backend(registry))
+    assert str(info.value) == (
+        f"registry {registry.host} requires credentials for the tags of it/bearer: "
+        f"run 'docker login {registry.host}' or add it to {tmp_path / 'none' / 'config.json'}"
+    )

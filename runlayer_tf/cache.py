@@ -20,7 +20,8 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 
 DEFAULT_TTL = 60.0
 _CONTEXT_ENV = (
@@ -113,3 +114,44 @@ def store(key: str, result: Mapping[str, str], *, now: float | None = None) -> N
             raise
     except OSError:
         return
+
+
+LOCK_TIMEOUT = 60.0
+
+
+@contextmanager
+def single_flight(key: str) -> Iterator[None]:
+    """Hold an exclusive lock on ``key`` while it is resolved; a no-op when the cache is off.
+
+    Concurrent misses for one key then cost one registry look-up instead of one
+    each.  The lock dies with its holder's file descriptor; after LOCK_TIMEOUT
+    seconds a waiter goes ahead unlocked (the cache is only an optimisation).
+    """
+    if ttl() <= 0:
+        yield
+        return
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no single flight
+        yield
+        return
+    directory = os.path.join(cache_dir(), "locks")  # beside resolve/, which holds entries only
+    try:
+        os.makedirs(directory, exist_ok=True)
+        fd = os.open(os.path.join(directory, f"{key}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:
+        yield
+        return
+    try:
+        deadline = time.monotonic() + LOCK_TIMEOUT
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    break
+                time.sleep(0.005)
+        yield
+    finally:
+        os.close(fd)

@@ -63,10 +63,15 @@ def run(stdin: TextIO | BinaryIO, stdout: TextIO) -> None:
     key = cache.key_for(query)
     result = cache.load(key, query)
     if result is None:
-        from runlayer_tf.resolve import resolve_query
+        # One plan starts many identical data sources at once (parallelism 10):
+        # the first resolves, the others wait for it and then read its answer.
+        with cache.single_flight(key):
+            result = cache.load(key, query)
+            if result is None:
+                from runlayer_tf.resolve import resolve_query
 
-        result = resolve_query(query).to_external()
-        cache.store(key, result)
+                result = resolve_query(query).to_external()
+                cache.store(key, result)
     stdout.write(json.dumps(result, sort_keys=True) + "\n")
 
 

@@ -174,3 +174,32 @@ def test_refused_credentials_are_auth_errors():
     assert str(translated) == "listing x: AWS refused the credentials (ExpiredTokenException: The security token included in the request is expired)"
     throttled = translate(ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "ListImages"), what="listing x")
     assert str(throttled) == "listing x: ECR throttled the request and 5 attempts failed (ThrottlingException)"
+
+
+def test_concurrent_identical_data_sources_ask_ecr_once(moto_server, tmp_path):
+    """Many data sources of one plan start at once; the first resolves, the others read its answer."""
+    import json
+    import os
+    from pathlib import Path
+
+    from tests.harness.moto_server import LIST_IMAGES_CALLS
+
+    client = boto3.client("ecr", region_name="us-east-1")
+    client.create_repository(repositoryName="it/single-flight")
+    ecr_push.push(client, "it/single-flight", ["v1.0.0", "v1.0.1"], seed="single-flight")
+    before = len(LIST_IMAGES_CALLS)
+    env = dict(os.environ, RUNLAYER_TF_CACHE_DIR=str(tmp_path / "cache"))
+    program = [str(Path(sys.executable).parent / "runlayer-tf"), "external"]
+    query = json.dumps({"repository": "it/single-flight", "tag": "v1.0"})
+    procs = [subprocess.Popen(program, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True) for _ in range(8)]
+    for proc in procs:  # all eight hold their query before any answer is read
+        assert proc.stdin is not None
+        proc.stdin.write(query)
+        proc.stdin.close()
+    outputs = [(p.stdout.read(), p.stderr.read()) for p in procs]
+    for proc in procs:
+        proc.wait(timeout=120)
+    assert [p.returncode for p in procs] == [0] * 8, outputs
+    assert len({out for out, _ in outputs}) == 1
+    assert json.loads(outputs[0][0])["tag"] == "v1.0.1"
+    assert len(LIST_IMAGES_CALLS) - before == 1

@@ -812,11 +812,11 @@ def _dry_run(spec: UpdateSpec, deps: UpdateDeps) -> UpdateReport:
         check_window(spec.window, now, force=True) if spec.window else "no maintenance window"
     ]
     checks += [
-        f"{c.repository or '(repository unknown)'}:{tag_of(c.target)} exists"
+        f"check that {c.repository or '(repository unknown)'}:{tag_of(c.target)} exists"
         + (
             ""
             if spec.allow_major
-            else f"; {tag_of(c.previous)} -> {tag_of(c.target)} is not a major jump"
+            else f"; check that {tag_of(c.previous)} -> {tag_of(c.target)} is not a major jump"
         )
         for c in facts.changes
     ]
@@ -850,7 +850,7 @@ def _dry_run(spec: UpdateSpec, deps: UpdateDeps) -> UpdateReport:
         StepReport(
             "preflight",
             "planned",
-            f"DB cluster {spec.cluster} is available; "
+            f"check that DB cluster {spec.cluster} is available; "
             + "; ".join(checks)
             + f"; run: {cmd(tf.argv(Init()))} (in {spec.workdir})",
         ),

@@ -203,3 +203,20 @@ def test_concurrent_identical_data_sources_ask_ecr_once(moto_server, tmp_path):
     assert len({out for out, _ in outputs}) == 1
     assert json.loads(outputs[0][0])["tag"] == "v1.0.1"
     assert len(LIST_IMAGES_CALLS) - before == 1
+
+
+def test_versions_on_ecr_reports_push_times_in_one_describe_per_100(big_repo, capsys):
+    """`runlayer-tf versions` lists releases newest first with digests and ECR push times."""
+    import json
+
+    from runlayer_tf.cli import main
+
+    assert main(["versions", "--json", "--limit", "3", "--region", "us-east-1", REPO]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["version"], r["tag"], r["digest"]) for r in rows] == [
+        ("1.50.19", "v1.50.19", ecr_push.moto_digest(f"{REPO}-v1.50.19")),
+        ("1.50.18", "v1.50.18", big_repo["v1.50.18"]),
+        ("1.50.17", "v1.50.17", big_repo["v1.50.17"]),
+    ]
+    assert rows[0]["tags"] == ["latest", "v1.50.19", "v1.50.19-20250114-090000-b2c3d4e5"]
+    assert all(r["pushed_at"].endswith("Z") and len(r["pushed_at"]) == 20 for r in rows)

@@ -39,7 +39,16 @@ from runlayer_tf.pins.rewrite import (
 )
 from runlayer_tf.pins.update import FileChange
 from runlayer_tf.registries import Registry, RegistryAddress, open_registry
-from runlayer_tf.tags import Digest, Selector, SelectorKind, Tag, TagKind, newest_release, select
+from runlayer_tf.tags import (
+    Digest,
+    Selector,
+    SelectorKind,
+    Tag,
+    TagKind,
+    newest_release,
+    releases_newest_first,
+    select,
+)
 
 __all__ = ["BUMP_LEVELS", "BumpPlan", "RegistryLookups", "Target", "online_rules", "plan_bump"]
 
@@ -199,12 +208,13 @@ class BumpPlan:
     notes: tuple[str, ...]
 
 
-def _bound(version: semver.Version, level: str) -> str:
+def _within(level: str, current: semver.Version, candidate: semver.Version) -> bool:
+    """Whether ``candidate`` stays inside what ``level`` allows (prereleases of the next minor or major do not)."""
     if level == "patch":
-        return f">= {version}, < {version.major}.{version.minor + 1}.0"
+        return (candidate.major, candidate.minor) == (current.major, current.minor)
     if level == "minor":
-        return f">= {version}, < {version.major + 1}.0.0"
-    return f">= {version}"
+        return candidate.major == current.major
+    return True
 
 
 def plan_bump(
@@ -239,9 +249,14 @@ def plan_bump(
         if target is None:
             notes.append(f"{where}: no registry known for {pin.name}; configure which repository it follows")
             continue
-        chosen = select(_bound(current.version, level), lookups.listing(target), allow_prerelease=allow_prerelease)
-        if chosen is None or chosen.version is None or chosen.version <= current.version:
+        newer = [
+            release
+            for release in releases_newest_first(lookups.listing(target), allow_prerelease=allow_prerelease)
+            if release.version is not None and release.version > current.version and _within(level, current.version, release.version)
+        ]
+        if not newer:
             continue
+        chosen = newer[0]
         new_digest = None
         if pin.digest is not None or (digest and pin.kind is PinKind.IMAGE):
             new_digest = lookups.digest(target, chosen.text)

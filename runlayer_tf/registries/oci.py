@@ -63,11 +63,37 @@ class Transport(Protocol):
     def __call__(self, method: str, url: str, headers: Mapping[str, str]) -> Response: ...
 
 
+def same_origin(a: str, b: str) -> bool:
+    """True when two URLs share scheme, host and port (where credentials may go)."""
+    x, y = urllib.parse.urlsplit(a), urllib.parse.urlsplit(b)
+    return (x.scheme, x.hostname, x.port) == (y.scheme, y.hostname, y.port)
+
+
+class _CredentialSafeRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow redirects, but never carry ``Authorization`` to another origin.
+
+    Registries redirect blob and sometimes manifest requests to storage on
+    other hosts; urllib would copy the header there (and from https to http).
+    """
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None and not same_origin(req.full_url, new.full_url):
+            new.remove_header("Authorization")
+        return new
+
+
+_OPENER: urllib.request.OpenerDirector | None = None
+
+
 def urllib_transport(method: str, url: str, headers: Mapping[str, str]) -> Response:
     """The default transport: urllib, no shell, no proxies beyond the environment's."""
+    global _OPENER
+    if _OPENER is None:
+        _OPENER = urllib.request.build_opener(_CredentialSafeRedirects)
     request = urllib.request.Request(url, method=method, headers=dict(headers))
     try:
-        with urllib.request.urlopen(request, timeout=_TIMEOUT) as resp:
+        with _OPENER.open(request, timeout=_TIMEOUT) as resp:
             return Response(resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read())
     except urllib.error.HTTPError as err:
         return Response(err.code, {k.lower(): v for k, v in err.headers.items()}, err.read())
@@ -271,6 +297,11 @@ class OciRegistry:
             link = resp.headers.get("link", "")
             match = _LINK_NEXT.search(link)
             url = urllib.parse.urljoin(self.base + "/", match.group(1)) if match else None
+            if url is not None and not same_origin(url, self.base):
+                raise RegistryError(
+                    f"registry {self.display_host} pointed the next tag page at another host ({url}); "
+                    "refusing to send credentials there"
+                )
             pages += 1
             if pages > 10_000:
                 raise RegistryError(f"registry {self.display_host}: tag listing of {repository} does not end")

@@ -19,7 +19,7 @@ from runlayer_tf.commands.registry_options import add_registry_options, address_
 from runlayer_tf.errors import ConfigError, UsageError
 from runlayer_tf.update._aws import LazyClient
 from runlayer_tf.update.ecs import EcsApi
-from runlayer_tf.update.health import default_health_urls
+from runlayer_tf.update.health import check_health_url, default_health_urls
 from runlayer_tf.update.progress import SilentProgress, make_progress, redact
 from runlayer_tf.update.registry import RegistryLookups, repository_defaults
 from runlayer_tf.update.runbook import (
@@ -259,7 +259,10 @@ def spec_from_args(args: argparse.Namespace, *, kind: Literal["update", "rollbac
     binary = args.terraform or default_terraform()
     if not args.dry_run:
         binary = find_binary(binary)
-    health = tuple(args.health_url) + default_health_urls(args.backend_url, args.frontend_url)
+    health = tuple(
+        check_health_url(url)
+        for url in (*args.health_url, *default_health_urls(args.backend_url, args.frontend_url))
+    )
     changes = _changes(values, kind=kind, to=getattr(args, "to", None))
     given = _pairs(args.repository, "--repository")
     named = dict(given)

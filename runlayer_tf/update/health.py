@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import http.client
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -10,7 +12,7 @@ from typing import Protocol
 
 import attrs
 
-from runlayer_tf.errors import UpdateError
+from runlayer_tf.errors import UpdateError, UsageError
 from runlayer_tf.update.progress import redact
 
 __all__ = [
@@ -18,7 +20,9 @@ __all__ = [
     "FRONTEND_HEALTH_PATH",
     "HealthResult",
     "HttpGet",
+    "NoAnswer",
     "UrlState",
+    "check_health_url",
     "default_health_urls",
     "urllib_get",
     "wait_healthy",
@@ -34,14 +38,56 @@ class HttpGet(Protocol):
     def __call__(self, url: str, *, timeout: float) -> int: ...
 
 
-def urllib_get(url: str, *, timeout: float) -> int:
-    """The real :class:`HttpGet`, with the standard library."""
-    request = urllib.request.Request(url, headers={"User-Agent": "runlayer-tf-health"})
+class NoAnswer(OSError):
+    """A request got no usable HTTP answer (a malformed URL, a non-HTTP reply); ``reason`` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def check_health_url(url: str) -> str:
+    """``url`` itself when it is an http(s) URL with a host; raises UsageError naming it otherwise."""
     try:
+        parts = urllib.parse.urlsplit(url)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        valid = False
+    if not valid:
+        raise UsageError(
+            f"bad health URL {redact(url)!r}: expected http://HOST/... or https://HOST/..."
+        )
+    return url
+
+
+def urllib_get(url: str, *, timeout: float) -> int:
+    """The real :class:`HttpGet`, with the standard library.
+
+    Every failure of the one request is "no answer": OSErrors as they are,
+    anything else (ValueError for a malformed URL, http.client.HTTPException
+    for a reply that is not HTTP) as :class:`NoAnswer`, so polling goes on.
+    """
+    try:
+        request = urllib.request.Request(url, headers={"User-Agent": "runlayer-tf-health"})
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return int(response.status)
     except urllib.error.HTTPError as err:
         return int(err.code)
+    except OSError:
+        raise
+    except (ValueError, http.client.InvalidURL) as err:
+        raise NoAnswer(_described("bad URL", err)) from err
+    except http.client.HTTPException as err:
+        raise NoAnswer(_described("not an HTTP answer", err)) from err
+    except Exception as err:  # one failed poll must not abort verify and its roll-back
+        raise NoAnswer(_described("request failed", err)) from err
+
+
+def _described(what: str, err: Exception) -> str:
+    # One line: a bad status line arrives with its CRLF.
+    detail = " ".join(redact(str(err)).split())
+    return f"{what}: {type(err).__name__}: {detail}" if detail else f"{what}: {type(err).__name__}"
 
 
 def default_health_urls(backend: str | None = None, frontend: str | None = None) -> tuple[str, ...]:
@@ -121,6 +167,8 @@ def wait_healthy(
 
 
 def _reason(err: OSError) -> str:
+    if isinstance(err, NoAnswer):
+        return err.reason
     if isinstance(err, urllib.error.URLError):
         return str(err.reason)
     return err.strerror or type(err).__name__

@@ -42,7 +42,13 @@ from runlayer_tf.errors import (
 )
 from runlayer_tf.update import ecs as ecs_mod
 from runlayer_tf.update import snapshot as snap
-from runlayer_tf.update.health import HttpGet, UrlState, urllib_get, wait_healthy
+from runlayer_tf.update.health import (
+    HttpGet,
+    UrlState,
+    check_health_url,
+    urllib_get,
+    wait_healthy,
+)
 from runlayer_tf.update.journal import (
     DEFAULT_DIR,
     Journal,
@@ -741,6 +747,8 @@ def run_update(spec: UpdateSpec, deps: UpdateDeps) -> UpdateReport:
     ``resume``); any other exception escapes untouched and leaves the journal
     ready for ``resume``.
     """
+    for url in spec.health_urls:
+        check_health_url(url)
     if spec.dry_run:
         return _dry_run(spec, deps)
     journal_path = spec.journal_path

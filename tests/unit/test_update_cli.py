@@ -119,6 +119,16 @@ def test_rollback_names_without_versions_take_to(root: Path) -> None:
         (["--set", "a=1", "--service", "s"], "--ecs-cluster and --service go together"),
         (["--set", "a"], "expected NAME=VERSION, got 'a'"),
         (["--set", "a=1", "--current", "a"], "--current expects NAME=VALUE, got 'a'"),
+        (
+            ["--set", "a=1", "--health-url", "runlayer.example.com/api/v1/utils/health-check/"],
+            "bad health URL 'runlayer.example.com/api/v1/utils/health-check/': "
+            "expected http://HOST/... or https://HOST/...",
+        ),
+        (
+            ["--set", "a=1", "--backend-url", "app.example.com"],
+            "bad health URL 'app.example.com/api/v1/utils/health-check/': "
+            "expected http://HOST/... or https://HOST/...",
+        ),
     ],
 )
 def test_usage_errors(root: Path, argv: list[str], message: str) -> None:

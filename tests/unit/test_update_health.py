@@ -7,10 +7,17 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from update_fakes import FakeClock
+from update_fakes import FakeClock, raw_http_server
 
-from runlayer_tf.errors import UpdateError
-from runlayer_tf.update.health import UrlState, default_health_urls, urllib_get, wait_healthy
+from runlayer_tf.errors import UpdateError, UsageError
+from runlayer_tf.update.health import (
+    NoAnswer,
+    UrlState,
+    check_health_url,
+    default_health_urls,
+    urllib_get,
+    wait_healthy,
+)
 
 
 class Scripted:
@@ -134,3 +141,79 @@ def test_urllib_get_returns_status_codes(server: str) -> None:
 def test_urllib_get_raises_oserror_without_answer() -> None:
     with pytest.raises(OSError):  # noqa: PT011 - any connection error is an OSError by contract
         urllib_get("http://127.0.0.1:9/", timeout=2)
+
+
+@pytest.mark.parametrize(
+    ("reply", "reason"),
+    [
+        (b"garbage\r\n\r\n", "not an HTTP answer: BadStatusLine: garbage"),
+        (b"HTTP/1.1 2x0 OK\r\n\r\n", "not an HTTP answer: BadStatusLine: HTTP/1.1 2x0 OK"),
+        (
+            b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 70000 + b"\r\n\r\n",
+            "not an HTTP answer: LineTooLong: got more than 65536 bytes when reading header line",
+        ),
+    ],
+)
+def test_urllib_get_turns_a_non_http_reply_into_no_answer(reply: bytes, reason: str) -> None:
+    with raw_http_server(reply) as url, pytest.raises(NoAnswer) as caught:
+        urllib_get(url, timeout=5)
+    assert caught.value.reason == reason
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        (
+            "runlayer.example.com/api/v1/utils/health-check/",
+            "bad URL: ValueError: unknown url type: 'runlayer.example.com/api/v1/utils/health-check/'",
+        ),
+        ("http://127.0.0.1:abc/", "bad URL: InvalidURL: nonnumeric port: 'abc'"),
+    ],
+)
+def test_urllib_get_turns_a_malformed_url_into_no_answer(url: str, reason: str) -> None:
+    with pytest.raises(NoAnswer) as caught:
+        urllib_get(url, timeout=2)
+    assert caught.value.reason == reason
+
+
+def test_a_non_http_reply_fails_the_deadline_instead_of_escaping() -> None:
+    """Polling goes on through non-HTTP replies and ends in the deadline's UpdateError."""
+    clock = FakeClock()
+    with raw_http_server(b"garbage\r\n\r\n") as url, pytest.raises(UpdateError) as caught:
+        wait_healthy([url], get=urllib_get, clock=clock, sleep=clock.sleep, deadline=10, interval=5)
+    assert str(caught.value) == (
+        f"health check failed after 10s: {url} (no answer (not an HTTP answer: BadStatusLine: garbage))"
+    )
+    assert clock.slept == [5, 5]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://app.example.com/",
+        "https://app.example.com/api/v1/utils/health-check/",
+        "https://user:pw@10.0.0.5:8443/health",
+        "http://[::1]:8080/",
+    ],
+)
+def test_check_health_url_accepts_http_urls_with_a_host(url: str) -> None:
+    assert check_health_url(url) == url
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("runlayer.example.com/api/v1/utils/health-check/", None),
+        ("ftp://app.example.com/", None),
+        ("https:///health", None),
+        ("http://app.example.com:abc/", None),
+        ("https://user:secret@/health", "https://***@/health"),
+        ("", None),
+    ],
+)
+def test_check_health_url_rejects_the_rest(url: str, shown: str | None) -> None:
+    with pytest.raises(UsageError) as caught:
+        check_health_url(url)
+    assert str(caught.value) == (
+        f"bad health URL {shown or url!r}: expected http://HOST/... or https://HOST/..."
+    )

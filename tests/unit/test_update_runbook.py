@@ -19,9 +19,11 @@ from update_fakes import (
     Killed,
     RecordingProgress,
     client_error,
+    raw_http_server,
 )
 
 from runlayer_tf.errors import ConfigError, PinError, UpdateError, UsageError
+from runlayer_tf.update.health import urllib_get
 from runlayer_tf.update.journal import read_journal
 from runlayer_tf.update.runbook import (
     UpdateDeps,
@@ -276,6 +278,45 @@ def test_health_check_fails_rolls_back(world: World) -> None:
         ("finish", None, "rolled-back"),
     ]
     world.check_invariants()
+
+
+def test_a_non_http_health_answer_rolls_back(world: World) -> None:
+    """A reply the stdlib cannot parse as HTTP fails verify (after the deadline) and rolls back."""
+
+    def get(url: str, *, timeout: float) -> int:
+        # The new version's proxy answers garbage; the old one is healthy again.
+        return urllib_get(url, timeout=timeout) if world.tf.deployed == "v1.3.0" else 200
+
+    with raw_http_server(b"garbage\r\n\r\n") as url:
+        report = run_update(
+            attrs.evolve(world.spec, health_urls=(url,)), attrs.evolve(world.deps(), http_get=get)
+        )
+    assert report.outcome == "rolled-back"
+    assert (
+        f"failed at verify (health check failed after 30s: {url} "
+        "(no answer (not an HTTP answer: BadStatusLine: garbage)))" in report.message
+    )
+    assert world.tf.applied == ["v1.3.0", "v1.2.3"]
+    assert world.var_file.read_text() == VARS_OLD
+    assert world.journal()[-2:] == [
+        ("end", "rollback-verify", "ok"),
+        ("finish", None, "rolled-back"),
+    ]
+    world.check_invariants()
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_a_malformed_health_url_is_a_usage_error_before_anything_runs(
+    world: World, dry_run: bool
+) -> None:
+    with pytest.raises(UsageError) as caught:
+        world.run(health_urls=("runlayer.example.com/api/v1/utils/health-check/",), dry_run=dry_run)
+    assert str(caught.value) == (
+        "bad health URL 'runlayer.example.com/api/v1/utils/health-check/': "
+        "expected http://HOST/... or https://HOST/..."
+    )
+    assert (world.rds.calls, world.tf.argvs, world.var_file.read_text()) == ([], [], VARS_OLD)
+    assert not (world.workdir / ".runlayer").exists()
 
 
 def test_rollback_apply_also_fails_names_snapshot_and_state(world: World) -> None:

@@ -6,7 +6,10 @@ ones boto3 raises, so the translation at the boundary is exercised.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+import socket
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -25,6 +28,26 @@ def client_error(code: str, message: str, operation: str) -> ClientError:
 
 class Killed(Exception):
     """Stands in for SIGKILL: not a RunlayerError, so it escapes run_update like a dying process."""
+
+
+@contextlib.contextmanager
+def raw_http_server(reply: bytes) -> Iterator[str]:
+    """A loopback server answering every request with ``reply`` (any bytes, HTTP or not); yields its URL."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = listener.accept()
+                with conn:
+                    conn.recv(4096)
+                    conn.sendall(reply)
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/"
+    finally:
+        listener.close()
 
 
 class FakeClock:

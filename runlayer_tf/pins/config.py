@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import re
 import sys
 from collections.abc import Iterable, Mapping
@@ -62,7 +63,9 @@ class PinConfig:
         path = Path(file)
         if self.root is not None:
             with contextlib.suppress(ValueError):  # outside the root: match the whole path
-                path = path.resolve().relative_to(self.root.resolve())
+                # abspath, not resolve(): a production file that is a symlink is
+                # judged by where it is, not by where its target lives.
+                path = Path(os.path.abspath(path)).relative_to(self.root.resolve())
         posix = PurePosixPath(*path.parts).as_posix().lstrip("/")
         return any(glob_matches(pattern, posix) for pattern in self.production_globs)
 
@@ -190,6 +193,8 @@ def load_config(path: Path | None = None, *, start: Path | None = None) -> PinCo
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as err:
         raise ConfigError(f"{path}: cannot read: {err.strerror}") from err
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 ({err.reason} at byte {err.start})") from err
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: invalid TOML: {err}") from err
     return parse_config(_pins_table(document, path), where=str(path), root=path.resolve().parent)

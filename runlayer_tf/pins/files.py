@@ -71,14 +71,22 @@ def atomic_write(path: str | Path, data: bytes) -> None:
     original file's mode, renames it over ``path`` and fsyncs the directory.
     Raises :class:`PinError` when any step fails (the original is untouched).
     """
-    target = Path(path)
+    # A symlinked file (envs/prod.tfvars -> ../shared/common.tfvars) is
+    # rewritten where it really lives; the link stays a link.
+    target = Path(os.path.realpath(path))
     directory = target.parent
+    owner: tuple[int, int] | None = None
     try:
-        mode = stat.S_IMODE(target.stat().st_mode)
+        info = target.stat()
+        mode = stat.S_IMODE(info.st_mode)
+        owner = (info.st_uid, info.st_gid)
     except FileNotFoundError:
         mode = 0o666 & ~_umask()
     except OSError as err:
         raise PinError(f"{target}: cannot stat: {err.strerror or err}") from err
+    if owner is not None and (not mode & 0o222 or not os.access(target, os.W_OK)):
+        # Renaming over it would succeed even so; a read-only file says "do not change me".
+        raise PinError(f"{path}: is read-only (mode {mode:04o}); not rewriting it")
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
     except OSError as err:
@@ -89,6 +97,9 @@ def atomic_write(path: str | Path, data: bytes) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, mode)
+        if owner is not None and owner != (os.geteuid(), os.getegid()):
+            with contextlib.suppress(OSError):  # only root (or a group member) may keep the owner
+                os.chown(tmp, *owner)
         os.replace(tmp, target)
     except OSError as err:
         with contextlib.suppress(OSError):

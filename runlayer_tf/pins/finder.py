@@ -460,11 +460,18 @@ _JSON_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"', re.DOTALL)
 _JSON_SCALAR = re.compile(r"-?[0-9][0-9.eE+-]*|true|false|null")
 
 
+def _reject_constant(name: str) -> object:
+    # Python's json accepts NaN and Infinity; JSON (and Terraform) do not.
+    raise ValueError(f"{name} is not valid JSON")
+
+
 def _json_sites(text: str, file: str) -> Iterator[_Site]:
     try:
-        json.loads(text)
+        json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as err:
         raise TerraformParseError(file, err.lineno, err.colno, err.msg) from err
+    except ValueError as err:
+        raise TerraformParseError(file, 1, 1, str(err)) from err
     sites: list[_Site] = []
 
     def skip(pos: int) -> int:

@@ -1,0 +1,73 @@
+"""Pins on files as platform engineers keep them: symlinks, read-only files, odd JSON, odd config."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from runlayer_tf.cli import main
+from runlayer_tf.errors import PinError
+from runlayer_tf.pins import atomic_write
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_set_through_a_symlink_rewrites_the_target_and_keeps_the_link(tmp_path, capsys):
+    shared = tmp_path / "shared" / "common.tfvars"
+    shared.parent.mkdir()
+    shared.write_text('backend_version = "v1.2.3"\n')
+    link = tmp_path / "prod" / "prod.tfvars"
+    link.parent.mkdir()
+    link.symlink_to("../shared/common.tfvars")
+    code, _, err = run(capsys, "pins", "set", "backend_version=v1.2.4", str(link))
+    assert (code, err) == (0, "")
+    assert link.is_symlink()
+    assert os.readlink(link) == "../shared/common.tfvars"
+    assert shared.read_text() == 'backend_version = "v1.2.4"\n'
+    assert sorted(p.name for p in shared.parent.iterdir()) == ["common.tfvars"]
+
+
+def test_a_read_only_file_is_not_rewritten(tmp_path):
+    path = tmp_path / "prod.tfvars"
+    path.write_text('backend_version = "v1.2.3"\n')
+    path.chmod(0o444)
+    with pytest.raises(PinError) as info:
+        atomic_write(path, b'backend_version = "v1.2.4"\n')
+    assert str(info.value) == f"{path}: is read-only (mode 0444); not rewriting it"
+    assert path.read_text() == 'backend_version = "v1.2.3"\n'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["prod.tfvars"]
+
+
+def test_a_symlinked_production_file_is_checked_as_production(tmp_path, capsys, monkeypatch):
+    shared = tmp_path / "shared" / "common.tfvars"
+    shared.parent.mkdir()
+    shared.write_text('backend_version = "latest"\n')
+    prod = tmp_path / "envs" / "prod"
+    prod.mkdir(parents=True)
+    (prod / "terraform.tfvars").symlink_to("../../shared/common.tfvars")
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run(capsys, "pins", "check", "envs/prod/")
+    assert code == 1
+    assert out == 'envs/prod/terraform.tfvars:1:20: RTF002 backend_version: moving tag "latest" in a production file; pin a release such as v1.2.3\n'
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_json_constants_python_accepts_are_parse_errors(tmp_path, capsys, constant):
+    path = tmp_path / "a.tfvars.json"
+    path.write_text(f'{{"backend_version": "v1.2.3", "ratio": {constant}}}\n')
+    code, out, _ = run(capsys, "pins", "check", str(path))
+    assert (code, out) == (1, f"{path}:1:1: RTF000 does not parse: {constant} is not valid JSON\n")
+
+
+def test_a_config_file_that_is_not_utf8_is_a_configuration_error(tmp_path, capsys, monkeypatch):
+    (tmp_path / ".runlayer-tf.toml").write_bytes(b'[pins]\nversion-names = ["caf\xe9"]\n')
+    (tmp_path / "prod.tfvars").write_text('backend_version = "v1.2.3"\n')
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, "pins", "check", "prod.tfvars")
+    assert (code, out) == (2, "")
+    assert err == f"runlayer-tf: error: {tmp_path / '.runlayer-tf.toml'}: not UTF-8 (invalid continuation byte at byte 28)\n"

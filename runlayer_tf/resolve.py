@@ -27,7 +27,7 @@ from runlayer_tf.tags import (
     select,
 )
 
-__all__ = ["QUERY_KEYS", "Query", "Resolution", "resolve", "resolve_query", "rfc3339"]
+__all__ = ["QUERY_KEYS", "Query", "Resolution", "resolve", "resolve_query", "rfc3339", "tags_on"]
 
 _BOOL = {"true": True, "false": False, "": False}
 
@@ -113,7 +113,7 @@ class Resolution:
         }
 
 
-def _tags_on(registry: Registry, repository: str, digest: str, chosen: Tag | None, listing: Mapping[str, str | None]) -> tuple[str, ...]:
+def tags_on(registry: Registry, repository: str, digest: str, chosen: Tag | None, listing: Mapping[str, str | None]) -> tuple[str, ...]:
     """Every tag of ``repository`` that points at ``digest``.
 
     ECR's listing carries each tag's digest, so this is a filter.  An OCI tag
@@ -195,7 +195,7 @@ def resolve(query: Query, registry: Registry) -> Resolution:
                 prerelease = "; a prerelease matches: set allow_prerelease"
             raise NoMatchError(f"no tag of {repository} matches {selector.text} ({hint}{prerelease})")
         digest = listing.get(chosen.text) or registry.digest_of(repository, chosen.text)
-    tags = _tags_on(registry, repository, digest, chosen, listing)
+    tags = tags_on(registry, repository, digest, chosen, listing)
     on_digest = [Tag.classify(t) for t in tags]
     builds = sorted((t for t in on_digest if t.kind is TagKind.BUILD), key=lambda t: (t.timestamp, t.text))
     build = builds[-1] if builds else None

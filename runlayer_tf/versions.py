@@ -7,8 +7,8 @@ import datetime
 import attrs
 
 from runlayer_tf.registries import Registry
-from runlayer_tf.resolve import rfc3339
-from runlayer_tf.tags import Tag, releases_newest_first
+from runlayer_tf.resolve import rfc3339, tags_on
+from runlayer_tf.tags import releases_newest_first
 
 __all__ = ["Release", "list_versions"]
 
@@ -46,10 +46,6 @@ def list_versions(registry: Registry, repository: str, *, limit: int = 20, allow
     describe_many = getattr(registry, "describe_many", None)
     if describe_many is not None and digests:
         details = describe_many(repository, sorted(set(digests.values())))
-    by_digest: dict[str, list[str]] = {}
-    for name, known in listing.items():
-        if known is not None:
-            by_digest.setdefault(known, []).append(name)
     rows = []
     for tag in releases:
         digest = digests[tag.text]
@@ -58,8 +54,6 @@ def list_versions(registry: Registry, repository: str, *, limit: int = 20, allow
             pushed = pushed.astimezone(datetime.timezone.utc)
         else:
             pushed = None
-        same = by_digest.get(digest) or [
-            t for t in listing if Tag.classify(t).version == tag.version and registry.digest_of(repository, t) == digest
-        ]
-        rows.append(Release(str(tag.version), tag.text, digest, tuple(sorted(set(same) | {tag.text})), pushed))
+        same = tags_on(registry, repository, digest, tag, listing)
+        rows.append(Release(str(tag.version), tag.text, digest, same, pushed))
     return rows

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import filecmp
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -82,10 +83,25 @@ def test_corrupt_blob_is_detected(tmp_path):
     copy = tmp_path / "layout"
     shutil.copytree(LAYOUT, copy)
     registry = OciLayoutRegistry(RegistryAddress.parse(f"oci-layout:{copy}"))
-    digest = registry.list_tags("backend-production")["v1.2.3"]
-    assert digest is not None
+    index = json.loads((copy / "backend-production" / "index.json").read_text())
+    digest = next(m["digest"] for m in index["manifests"] if m["annotations"]["org.opencontainers.image.ref.name"] == "v1.2.3")
     blob = copy / "backend-production" / "blobs" / "sha256" / digest.split(":")[1]
     blob.write_bytes(blob.read_bytes() + b" ")
     with pytest.raises(RegistryError) as info:
         registry.digest_of("backend-production", "v1.2.3")
     assert str(info.value) == f"{blob} does not hash to {digest}: the layout is corrupt"
+
+
+def test_a_missing_manifest_blob_is_not_resolved_by_tag(tmp_path):
+    """index.json alone is not trusted: the chosen tag's manifest blob must be there."""
+    import shutil
+
+    copy = tmp_path / "layout"
+    shutil.copytree(LAYOUT, copy)
+    index = json.loads((copy / "backend-production" / "index.json").read_text())
+    digest = next(m["digest"] for m in index["manifests"] if m["annotations"]["org.opencontainers.image.ref.name"] == "v1.2.3")
+    (copy / "backend-production" / "blobs" / "sha256" / digest.split(":")[1]).unlink()
+    query = Query.from_mapping({"repository": "backend-production", "tag": "v1.2", "registry": f"oci-layout:{copy}"})
+    with pytest.raises(NotFoundError) as info:
+        resolve(query, OciLayoutRegistry(query.address))
+    assert str(info.value) == f"backend-production@{digest} not found in oci-layout:{copy}"

@@ -27,6 +27,7 @@ class OciLayoutRegistry:
     def __init__(self, address: RegistryAddress) -> None:
         self.address = address
         self.root = Path(address.path).expanduser()
+        self._ref_cache: dict[str, dict[str, str]] = {}
 
     @property
     def display_host(self) -> str:
@@ -56,13 +57,21 @@ class OciLayoutRegistry:
             raise RegistryError(f"{layout}/index.json has no manifests list")
         return [m for m in manifests if isinstance(m, dict) and isinstance(m.get("digest"), str)]
 
+    def _refs(self, repository: str) -> dict[str, str]:
+        if repository not in self._ref_cache:
+            refs: dict[str, str] = {}
+            for entry in self._index(repository):
+                name = (entry.get("annotations") or {}).get(REF_NAME)
+                if name:
+                    refs[str(name)] = str(entry["digest"])
+            self._ref_cache[repository] = refs
+        return self._ref_cache[repository]
+
     def list_tags(self, repository: str) -> Mapping[str, str | None]:
-        tags: dict[str, str | None] = {}
-        for entry in self._index(repository):
-            name = (entry.get("annotations") or {}).get(REF_NAME)
-            if name:
-                tags[str(name)] = str(entry["digest"])
-        return tags
+        # Digests are withheld on purpose: the resolver then asks digest_of for
+        # the tags it uses, which checks that their manifest blob is present
+        # and intact (index.json alone could name a deleted or damaged blob).
+        return dict.fromkeys(self._refs(repository))
 
     def _verify_blob(self, repository: str, digest: str) -> None:
         algorithm, _, hexdigest = digest.partition(":")
@@ -78,7 +87,7 @@ class OciLayoutRegistry:
         if reference.startswith("sha256:"):
             self._verify_blob(repository, reference)
             return reference
-        digest = self.list_tags(repository).get(reference)
+        digest = self._refs(repository).get(reference)
         if digest is None:
             raise NotFoundError(f"{repository}:{reference} not found in {self.display_host}")
         self._verify_blob(repository, digest)

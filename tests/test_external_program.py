@@ -93,7 +93,7 @@ def test_no_region_for_ecr(tmp_path):
     env.update(AWS_CONFIG_FILE=str(tmp_path / "none"), AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"), RUNLAYER_TF_CACHE_TTL="0")
     proc = subprocess.run(FORMS["module"], input=q(repository="backend-production", tag="v1").encode(), capture_output=True, env=env, timeout=60)
     assert (proc.returncode, proc.stdout) == (1, b"")
-    assert proc.stderr.decode() == "runlayer-tf external: no AWS region: set region in the query, AWS_REGION, or a profile's region\n"
+    assert proc.stderr.decode() == "runlayer-tf external: no AWS region: set region in the query, AWS_REGION or AWS_DEFAULT_REGION, or a profile's region\n"
 
 
 def test_debug_shows_a_traceback():

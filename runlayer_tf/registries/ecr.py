@@ -11,6 +11,7 @@ registry id.  Throttling and transient errors are retried by botocore's
 from __future__ import annotations
 
 import datetime
+import os
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol, TypeVar, cast
 
@@ -57,9 +58,12 @@ def make_client(region: str) -> EcrApi:
         # botocore alone: boto3 adds nothing an ECR client uses, and importing
         # it (with s3transfer) costs ~15-45 ms on every cold resolve.
         session = botocore.session.Session()
+        # botocore reads AWS_DEFAULT_REGION but not AWS_REGION, which the AWS CLI
+        # v2 and the other SDKs honour; accept both.
+        region = region or os.environ.get("AWS_REGION", "")
         client = cast(EcrApi, session.create_client("ecr", region_name=region or None, config=config))
     except botocore.exceptions.NoRegionError:
-        raise UsageError("no AWS region: set region in the query, AWS_REGION, or a profile's region") from None
+        raise UsageError("no AWS region: set region in the query, AWS_REGION or AWS_DEFAULT_REGION, or a profile's region") from None
     except botocore.exceptions.ProfileNotFound as err:
         raise UsageError(f"AWS profile not found: {err}") from None
     return client
@@ -86,7 +90,7 @@ def translate(err: Exception, *, what: str) -> RunlayerError:
     if isinstance(err, botocore.exceptions.TokenRetrievalError | botocore.exceptions.SSOError):
         return AuthError(f"{what}: AWS SSO credentials are missing or expired ({err}); run 'aws sso login'")
     if isinstance(err, botocore.exceptions.NoRegionError):
-        return UsageError("no AWS region: set region in the query, AWS_REGION, or a profile's region")
+        return UsageError("no AWS region: set region in the query, AWS_REGION or AWS_DEFAULT_REGION, or a profile's region")
     if isinstance(err, botocore.exceptions.EndpointConnectionError | botocore.exceptions.ConnectionError):
         return RegistryError(f"{what}: cannot reach ECR ({err})")
     if isinstance(err, botocore.exceptions.BotoCoreError):

@@ -220,3 +220,22 @@ def test_versions_on_ecr_reports_push_times_in_one_describe_per_100(big_repo, ca
     ]
     assert rows[0]["tags"] == ["latest", "v1.50.19", "v1.50.19-20250114-090000-b2c3d4e5"]
     assert all(r["pushed_at"].endswith("Z") and len(r["pushed_at"]) == 20 for r in rows)
+
+
+def test_aws_region_alone_is_enough(big_repo, tmp_path):
+    """botocore reads only AWS_DEFAULT_REGION; AWS_REGION (AWS CLI v2, other SDKs) works too."""
+    import json
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "AWS_DEFAULT_REGION"}
+    env.update(AWS_REGION="us-east-1", RUNLAYER_TF_CACHE_TTL="0", AWS_CONFIG_FILE=str(tmp_path / "none"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "runlayer_tf.external"],
+        input=json.dumps({"repository": REPO, "tag": "v1.3"}),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["image"] == f"{HOST}/{REPO}@{big_repo['v1.3.19']}"

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 import attrs
 from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
-from runlayer_tf.errors import UpdateError
+from runlayer_tf.errors import RunlayerError, UpdateError
 from runlayer_tf.update._aws import translate
 
 __all__ = [
@@ -181,18 +181,56 @@ def scale_bounce(
 ) -> tuple[ScaleBounce, ...]:
     """The emergency roll-back: stop every task, then scale back up to the previous desired count.
 
-    The counts are read first so a failure half-way is reported with what to
-    scale back to.  Raises UpdateError.
+    The counts are read first.  Whatever goes wrong once a service is at zero
+    (a failed wait, an interrupt), every service scaled down is scaled back to
+    its previous count before the error goes on; an error that leaves any
+    service short names the counts to scale back to.  Raises UpdateError (or
+    the translated AWS error when the first scale-down is refused).
     """
     before = describe_services(ecs, cluster, services)
     previous = {state.name: state.desired for state in before}
-    for state in before:
-        _set_count(ecs, cluster, state.name, 0, previous)
-    wait(ecs, cluster, services)
-    for state in before:
-        _set_count(ecs, cluster, state.name, previous[state.name], previous)
+    counts = ", ".join(f"{name}={n}" for name, n in previous.items())
+    at_zero: list[str] = []
+    try:
+        for name in previous:
+            _set_count(ecs, cluster, name, 0, previous)
+            at_zero.append(name)
+        wait(ecs, cluster, services)
+    except BaseException as err:
+        if not at_zero:
+            raise  # nothing changed: the error already names the previous counts
+        problems = _scale_back(ecs, cluster, at_zero, previous)
+        what = str(err) if isinstance(err, RunlayerError) else f"interrupted ({type(err).__name__})"
+        if problems:
+            raise UpdateError(
+                f"{what}; scaling back failed too ({problems}); "
+                f"scale back with: desired counts {counts}"
+            ) from err
+        if isinstance(err, RunlayerError):
+            raise UpdateError(
+                f"{what}; scaled back to the previous desired counts {counts}"
+            ) from err
+        raise
+    problems = _scale_back(ecs, cluster, list(previous), previous)
+    if problems:
+        raise UpdateError(
+            f"scaling back in {cluster} failed ({problems}); scale back with: desired counts {counts}"
+        )
     after = {state.name: state for state in wait(ecs, cluster, services)}
     return tuple(ScaleBounce(name, count, after.get(name)) for name, count in previous.items())
+
+
+def _scale_back(
+    ecs: EcsApi, cluster: str, names: Sequence[str], previous: Mapping[str, int]
+) -> str:
+    """Set every one of ``names`` back to its previous count; the failures, joined, or ""."""
+    problems = []
+    for name in names:
+        try:
+            ecs.update_service(cluster=cluster, service=name, desiredCount=previous[name])
+        except (ClientError, BotoCoreError) as err:
+            problems.append(str(translate(err, f"setting {name} to {previous[name]}")))
+    return "; ".join(problems)
 
 
 def _set_count(

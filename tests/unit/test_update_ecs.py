@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 from update_fakes import FakeEcs, client_error
 
 from runlayer_tf.errors import AuthError, UpdateError
 from runlayer_tf.update.ecs import (
+    EcsApi,
+    ServiceState,
     describe_services,
     force_new_deployment,
     scale_bounce,
@@ -114,3 +118,113 @@ def test_scale_bounce_failure_says_what_to_scale_back_to() -> None:
         "setting desired count of backend-service in prod to 0 (previous counts: backend-service=3): "
         "AccessDeniedException: no ecs:UpdateService"
     )
+
+
+def _desired(ecs: FakeEcs) -> dict[str, int]:
+    return {name: state["desiredCount"] for name, state in ecs.services.items()}
+
+
+def _counts_set(ecs: FakeEcs) -> list[tuple[str, int]]:
+    return [(c[1]["service"], c[1]["desiredCount"]) for c in ecs.calls if c[0] == "update_service"]
+
+
+def test_scale_bounce_scales_back_when_the_wait_at_zero_fails() -> None:
+    ecs = FakeEcs({"backend-service": 4, "frontend-service": 2})
+    ecs.unstable = True
+    with pytest.raises(UpdateError) as caught:
+        scale_bounce(ecs, "prod", SERVICES)
+    assert str(caught.value) == (
+        "ECS services in prod did not become stable: backend-service: 4/0 running, no deployments; "
+        "frontend-service: 2/0 running, no deployments; "
+        "scaled back to the previous desired counts backend-service=4, frontend-service=2"
+    )
+    assert _counts_set(ecs) == [
+        ("backend-service", 0),
+        ("frontend-service", 0),
+        ("backend-service", 4),
+        ("frontend-service", 2),
+    ]
+    assert _desired(ecs) == {"backend-service": 4, "frontend-service": 2}
+
+
+def test_scale_bounce_names_the_counts_when_scaling_back_fails_too() -> None:
+    """Each service is still tried; the message says what to scale back to by hand."""
+    ecs = FakeEcs({"backend-service": 4, "frontend-service": 2})
+    ecs.unstable = True
+    ecs.fail_desired[("backend-service", 4)] = client_error(
+        "ThrottlingException", "Rate exceeded", "UpdateService"
+    )
+    with pytest.raises(UpdateError) as caught:
+        scale_bounce(ecs, "prod", SERVICES)
+    assert str(caught.value) == (
+        "ECS services in prod did not become stable: backend-service: 4/0 running, no deployments; "
+        "frontend-service: 2/0 running, no deployments; "
+        "scaling back failed too (setting backend-service to 4: ThrottlingException: Rate exceeded); "
+        "scale back with: desired counts backend-service=4, frontend-service=2"
+    )
+    assert _desired(ecs) == {"backend-service": 0, "frontend-service": 2}
+
+
+def test_scale_bounce_scales_back_on_an_interrupt_and_lets_it_go_on() -> None:
+    ecs = FakeEcs({"backend-service": 4})
+
+    def interrupted(ecs: EcsApi, cluster: str, services: Sequence[str]) -> tuple[ServiceState, ...]:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        scale_bounce(ecs, "prod", ["backend-service"], wait=interrupted)
+    assert _counts_set(ecs) == [("backend-service", 0), ("backend-service", 4)]
+    assert _desired(ecs) == {"backend-service": 4}
+
+
+def test_scale_bounce_interrupt_with_a_failed_scale_back_names_the_counts() -> None:
+    ecs = FakeEcs({"backend-service": 4})
+    ecs.fail_desired[("backend-service", 4)] = client_error(
+        "AccessDeniedException", "no ecs:UpdateService", "UpdateService"
+    )
+
+    def interrupted(ecs: EcsApi, cluster: str, services: Sequence[str]) -> tuple[ServiceState, ...]:
+        raise KeyboardInterrupt
+
+    with pytest.raises(UpdateError) as caught:
+        scale_bounce(ecs, "prod", ["backend-service"], wait=interrupted)
+    assert str(caught.value) == (
+        "interrupted (KeyboardInterrupt); scaling back failed too "
+        "(setting backend-service to 4: AccessDeniedException: no ecs:UpdateService); "
+        "scale back with: desired counts backend-service=4"
+    )
+    assert isinstance(caught.value.__cause__, KeyboardInterrupt)
+
+
+def test_scale_bounce_refused_half_way_down_scales_the_first_back() -> None:
+    ecs = FakeEcs({"backend-service": 4, "frontend-service": 2})
+    ecs.fail_desired[("frontend-service", 0)] = client_error(
+        "ThrottlingException", "Rate exceeded", "UpdateService"
+    )
+    with pytest.raises(UpdateError) as caught:
+        scale_bounce(ecs, "prod", SERVICES)
+    assert str(caught.value) == (
+        "setting desired count of frontend-service in prod to 0 "
+        "(previous counts: backend-service=4, frontend-service=2): ThrottlingException: Rate exceeded; "
+        "scaled back to the previous desired counts backend-service=4, frontend-service=2"
+    )
+    assert _counts_set(ecs) == [
+        ("backend-service", 0),
+        ("frontend-service", 0),
+        ("backend-service", 4),
+    ]
+    assert _desired(ecs) == {"backend-service": 4, "frontend-service": 2}
+
+
+def test_scale_bounce_failing_to_scale_up_names_the_counts() -> None:
+    ecs = FakeEcs({"backend-service": 4, "frontend-service": 2})
+    ecs.fail_desired[("backend-service", 4)] = client_error(
+        "ThrottlingException", "Rate exceeded", "UpdateService"
+    )
+    with pytest.raises(UpdateError) as caught:
+        scale_bounce(ecs, "prod", SERVICES)
+    assert str(caught.value) == (
+        "scaling back in prod failed (setting backend-service to 4: ThrottlingException: Rate exceeded); "
+        "scale back with: desired counts backend-service=4, frontend-service=2"
+    )
+    assert _desired(ecs) == {"backend-service": 0, "frontend-service": 2}

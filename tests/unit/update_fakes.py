@@ -219,6 +219,8 @@ class FakeEcs:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.unstable = False
         self.fail_update: ClientError | None = None
+        # Refuse only setting (service, desiredCount): a partial failure mid-procedure.
+        self.fail_desired: dict[tuple[str, int], ClientError] = {}
 
     def describe_services(self, *, cluster: str, services: list[str]) -> Mapping[str, Any]:
         self.calls.append(("describe_services", {"cluster": cluster, "services": list(services)}))
@@ -249,6 +251,8 @@ class FakeEcs:
         self.calls.append(("update_service", args))
         if self.fail_update is not None:
             raise self.fail_update
+        if (service, desiredCount) in self.fail_desired:
+            raise self.fail_desired[(service, desiredCount)]
         if desiredCount is not None:
             self.services[service]["desiredCount"] = desiredCount
         return {"service": dict(self.services[service])}

@@ -2,7 +2,7 @@
 
 The journal is appended to and fsynced record by record, so after a crash it
 says exactly which steps ended; ``--resume`` reads it back.  A torn last line
-(the process died mid-write) is ignored.
+(the process died mid-write) is ignored, and cut off before the next append.
 """
 
 from __future__ import annotations
@@ -103,11 +103,44 @@ class Journal:
             detail=dict(detail or {}),
         )
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        _mend_torn_tail(self.path)
         with self.path.open("a", encoding="utf-8") as out:
             out.write(record.to_json() + "\n")
             out.flush()
             os.fsync(out.fileno())
         return record
+
+
+def _mend_torn_tail(path: Path) -> None:
+    """End ``path`` with a newline the way :func:`read_journal` sees it, before appending.
+
+    A last line without its newline was torn by a crash mid-write: unreadable,
+    it is a record that never happened and is cut off; readable (only the
+    newline was lost), it is kept and ended.  Otherwise the next record would
+    be glued to it, making a corrupt middle line that blocks every later run.
+    """
+    try:
+        with path.open("r+b") as journal:
+            size = journal.seek(0, os.SEEK_END)
+            if size == 0:
+                return
+            journal.seek(size - 1)
+            if journal.read(1) == b"\n":
+                return
+            journal.seek(0)
+            data = journal.read()
+            start = data.rfind(b"\n") + 1
+            try:
+                Record.parse(data[start:].decode("utf-8"))
+            except ValueError:  # UnicodeDecodeError and JSONDecodeError included
+                journal.truncate(start)
+            else:
+                journal.seek(size)
+                journal.write(b"\n")
+            journal.flush()
+            os.fsync(journal.fileno())
+    except FileNotFoundError:
+        return
 
 
 def read_journal(path: Path) -> list[Record]:

@@ -62,6 +62,35 @@ def test_torn_last_line_is_ignored_but_a_corrupt_middle_is_not(tmp_path: Path) -
         read_journal(path)
 
 
+GOOD = Record("t", "r1", "start", step="plan").to_json()
+NEW = Record("2026-03-01T05:30:00+00:00", "r1", "end", step="plan", result="ok")
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        ("", NEW.to_json() + "\n"),
+        (GOOD + "\n", GOOD + "\n" + NEW.to_json() + "\n"),
+        (GOOD + "\n" + '{"ts": "t", "run": "r1", "ev', GOOD + "\n" + NEW.to_json() + "\n"),
+        ('{"ts": "t", "ru', NEW.to_json() + "\n"),
+        (GOOD + "\n" + GOOD[:-1], GOOD + "\n" + NEW.to_json() + "\n"),
+        # only the newline was lost: read_journal reads the record, so it is kept
+        (GOOD + "\n" + GOOD, GOOD + "\n" + GOOD + "\n" + NEW.to_json() + "\n"),
+    ],
+    ids=["empty", "whole", "torn-after-record", "torn-only", "torn-at-brace", "newline-lost"],
+)
+def test_append_after_a_torn_last_line_keeps_the_journal_readable(
+    tmp_path: Path, before: str, after: str
+) -> None:
+    """Appending first makes the file say what read_journal said: a torn fragment is cut off."""
+    path = tmp_path / "j.jsonl"
+    path.write_text(before)
+    readable_before = read_journal(path)
+    Journal(path, FakeClock()).append("r1", "end", step="plan", result="ok")
+    assert path.read_text() == after
+    assert read_journal(path) == [*readable_before, NEW]
+
+
 def test_missing_journal_is_empty(tmp_path: Path) -> None:
     assert read_journal(tmp_path / "none.jsonl") == []
     assert last_run([]) is None

@@ -461,6 +461,26 @@ def test_killed_then_resume_repeats_no_completed_step(
     world.check_invariants()
 
 
+def test_resume_after_a_torn_journal_line_leaves_a_readable_journal(world: World) -> None:
+    """The process died mid-write of a record: resume cuts the fragment off, and later runs read the journal."""
+    world.tf.kill_on.add("plan")
+    with pytest.raises(Killed):
+        world.run()
+    journal = world.workdir / ".runlayer" / "update.jsonl"
+    with journal.open("a") as out:
+        out.write('{"ts": "2026-03-01T05:31:00+00:00", "run": "upd')
+    interrupted = world.journal()
+
+    report = world.run(resume=True)
+    assert report.outcome == "succeeded"
+    assert world.journal()[: len(interrupted)] == interrupted
+    assert world.journal()[-1] == ("finish", None, "succeeded")
+    assert journal.read_text().endswith("}\n")
+    assert "upd{" not in journal.read_text()
+    assert world.run(changes=(VersionChange("backend_version", "v1.3.0"),)).outcome == "unchanged"
+    world.check_invariants()
+
+
 def test_killed_during_rollback_resumes_the_rollback(world: World) -> None:
     """Health fails, the roll-back starts, the process dies in the roll-back plan; resume finishes the roll-back."""
     world.health.bad = {"v1.3.0"}

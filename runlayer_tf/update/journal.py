@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import socket
+import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,6 +20,11 @@ from typing import Any
 import attrs
 
 from runlayer_tf.errors import UpdateError
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: hold_lock falls back to an exclusively created file
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = [
     "DEFAULT_DIR",
@@ -234,8 +240,12 @@ def _alive(pid: int) -> bool:
 def hold_lock(path: Path, clock: Callable[[], datetime] = _utc_now) -> Iterator[LockHolder]:
     """Hold the lock file ``path`` for the duration of the block.
 
-    A lock left by a dead process on this host is taken over.  Raises
-    UpdateError naming the holder when another live update holds it.
+    The lock is an OS advisory lock (``flock``) on ``path``, so the kernel
+    releases it when its holder dies: a dead holder's lock is free, with no
+    take-over to race on.  The file's content only names the holder for the
+    error.  Raises UpdateError naming the holder when another update holds it.
+    Without ``fcntl`` (not POSIX) the lock is the file's existence instead,
+    and a stale one must be removed by hand.
     """
     me = LockHolder(
         os.getpid(),
@@ -243,29 +253,82 @@ def hold_lock(path: Path, clock: Callable[[], datetime] = _utc_now) -> Iterator[
         clock().astimezone(timezone.utc).isoformat(timespec="seconds"),
     )
     path.parent.mkdir(parents=True, exist_ok=True)
-    for _attempt in range(2):
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileExistsError:
-            try:
-                holder = LockHolder.parse(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError, KeyError):
-                raise UpdateError(
-                    f"lock {path} exists but is unreadable; remove it if no update is running"
-                ) from None
-            if holder.host == me.host and not _alive(holder.pid):
-                with contextlib.suppress(FileNotFoundError):
-                    path.unlink()
-                continue
-            raise UpdateError(f"another update holds the lock {path}: {holder}") from None
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(me.to_json())
-        break
-    else:
-        raise UpdateError(f"could not take the lock {path}")
+    fd = _flock(path) if fcntl is not None else _create_exclusively(path)
     try:
+        os.ftruncate(fd, 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, me.to_json().encode("utf-8"))
         yield me
     finally:
-        with contextlib.suppress(OSError, ValueError, KeyError):
-            if LockHolder.parse(path.read_text(encoding="utf-8")) == me:
+        # Unlink while still holding the lock: a waiter that opened this file
+        # sees that it is no longer at ``path`` and starts over (see _flock).
+        with contextlib.suppress(OSError):
+            if os.path.samestat(os.fstat(fd), os.stat(path)):
                 path.unlink()
+        os.close(fd)
+
+
+def _flock(path: Path) -> int:
+    assert fcntl is not None
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _holder_of_held(fd)
+            os.close(fd)
+            raise UpdateError(f"another update holds the lock {path}{holder}") from None
+        except OSError as err:
+            os.close(fd)
+            raise UpdateError(f"cannot lock {path}: {err.strerror or err}") from err
+        try:
+            same = os.path.samestat(os.fstat(fd), os.stat(path))
+        except FileNotFoundError:
+            same = False
+        if same:
+            return fd
+        os.close(fd)  # the holder released and removed it between our open and flock
+
+
+def _create_exclusively(path: Path) -> int:
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        try:
+            text = path.read_bytes()[:4096]
+        except OSError:
+            text = b""
+    holder = _holder(text)
+    hint = "; remove it if no update is running"
+    with contextlib.suppress(ValueError, KeyError, TypeError):
+        named = LockHolder.parse(text.decode("utf-8"))
+        if named.host == socket.gethostname() and not _alive(named.pid):
+            hint = "; that process is gone: remove the lock"
+    raise UpdateError(f"another update holds the lock {path}{holder}{hint}")
+
+
+_UNNAMED = " (the lock file does not name its holder yet)"
+
+
+def _named(text: bytes) -> LockHolder | None:
+    try:
+        return LockHolder.parse(text.decode("utf-8"))
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _holder(text: bytes) -> str:
+    """``: pid ... on ... since ...`` from the lock file's content, or why there is none."""
+    named = _named(text)
+    return _UNNAMED if named is None else f": {named}"
+
+
+def _holder_of_held(fd: int) -> str:
+    # The holder names itself just after taking the lock; until then the file
+    # is empty or still names a dead predecessor, so give it a moment.
+    for _attempt in range(50):
+        named = _named(os.pread(fd, 4096, 0))
+        if named is not None and (named.host != socket.gethostname() or _alive(named.pid)):
+            return f": {named}"
+        time.sleep(0.01)
+    return _UNNAMED

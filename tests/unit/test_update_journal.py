@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import socket
@@ -149,27 +150,144 @@ def test_lock_of_a_dead_process_is_taken_over(tmp_path: Path) -> None:
     assert not lock.exists()
 
 
-def test_lock_of_another_host_is_respected(tmp_path: Path) -> None:
+def test_a_lock_file_nobody_holds_is_free_whatever_it_names(tmp_path: Path) -> None:
+    """The OS lock is the authority; the file's content only names the last holder."""
     lock = tmp_path / "update.lock"
-    lock.write_text(LockHolder(1, "other-host", "2026-01-01T00:00:00+00:00").to_json())
-    with (
-        pytest.raises(
-            UpdateError,
-            match=r"holds the lock .*: pid 1 on other-host since 2026-01-01T00:00:00\+00:00$",
-        ),
-        hold_lock(lock),
-    ):
-        pass
-    assert lock.exists()
+    for stale in (LockHolder(1, "other-host", "2026-01-01T00:00:00+00:00").to_json(), "garbage"):
+        lock.write_text(stale)
+        with hold_lock(lock, FakeClock()) as me:
+            assert LockHolder.parse(lock.read_text()) == me
+        assert not lock.exists()
 
 
-def test_unreadable_lock(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "content",
+    ["", LockHolder(2**22 + 1, socket.gethostname(), "2026-01-01T00:00:00+00:00").to_json()],
+    ids=["empty", "dead-predecessor"],
+)
+def test_a_held_lock_that_names_nobody_yet(tmp_path: Path, content: str) -> None:
+    """The loser can look between the winner's lock and its write of its name."""
     lock = tmp_path / "update.lock"
-    lock.write_text("garbage")
-    with (
-        pytest.raises(
-            UpdateError, match=r"exists but is unreadable; remove it if no update is running$"
-        ),
-        hold_lock(lock),
-    ):
+    lock.write_text(content)
+    fd = os.open(lock, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        with pytest.raises(UpdateError) as caught, hold_lock(lock):
+            pass
+    finally:
+        os.close(fd)
+    assert str(caught.value) == (
+        f"another update holds the lock {lock} (the lock file does not name its holder yet)"
+    )
+
+
+CONTENDER = """
+import sys, time
+from pathlib import Path
+from runlayer_tf.errors import UpdateError
+from runlayer_tf.update.journal import hold_lock
+
+lock, go = Path(sys.argv[1]), Path(sys.argv[2])
+print("ready", flush=True)
+while not go.exists():
+    time.sleep(0.001)
+try:
+    with hold_lock(lock) as me:
+        print("won", me.pid, flush=True)
+        sys.stdin.read()  # hold until the test closes stdin
+except UpdateError as err:
+    print("refused:", err, flush=True)
+"""
+
+
+def _contender(lock: Path, go: Path) -> subprocess.Popen[str]:
+    child = subprocess.Popen(
+        [sys.executable, "-c", CONTENDER, str(lock), str(go)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout is not None
+    assert child.stdout.readline() == "ready\n"
+    return child
+
+
+def _answer(child: subprocess.Popen[str]) -> str:
+    assert child.stdout is not None
+    return child.stdout.readline().rstrip("\n")
+
+
+def _release(*children: subprocess.Popen[str]) -> None:
+    for child in children:
+        assert child.stdin is not None
+        child.stdin.close()
+        assert child.wait(timeout=30) == 0
+
+
+@pytest.mark.parametrize("contenders", [2, 6])
+def test_processes_racing_for_a_stale_lock_only_one_wins(tmp_path: Path, contenders: int) -> None:
+    """All see a lock file left by a dead process; exactly one holds the lock, the others are told who does."""
+    lock = tmp_path / "update.lock"
+    lock.write_text(
+        LockHolder(2**22 + 1, socket.gethostname(), "2026-01-01T00:00:00+00:00").to_json()
+    )
+    go = tmp_path / "go"
+    children = [_contender(lock, go) for _ in range(contenders)]
+    go.touch()
+    answers = [_answer(child) for child in children]
+    try:
+        won = [a for a in answers if a.startswith("won ")]
+        assert len(won) == 1, answers
+        winner = LockHolder.parse(lock.read_text())
+        assert won == [f"won {winner.pid}"]
+        refusals = {
+            f"refused: another update holds the lock {lock}: {winner}",
+            f"refused: another update holds the lock {lock} (the lock file does not name its holder yet)",
+        }
+        assert [a for a in answers if a not in won and a not in refusals] == []
+    finally:
+        _release(*children)
+    assert not lock.exists()
+
+
+def test_the_loser_is_told_the_holder_and_a_killed_holder_frees_the_lock(tmp_path: Path) -> None:
+    lock = tmp_path / "update.lock"
+    go = tmp_path / "go"
+    go.touch()
+    holder = _contender(lock, go)
+    loser = _contender(lock, go)
+    try:
+        assert _answer(holder) == f"won {holder.pid}"
+        named = LockHolder.parse(lock.read_text())
+        assert (named.pid, named.host) == (holder.pid, socket.gethostname())
+        assert _answer(loser) == f"refused: another update holds the lock {lock}: {named}"
+        assert loser.wait(timeout=30) == 0
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+    with hold_lock(lock, FakeClock()) as me:  # the kernel dropped the dead holder's lock
+        assert LockHolder.parse(lock.read_text()) == me
+    assert not lock.exists()
+
+
+def test_without_fcntl_the_lock_is_an_exclusively_created_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The non-POSIX fallback: no take-over; the error says whether the holder is gone."""
+    monkeypatch.setattr("runlayer_tf.update.journal.fcntl", None)
+    lock = tmp_path / "update.lock"
+    with hold_lock(lock, FakeClock()) as me:
+        assert LockHolder.parse(lock.read_text()) == me
+        with pytest.raises(UpdateError) as caught, hold_lock(lock):
+            pass
+        assert str(caught.value) == (
+            f"another update holds the lock {lock}: {me}; remove it if no update is running"
+        )
+    assert not lock.exists()
+    dead = LockHolder(2**22 + 1, socket.gethostname(), "2026-01-01T00:00:00+00:00")
+    lock.write_text(dead.to_json())
+    with pytest.raises(UpdateError) as caught, hold_lock(lock):
         pass
+    assert str(caught.value) == (
+        f"another update holds the lock {lock}: {dead}; that process is gone: remove the lock"
+    )

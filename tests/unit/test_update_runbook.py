@@ -24,7 +24,7 @@ from update_fakes import (
 
 from runlayer_tf.errors import ConfigError, PinError, UpdateError, UsageError
 from runlayer_tf.update.health import urllib_get
-from runlayer_tf.update.journal import read_journal
+from runlayer_tf.update.journal import hold_lock, read_journal
 from runlayer_tf.update.runbook import (
     UpdateDeps,
     UpdateReport,
@@ -564,15 +564,13 @@ def test_apply_refused_when_snapshot_is_gone(world: World) -> None:
 
 def test_lock_held_by_live_process_names_holder(world: World) -> None:
     lock = world.workdir / ".runlayer" / "update.lock"
-    lock.parent.mkdir()
-    lock.write_text(
-        f'{{"pid": {os.getppid()}, "host": "{socket.gethostname()}", "started": "2026-03-01T05:00:00+00:00"}}'
-    )
-    with pytest.raises(UpdateError) as caught:
+    with hold_lock(lock, FakeClock()) as holder, pytest.raises(UpdateError) as caught:
         world.run()
     assert str(caught.value) == (
-        f"another update holds the lock {lock}: pid {os.getppid()} on {socket.gethostname()} since 2026-03-01T05:00:00+00:00"
+        f"another update holds the lock {lock}: pid {os.getpid()} on {socket.gethostname()} since 2026-03-01T05:30:00+00:00"
     )
+    assert holder.pid == os.getpid()
+    assert world.rds.calls == []
 
 
 def test_rollback_kind_targets_previous_release(world: World) -> None:

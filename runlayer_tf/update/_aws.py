@@ -41,9 +41,13 @@ def translate(err: BotoCoreError | ClientError, doing: str) -> RunlayerError:
 
 def client(service: str) -> Any:
     """A boto3 client from the standard AWS configuration (env, profile, AWS_ENDPOINT_URL)."""
+    import os
+
     import boto3
 
-    return boto3.client(service)  # type: ignore[call-overload]
+    # boto3 reads AWS_DEFAULT_REGION but not AWS_REGION (which the AWS CLI v2 honours).
+    region = os.environ.get("AWS_REGION") or None
+    return boto3.client(service, region_name=region)  # type: ignore[call-overload]
 
 
 class LazyClient:

@@ -805,6 +805,16 @@ def _check_same_run(spec: UpdateSpec, facts: _Facts) -> None:
             )
 
 
+def _window_preview(spec: UpdateSpec, now: datetime) -> str:
+    """What the window gate would decide now, without refusing (a dry run only reports)."""
+    if spec.window is None:
+        return "no maintenance window"
+    try:
+        return "window gate: " + check_window(spec.window, now, force=spec.force_window)
+    except UpdateError as err:
+        return f"window gate would refuse: {err}"
+
+
 def _dry_run(spec: UpdateSpec, deps: UpdateDeps) -> UpdateReport:
     now = deps.clock()
     facts = _establish(spec, deps, now)
@@ -816,9 +826,7 @@ def _dry_run(spec: UpdateSpec, deps: UpdateDeps) -> UpdateReport:
     def cmd(argv: Sequence[str]) -> str:
         return shlex.join(argv)
 
-    checks = [
-        check_window(spec.window, now, force=True) if spec.window else "no maintenance window"
-    ]
+    checks = [_window_preview(spec, now)]
     checks += [
         f"check that {c.repository or '(repository unknown)'}:{tag_of(c.target)} exists"
         + (

@@ -40,6 +40,19 @@ DEFAULT_PRODUCTION_GLOBS: tuple[str, ...] = ("**/*prod*.tfvars", "**/prod/**", "
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 _RULE_ID = re.compile(r"RTF[0-9]{3}")
+# Every rule id pins check knows (checks.ALL_RULE_IDS is built from the rules and must match).
+RULE_IDS = frozenset({"RTF000", "RTF001", "RTF002", "RTF003", "RTF004", "RTF005"})
+
+
+def validate_rule_ids(rules: Iterable[str], where: str) -> frozenset[str]:
+    """``rules`` as a set; ConfigError naming the first id that is malformed or unknown."""
+    chosen = frozenset(rules)
+    for rule in sorted(chosen):
+        if not _RULE_ID.fullmatch(rule):
+            raise ConfigError(f"{where}: {rule!r} is not a rule id like RTF002")
+        if rule not in RULE_IDS:
+            raise ConfigError(f"{where}: no rule {rule} (rules: {', '.join(sorted(RULE_IDS))})")
+    return chosen
 
 
 @attrs.frozen
@@ -142,10 +155,7 @@ def parse_config(
         config = attrs.evolve(config, follows=dict(follows))
     if "disable" in table:
         rules = _string_list(table, "disable", where)
-        bad = [r for r in rules if not _RULE_ID.fullmatch(r)]
-        if bad:
-            raise ConfigError(f"{where}: disable: {bad[0]!r} is not a rule id like RTF002")
-        config = attrs.evolve(config, disabled_rules=frozenset(rules))
+        config = attrs.evolve(config, disabled_rules=validate_rule_ids(rules, f"{where}: disable"))
     return config
 
 
@@ -217,5 +227,5 @@ def merge_overrides(
     if follows is not None:
         changes["follows"] = {**config.follows, **follows}
     if disabled_rules is not None:
-        changes["disabled_rules"] = config.disabled_rules | frozenset(disabled_rules)
+        changes["disabled_rules"] = config.disabled_rules | validate_rule_ids(disabled_rules, "--disable")
     return attrs.evolve(config, **changes)

@@ -71,3 +71,29 @@ def test_a_config_file_that_is_not_utf8_is_a_configuration_error(tmp_path, capsy
     code, out, err = run(capsys, "pins", "check", "prod.tfvars")
     assert (code, out) == (2, "")
     assert err == f"runlayer-tf: error: {tmp_path / '.runlayer-tf.toml'}: not UTF-8 (invalid continuation byte at byte 28)\n"
+
+
+def test_the_config_knows_every_rule_id():
+    from runlayer_tf.pins.checks import ALL_RULE_IDS
+    from runlayer_tf.pins.config import RULE_IDS
+
+    assert RULE_IDS == ALL_RULE_IDS
+
+
+@pytest.mark.parametrize(
+    ("config", "flags", "message"),
+    [
+        ('[pins]\ndisable = ["RTF999"]\n', [], "{config}: disable: no rule RTF999 (rules: RTF000, RTF001, RTF002, RTF003, RTF004, RTF005)"),
+        ('[pins]\ndisable = ["bogus"]\n', [], "{config}: disable: 'bogus' is not a rule id like RTF002"),
+        (None, ["--disable", "RTF999"], "--disable: no rule RTF999 (rules: RTF000, RTF001, RTF002, RTF003, RTF004, RTF005)"),
+        (None, ["--disable", "bogus"], "--disable: 'bogus' is not a rule id like RTF002"),
+    ],
+)
+def test_unknown_rule_ids_are_configuration_errors(tmp_path, capsys, monkeypatch, config, flags, message):
+    if config is not None:
+        (tmp_path / ".runlayer-tf.toml").write_text(config)
+    (tmp_path / "prod.tfvars").write_text('backend_version = "latest"\n')
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, "pins", "check", *flags, "prod.tfvars")
+    assert (code, out) == (2, "")
+    assert err == "runlayer-tf: error: " + message.format(config=tmp_path / ".runlayer-tf.toml") + "\n"

@@ -39,6 +39,7 @@ from runlayer_tf.pins.rewrite import (
 )
 from runlayer_tf.pins.update import FileChange
 from runlayer_tf.registries import Registry, RegistryAddress, open_registry
+from runlayer_tf.registries.session import RegistrySession
 from runlayer_tf.tags import (
     Digest,
     Selector,
@@ -85,10 +86,7 @@ class RegistryLookups:
         self.default = default
         self.pins = list(pins)
         self.follows = follows_map(self.pins, follows)
-        self._opener = opener
-        self._registries: dict[RegistryAddress, Registry] = {}
-        self._listings: dict[Target, Mapping[str, str | None]] = {}
-        self._digests: dict[tuple[Target, str], str] = {}
+        self.session = RegistrySession(opener)
 
     def target_for(self, pin: Pin) -> Target | None:
         """Where ``pin``'s tag lives, or None when it cannot be known (see the module docs)."""
@@ -107,22 +105,11 @@ class RegistryLookups:
                     return Target(address, other.repository)
         return Target(self.default, repository)
 
-    def registry(self, address: RegistryAddress) -> Registry:
-        if address not in self._registries:
-            self._registries[address] = self._opener(address)
-        return self._registries[address]
-
     def listing(self, target: Target) -> Mapping[str, str | None]:
-        if target not in self._listings:
-            self._listings[target] = self.registry(target.address).list_tags(target.repository)
-        return self._listings[target]
+        return self.session.tags(target.address, target.repository)
 
     def digest(self, target: Target, tag: str) -> str:
-        key = (target, tag)
-        if key not in self._digests:
-            known = self.listing(target).get(tag)
-            self._digests[key] = known or self.registry(target.address).digest_of(target.repository, tag)
-        return self._digests[key]
+        return self.session.digest(target.address, target.repository, tag)
 
     def digest_for(self, image: str, tag: str) -> Digest:
         """A :class:`~runlayer_tf.pins.rewrite.DigestLookup` for ``registry/repository`` names."""

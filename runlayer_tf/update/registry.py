@@ -25,6 +25,7 @@ import attrs
 
 from runlayer_tf.errors import RunlayerError, TagError
 from runlayer_tf.registries import Registry, RegistryAddress, open_registry
+from runlayer_tf.registries.session import RegistrySession
 from runlayer_tf.tags import parse_version, releases_newest_first
 
 __all__ = [
@@ -113,10 +114,10 @@ class RegistryLookups:
     explicit: bool = False
     allow_prerelease: bool = False
     opener: Callable[[RegistryAddress], Registry] = open_registry
-    _registries: dict[RegistryAddress, Registry] = attrs.field(factory=dict, init=False)
-    _tags: dict[tuple[RegistryAddress, str], Mapping[str, str | None]] = attrs.field(
-        factory=dict, init=False
-    )
+    _session: RegistrySession = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self._session = RegistrySession(self.opener)
 
     def locate(self, repository: str) -> tuple[RegistryAddress, str]:
         """The registry address and repository path to ask about ``repository``; raises UsageError."""
@@ -127,14 +128,7 @@ class RegistryLookups:
 
     def tags(self, repository: str) -> Mapping[str, str | None]:
         """Every tag of ``repository``; raises NotFoundError, AuthError, RegistryError."""
-        address, path = self.locate(repository)
-        key = (address, path)
-        if key not in self._tags:
-            registry = self._registries.get(address)
-            if registry is None:
-                registry = self._registries[address] = self.opener(address)
-            self._tags[key] = registry.list_tags(path)
-        return self._tags[key]
+        return self._session.tags(*self.locate(repository))
 
     def version_exists(self, repository: str, tag: str) -> bool:
         """True when ``repository`` has the tag ``tag``."""

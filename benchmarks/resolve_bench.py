@@ -25,10 +25,17 @@ reported, after one untimed warm-up of each command; every output is checked.
   proves that the timed runs never reached it)
 * (c) ``tofu plan`` with 1 module instance vs 20 (all ``v1.2``, and
   ``v1.0``..``v1.19``), default TTL, cache emptied before every cold plan; the
-  20-instance plans repeated with the cache warm; and control plans whose
+  20-instance plans repeated with the cache warm; the cold plans again with
+  the shared resolver off (``RUNLAYER_TF_SHARED_RESOLVER=0``, for
+  comparison); and control plans whose
   program is ``sh`` printing a fixed answer (OpenTofu's own cost).  The module
   is ``terraform-modules/image-pin`` when present, else the stand-in in
   ``benchmarks/terraform/modules/pin``.
+
+A data source may leave the shared resolver running for a few seconds; the
+script makes itself a child subreaper (Linux), stops that resolver after each
+measured command (outside the timed wall) and reaps it, so its CPU time is
+counted with the command that started it.
 
 Targets (issue 3, section 6): (a) <= 0.8x baseline; (b) <= 60 ms and <= 1/7 of
 the baseline; (c) 20 instances <= 3x one instance.
@@ -177,6 +184,7 @@ class Command:
             timeout=600,
         )
         elapsed = time.perf_counter() - started
+        settle(self.env)
         done = resource.getrusage(resource.RUSAGE_CHILDREN)
         if proc.returncode != 0:
             raise SystemExit(
@@ -201,6 +209,42 @@ class Command:
 
     def spread(self) -> str:
         return f"{min(self.times) * 1000:.0f}-{max(self.times) * 1000:.0f}"
+
+
+SUBREAPER = False  # set by become_subreaper(): detached resolvers are then reaped, and counted, here
+
+
+def become_subreaper() -> bool:
+    """Linux: adopt orphaned descendants (PR_SET_CHILD_SUBREAPER), so the resolver
+    a data source leaves running in the background is reaped by this process and
+    its CPU time shows in ``RUSAGE_CHILDREN`` like every other descendant's."""
+    global SUBREAPER
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        SUBREAPER = libc.prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        SUBREAPER = False
+    return SUBREAPER
+
+
+def settle(env: Mapping[str, str]) -> None:
+    """After a measured process: stop the shared resolver it may have started and wait for it.
+
+    Removing ``<cache>/resolver`` makes a resolver exit within 0.2 s (it
+    watches its socket); the cached answers stay.  Outside the timed wall.
+    """
+    cache = env.get("RUNLAYER_TF_CACHE_DIR")
+    if cache:
+        shutil.rmtree(Path(cache) / "resolver", ignore_errors=True)
+    if not SUBREAPER:
+        return
+    while True:
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            return
 
 
 def interleave(commands: Sequence[Command], runs: int, *, label: str) -> None:
@@ -347,6 +391,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ):
         parser.error(f"--candidate {args.candidate}: no runlayer_tf/__init__.py there")
 
+    if not become_subreaper():
+        print("note: not a subreaper here; CPU times exclude detached shared resolvers", file=sys.stderr)
     server = moto_server.MotoServer().start()
     try:
         with tempfile.TemporaryDirectory(prefix="resolve-bench-") as tmp:
@@ -562,6 +608,13 @@ def bench(args: argparse.Namespace, endpoint: str, scratch: Path) -> int:
                     check=v12,
                 ),
             ]
+        # The same cold plans with the shared resolver switched off: every data
+        # source resolves in its own process, as before the resolver existed.
+        solo = {**tenv, "RUNLAYER_TF_SHARED_RESOLVER": "0"}
+        plans += [
+            Command(name + "_solo", [*plan, f"-var-file={varfile}"], solo, cwd=workdir, check=v12, before=empty_cache)
+            for name, varfile in (("c1", "one.tfvars.json"), ("c20same", "twenty-same.tfvars.json"), ("c20diff", "twenty-different.tfvars.json"))
+        ]
         # Control: the same plans with a program that prints a fixed answer
         # (no Python), i.e. what OpenTofu and the provider cost by themselves.
         answer = json.dumps(expected_answer(endpoint, scratch, query, work))
@@ -603,6 +656,9 @@ _LABELS = {
     "c20same_warm": "20 instances, all `v1.2`, warm cache",
     "c20diff": "20 instances, `v1.0`..`v1.19`, cold cache",
     "c20diff_warm": "20 instances, `v1.0`..`v1.19`, warm cache",
+    "c1_solo": "1 instance (`v1.2`), cold cache, shared resolver off",
+    "c20same_solo": "20 instances, all `v1.2`, cold cache, shared resolver off",
+    "c20diff_solo": "20 instances, `v1.0`..`v1.19`, cold cache, shared resolver off",
     "c1ctl": "control: 1 instance, program `sh` printing a fixed answer",
     "c20ctl": "control: 20 instances, program `sh` printing a fixed answer",
 }
@@ -651,7 +707,9 @@ def render(
         f"{load_after[0]:.1f} at end; {args.releases} releases x 2 tags on moto "
         f"(pushed in {populate_seconds:.1f} s); median of {args.runs} interleaved runs; "
         f"tree {revision or 'unknown'}{candidate}. CPU = user + system time of the measured "
-        "process and its children (not the moto server's).",
+        "process and its descendants, including a shared resolver it left running"
+        + ("" if SUBREAPER else " (NOT included in this run: no subreaper)")
+        + " (not the moto server's).",
         "",
         header.format("command", "baseline", "baseline"),
         "|---|---|---|---|---|---|---|---|",
@@ -682,9 +740,10 @@ def render(
             "|---|---|---|---|---|---|---|---|",
         ]
         for cmd in plans:
-            ref = "c1ctl" if cmd.name.endswith("ctl") else "c1'" if cmd.name.endswith("'") else "c1"
+            ref = "c1ctl" if cmd.name.endswith("ctl") else "c1'" if cmd.name.endswith("'") else "c1_solo" if cmd.name.endswith("_solo") else "c1"
             one = next(p for p in plans if p.name == ref)
-            first = cmd is one or cmd.name.endswith("ctl")  # controls measure, they have no target
+            # Controls and the resolver-off plans are references: no target.
+            first = cmd is one or cmd.name.endswith(("ctl", "_solo"))
             target = "" if first else "<= 3x"
             met = None if first else cmd.median <= 3 * one.median
             lines.append(_row(cmd, _label(cmd), one, target, met))

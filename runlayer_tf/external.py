@@ -11,7 +11,9 @@ Result keys: ``digest``, ``image``, ``tag``, ``version``, ``tags``,
 ``build_timestamp``, ``commit``, ``pushed_at``, ``registry``, ``repository``.
 
 The hot path (a cache hit) imports only the standard library; the resolver,
-the tag grammar and boto3 (only for ECR) load on a miss.
+the tag grammar and boto3 (only for ECR) load on a miss.  On a miss, ECR
+queries go to a resolver process shared by the plan's data sources
+(:mod:`runlayer_tf.shared_resolver`), which falls back to resolving here.
 """
 
 from __future__ import annotations
@@ -57,6 +59,21 @@ def read_query(stream: TextIO | BinaryIO) -> dict[str, str]:
     return raw
 
 
+def _resolve(query: dict[str, str]) -> tuple[dict[str, str], float | None]:
+    """The result for ``query`` and, when it came from a shared listing, that listing's time."""
+    from runlayer_tf import shared_resolver
+
+    if shared_resolver.usable(query):
+        # ECR: the data sources of one plan share one resolver process (one
+        # botocore start-up, one listing per repository).  None: do it here.
+        answer = shared_resolver.ask(query)
+        if answer is not None:
+            return answer
+    from runlayer_tf.resolve import resolve_query
+
+    return resolve_query(query).to_external(), None
+
+
 def run(stdin: TextIO | BinaryIO, stdout: TextIO) -> None:
     """Answer one query: from the cache when fresh, else from the registry."""
     query = read_query(stdin)
@@ -68,10 +85,8 @@ def run(stdin: TextIO | BinaryIO, stdout: TextIO) -> None:
         with cache.single_flight(key):
             result = cache.load(key, query)
             if result is None:
-                from runlayer_tf.resolve import resolve_query
-
-                result = resolve_query(query).to_external()
-                cache.store(key, result)
+                result, as_of = _resolve(query)
+                cache.store(key, result, now=as_of)
     stdout.write(json.dumps(result, sort_keys=True) + "\n")
 
 

@@ -52,6 +52,9 @@ def _seal_environment() -> None:
     )
     os.environ.pop("RUNLAYER_TF_DEBUG", None)
     os.environ.pop("RUNLAYER_TF_CACHE_TTL", None)
+    os.environ.pop("RUNLAYER_TF_SHARED_RESOLVER", None)
+    # A resolver a test leaves behind exits soon (the default is 10 s).
+    os.environ["RUNLAYER_TF_SHARED_RESOLVER_IDLE"] = "2"
     # The data sources run `runlayer-tf` and `python`: the ones of this interpreter.
     os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
 
@@ -203,3 +206,18 @@ def token_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[D
         yield from ((registry, tokens) for registry in _registry(tmp_path_factory, "token-registry", REGISTRY_CREDENTIALS, tokens.registry_auth_config()))
     finally:
         tokens.stop()
+
+
+@pytest.fixture
+def short_tmp() -> Iterator[Path]:
+    """A temp dir with a short path (``/tmp/rtf-XXXXXXXX``).
+
+    pytest's ``tmp_path`` is too long for Unix socket paths (the shared
+    resolver accepts at most 100 bytes and otherwise moves its socket to
+    ``/tmp/runlayer-tf-<uid>``, outside the test's reach).
+    """
+    path = Path(tempfile.mkdtemp(prefix="rtf-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)

@@ -1,6 +1,7 @@
 # Resolve a tag selector to an image digest at plan time with runlayer-tf's
 # program for the external data source.  The program answers from a short-lived
-# local cache, so many instances of this module in one plan stay cheap.
+# local cache, and for ECR the instances of one plan share one background
+# resolver, so many instances of this module in one plan stay cheap.
 
 locals {
   # The program takes strings only; unset optional keys are left out rather

@@ -119,6 +119,16 @@ def wait_until(condition: Callable[[], bool], timeout: float = 15.0) -> bool:
     return condition()
 
 
+def killed_resolver(repo: str, env: Mapping[str, str], cwd: Path) -> tuple[Path, int]:
+    """Start this environment's resolver with one query, SIGKILL it; its socket path and pid."""
+    assert external({"repository": repo, "tag": "v1.0"}, env, cwd).returncode == 0
+    (sock,) = sockets(resolver_dir(cwd))
+    pid = resolver_pid(sock)
+    os.kill(pid, 9)
+    assert wait_until(lambda: not alive(pid))
+    return sock, pid
+
+
 @pytest.fixture
 def stop_resolvers(tmp_path: Path) -> Iterator[None]:
     """Whatever a test leaves running stops when its socket goes."""
@@ -242,12 +252,7 @@ def test_a_garbled_resolver_means_resolving_in_process(repo: str, tmp_path: Path
 
     env = environment(tmp_path, RUNLAYER_TF_SHARED_RESOLVER_IDLE="300")
     # Where this environment's resolver listens: start one, then take its place.
-    assert external({"repository": repo, "tag": "v1.0"}, env, tmp_path).returncode == 0
-    (sock,) = sockets(resolver_dir(tmp_path))
-    pid = resolver_pid(sock)
-    os.kill(pid, 9)
-    assert wait_until(lambda: not alive(pid))
-    where = str(sock)
+    where = str(killed_resolver(repo, env, tmp_path)[0])
     os.unlink(where)
     lock = os.open(f"{where}.lock", os.O_RDWR | os.O_CREAT, 0o600)
     fcntl.flock(lock, fcntl.LOCK_EX)  # "a resolver is running": the client must not start one
@@ -278,11 +283,7 @@ def test_a_garbled_resolver_means_resolving_in_process(repo: str, tmp_path: Path
 def test_a_stale_socket_is_replaced(repo: str, tmp_path: Path) -> None:
     """A resolver that was killed left its socket behind: the next data source starts a new one."""
     env = environment(tmp_path, RUNLAYER_TF_SHARED_RESOLVER_IDLE="30")
-    assert external({"repository": repo, "tag": "v1.0"}, env, tmp_path).returncode == 0
-    (sock,) = sockets(resolver_dir(tmp_path))
-    pid = resolver_pid(sock)
-    os.kill(pid, 9)
-    assert wait_until(lambda: not alive(pid))
+    sock, pid = killed_resolver(repo, env, tmp_path)
     assert sock.exists()  # killed: nothing removed it
     proc = external({"repository": repo, "tag": "v1.1"}, env, tmp_path)
     assert proc.returncode == 0, proc.stderr

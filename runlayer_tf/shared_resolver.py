@@ -15,23 +15,27 @@ answers need (the same calls as an in-process resolve, made once).
   are real) and with ``RUNLAYER_TF_SHARED_RESOLVER=0``.
 * One resolver per user, environment and working directory: the socket's name
   is a hash of the whole environment (credentials, profile, endpoint, region),
-  the working directory, the interpreter and the package's code.  Another
-  environment gets its own resolver.  The socket lives in a directory only its
+  the AWS config, credentials, web identity token and SSO/CLI cache files'
+  inode, size and mtime, the working directory, the interpreter and the
+  package's code.  Another environment, or an edited AWS file, gets its own
+  resolver.  After an authentication error the resolver drops that client.  The socket lives in a directory only its
   owner can enter (``<cache dir>/resolver``, else ``$XDG_RUNTIME_DIR`` or
   ``/tmp/runlayer-tf-<uid>``), and on Linux the resolver also checks that each
   peer runs as its own user.
 * It exits after ``RUNLAYER_TF_SHARED_RESOLVER_IDLE`` seconds without a query
   (default 10), after the cache TTL at the latest, and as soon as its socket
-  is removed.  Its process id is in ``<socket>.lock``.
+  is removed; queries it has accepted are answered first.  Its process id is
+  in ``<socket>.lock``.
 * A repository listing serves other selectors for 10 seconds (never longer
-  than the cache TTL): one plan sees one listing.  A selector that matches
+  than the cache TTL): one plan sees one listing.  Image descriptions (push
+  times, whether a digest exists) are asked for every query.  A selector that matches
   nothing in a listing made before the query arrived is tried once more on a
   fresh listing, so a release pushed moments ago is found.  An answer is
   stored in the cache as old as the listing it came from.
 * Anything that goes wrong with the resolver itself (cannot start, socket
   refused, a crash, a garbled reply) makes the data source resolve in process,
   as it did before: the resolver can make a plan faster, never wrong.  The
-  resolver's stderr goes to ``<socket>.log``.
+  resolver's stderr is appended to ``<socket>.log`` (emptied past 1 MiB).
 
 The client half (everything but :func:`serve`) imports the standard library
 only: it runs in every data source process.
@@ -43,6 +47,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Mapping
@@ -67,16 +72,28 @@ START_WAIT = 10.0  # how long a data source waits for a starting resolver
 REPLY_TIMEOUT = 300.0  # botocore's own timeouts and retries end well before this
 MAX_SOCKET_PATH = 100  # bytes; sun_path holds 104 (macOS) or 108 (Linux)
 MAX_REQUEST = 1 << 16
+MAX_LOG = 1 << 20  # the resolver's stderr log is appended to, and emptied past this size
 _OFF = ("0", "false", "no", "off")
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
+# The same host pattern as runlayer_tf.registries.base.ECR_HOST (importing that
+# module would import attrs on every data source; a unit test keeps them equal).
+_ECR_HOST = re.compile(r"[0-9]{12}\.dkr\.ecr(?:-fips)?\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?")
+
+
 def _is_ecr(registry: str) -> bool:
-    text = registry.strip().lower()
+    """Whether ``RegistryAddress.parse`` makes an ECR address of the ``registry`` query value."""
+    text = registry.strip()
     if text in ("", "ecr"):
         return True
-    host = text.split("://", 1)[-1].rstrip("/")
-    return ".dkr.ecr" in host and (host.endswith(".amazonaws.com") or host.endswith(".amazonaws.com.cn"))
+    if text.startswith("oci-layout:"):
+        return False
+    if "://" in text:
+        scheme, text = text.split("://", 1)
+        if scheme not in ("http", "https"):
+            return False
+    return _ECR_HOST.fullmatch(text.rstrip("/").lower()) is not None
 
 
 def usable(query: Mapping[str, str]) -> bool:
@@ -111,8 +128,36 @@ def _code_stamp() -> list[object]:
     return stamp
 
 
+def _aws_files_stamp() -> list[object]:
+    """(path, inode, size, mtime) of the AWS files botocore reads, so editing one starts a fresh resolver.
+
+    The config and credentials files (region, profiles, keys), the web
+    identity token, and the SSO and CLI credential caches (their directories'
+    mtimes change when a login writes a token).
+    """
+    home = os.path.expanduser("~")
+    paths = [
+        os.environ.get("AWS_CONFIG_FILE") or os.path.join(home, ".aws", "config"),
+        os.environ.get("AWS_SHARED_CREDENTIALS_FILE") or os.path.join(home, ".aws", "credentials"),
+        os.environ.get("AWS_WEB_IDENTITY_TOKEN_FILE", ""),
+        os.path.join(home, ".aws", "sso", "cache"),
+        os.path.join(home, ".aws", "cli", "cache"),
+    ]
+    stamp: list[object] = []
+    for path in paths:
+        if not path:
+            continue
+        try:
+            info = os.stat(os.path.expanduser(path))
+        except OSError:
+            stamp.append([path, None])
+            continue
+        stamp.append([path, info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns])
+    return stamp
+
+
 def fingerprint() -> str:
-    """What a resolver's answers depend on, hashed: the environment, working directory, interpreter and code."""
+    """What a resolver's answers depend on, hashed: the environment, the AWS files, working directory, interpreter and code."""
     from runlayer_tf._version import __version__
 
     blob = json.dumps(
@@ -124,6 +169,7 @@ def fingerprint() -> str:
             "package": _PACKAGE_DIR,
             "version": __version__,
             "code": _code_stamp(),
+            "aws_files": _aws_files_stamp(),
         }
     )
     return hashlib.sha256(blob.encode("utf-8", "surrogateescape")).hexdigest()[:24]
@@ -171,6 +217,15 @@ def _connect(path: str) -> socket_module.socket | None:
     return sock
 
 
+def _same_file(fd: int, path: str) -> bool:
+    """Whether ``path`` still names the file open as ``fd``."""
+    try:
+        held, named = os.fstat(fd), os.stat(path)
+    except OSError:
+        return False
+    return (held.st_dev, held.st_ino) == (named.st_dev, named.st_ino)
+
+
 def _start(path: str, *, may_spawn: bool) -> str:
     """Start a resolver for ``path`` unless one holds its lock.
 
@@ -193,10 +248,14 @@ def _start(path: str, *, may_spawn: bool) -> str:
             return "running"  # or shutting down: it unlinks its socket first
         except OSError:
             return "failed"
+        if not _same_file(fd, f"{path}.lock"):
+            return "running"  # an exiting resolver removed the file we locked: try again
         if not may_spawn:
             return "free"  # the one this client started has died: resolve in process
         try:
-            log = os.open(f"{path}.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            log = os.open(f"{path}.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            if os.fstat(log).st_size > MAX_LOG:
+                os.ftruncate(log, 0)
         except OSError:
             return "failed"
         try:
@@ -225,13 +284,27 @@ def _start(path: str, *, may_spawn: bool) -> str:
         os.close(fd)  # a spawned resolver holds the lock through its own copy
 
 
+class _QueryFailed(RunlayerError):
+    """The resolver's answer was an error about the query itself."""
+
+
 def ask(query: Mapping[str, str]) -> tuple[dict[str, str], float] | None:
     """The shared resolver's answer to ``query`` and the time of the listing it came from.
 
-    Returns None when the resolver cannot be used (the caller then resolves in
-    process); raises :class:`RunlayerError` with the resolver's one-line
-    message when the query itself fails (no match, unknown repository, ...).
+    Returns None when the resolver cannot be used, for whatever reason (the
+    caller then resolves in process); raises :class:`RunlayerError` with the
+    resolver's one-line message when the query itself fails (no match, unknown
+    repository, ...).
     """
+    try:
+        return _ask(query)
+    except _QueryFailed:
+        raise
+    except Exception:  # a resolver fault, never the query's: resolve in process
+        return None
+
+
+def _ask(query: Mapping[str, str]) -> tuple[dict[str, str], float] | None:
     path = socket_path()
     if path is None:
         return None
@@ -266,7 +339,7 @@ def ask(query: Mapping[str, str]) -> tuple[dict[str, str], float] | None:
     if not isinstance(reply, dict):
         return None
     if isinstance(reply.get("error"), str):
-        raise RunlayerError(reply["error"])
+        raise _QueryFailed(reply["error"])
     result, as_of = reply.get("result"), reply.get("as_of")
     if not isinstance(result, dict) or not all(isinstance(v, str) for v in result.values()) or not isinstance(as_of, int | float):
         return None
@@ -277,7 +350,12 @@ def ask(query: Mapping[str, str]) -> tuple[dict[str, str], float] | None:
 
 
 class _Listings:
-    """Registries opened once and repository listings shared for at most ``ttl`` seconds (thread-safe)."""
+    """ECR clients created once and repository listings shared for a short window (thread-safe).
+
+    Only the listing (tags and digests) and the botocore client are shared.
+    Each query gets a fresh registry object, so image descriptions (push
+    times, whether a digest exists) are asked anew for every query.
+    """
 
     def __init__(self, ttl: float) -> None:
         import threading
@@ -285,7 +363,7 @@ class _Listings:
         self._ttl = ttl
         self._guard = threading.Lock()
         self._locks: dict[object, Any] = {}
-        self._registries: dict[RegistryAddress, Registry] = {}
+        self._clients: dict[RegistryAddress, Any] = {}
         self._listings: dict[tuple[RegistryAddress, str], tuple[float, Mapping[str, str | None]]] = {}
 
     def _lock(self, key: object) -> Any:
@@ -295,14 +373,26 @@ class _Listings:
             return self._locks.setdefault(key, threading.Lock())
 
     def registry(self, address: RegistryAddress) -> Registry:
+        """A new registry object for one query; for ECR, on the shared botocore client."""
         from runlayer_tf.registries import open_registry
 
+        if address.kind != "ecr":
+            return open_registry(address)
+        from runlayer_tf.registries.ecr import EcrRegistry, make_client
+
         with self._lock(address):
-            if address not in self._registries:
-                registry = open_registry(address)
-                getattr(registry, "client", None)  # create the botocore client once, under the lock
-                self._registries[address] = registry
-            return self._registries[address]
+            if address not in self._clients:
+                self._clients[address] = make_client(address.region)
+            return EcrRegistry(address, client=self._clients[address])
+
+    def forget(self, address: RegistryAddress) -> None:
+        """Drop ``address``'s client and listings (after an authentication error)."""
+        with self._lock(address):
+            self._clients.pop(address, None)
+        with self._guard:
+            for key in list(self._listings):
+                if key[0] == address:
+                    self._listings.pop(key, None)
 
     def listing(self, address: RegistryAddress, repository: str, *, not_before: float = 0.0) -> tuple[float, Mapping[str, str | None]]:
         """(when it was listed, the listing): one ListImages pass per repository and window.
@@ -347,7 +437,7 @@ class _SharedView:
 
 
 def _answer(listings: _Listings, request: bytes) -> dict[str, Any]:
-    from runlayer_tf.errors import NoMatchError, NotFoundError
+    from runlayer_tf.errors import AuthError, NoMatchError, NotFoundError
     from runlayer_tf.resolve import Query, resolve
 
     arrived = time.time()
@@ -370,6 +460,9 @@ def _answer(listings: _Listings, request: bytes) -> dict[str, Any]:
             # An older listing may predate a push: ask again on a new one.
             view = _SharedView(listings, parsed.address, not_before=arrived)
             result = resolve(parsed, view).to_external()
+    except AuthError as err:
+        listings.forget(parsed.address)  # credentials may be fixed by the next query
+        return {"error": str(err)}
     except RunlayerError as err:
         return {"error": str(err)}
     except Exception as err:  # the client resolves in process and reports it there
@@ -431,7 +524,8 @@ def serve(path: str, lock_fd: int) -> int:
     with contextlib.suppress(OSError):  # for whoever wonders which process this is
         os.ftruncate(lock_fd, 0)
         os.pwrite(lock_fd, f"{os.getpid()}\n".encode(), 0)
-    inode = os.stat(path).st_ino
+    bound = os.stat(path)
+    inode = (bound.st_dev, bound.st_ino)
     server.settimeout(0.2)
     # The heavy imports, once, while the first clients queue on the socket.
     import botocore.session  # noqa: F401
@@ -470,9 +564,10 @@ def serve(path: str, lock_fd: int) -> int:
 
     def still_ours() -> bool:
         try:
-            return os.stat(path).st_ino == inode
+            now = os.stat(path)
         except OSError:
             return False
+        return (now.st_dev, now.st_ino) == inode
 
     try:
         while still_ours():
@@ -499,8 +594,11 @@ def serve(path: str, lock_fd: int) -> int:
         server.close()
         for worker in workers:
             worker.join(REPLY_TIMEOUT)
-        for leftover in (f"{path}.lock",) + ((f"{path}.log",) if _empty(f"{path}.log") else ()):
-            with contextlib.suppress(OSError):  # still under the lock; a client that opened it starts anew
-                os.unlink(leftover)
+        # Our lock file and an empty log go too, unless a successor's replaced them.
+        leftovers = [(lock_fd, f"{path}.lock")] + ([(2, f"{path}.log")] if _empty(f"{path}.log") else [])
+        for fd, name in leftovers:
+            if _same_file(fd, name):
+                with contextlib.suppress(OSError):
+                    os.unlink(name)
         os.close(lock_fd)
     return 0

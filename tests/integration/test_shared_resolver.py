@@ -70,6 +70,25 @@ def in_process(query: Mapping[str, str], env: Mapping[str, str], cwd: Path) -> s
     return external(query, {**env, "RUNLAYER_TF_SHARED_RESOLVER": "0", "RUNLAYER_TF_CACHE_TTL": "0"}, cwd)
 
 
+PROBE = (
+    "import sys\n"
+    "from runlayer_tf.external import main\n"
+    "code = main([])\n"
+    "print('botocore imported:', 'botocore' in sys.modules, file=sys.stderr)\n"
+    "raise SystemExit(code)\n"
+)
+
+
+def probed(query: Mapping[str, str], env: Mapping[str, str], cwd: Path) -> tuple[subprocess.CompletedProcess[str], bool]:
+    """The program's ``main`` run in a process that then says whether it imported botocore itself
+    (a data source the resolver answered never does)."""
+    proc = subprocess.run([sys.executable, "-c", PROBE], input=json.dumps(query), env=dict(env), cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
+    *lines, last = proc.stderr.splitlines()
+    assert last in ("botocore imported: True", "botocore imported: False"), proc.stderr
+    stderr = "".join(f"{line}\n" for line in lines)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, proc.stdout, stderr), last.endswith("True")
+
+
 def concurrently(queries: list[Mapping[str, str]], env: Mapping[str, str], cwd: Path) -> list[subprocess.CompletedProcess[str]]:
     """Start one process per query, give every one its query, then collect (like a plan at parallelism N)."""
     procs = [subprocess.Popen(PROGRAM, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(env), cwd=cwd, text=True) for _ in queries]
@@ -153,21 +172,24 @@ def test_data_sources_with_different_selectors_share_one_listing(repo: str, tmp_
     assert len(LIST_IMAGES_CALLS) - before == 1
     (sock,) = sockets(resolver_dir(tmp_path))
     pid = resolver_pid(sock)
+    answer, loaded = probed({"repository": repo, "tag": "v1.3"}, env, tmp_path)
+    assert (json.loads(answer.stdout)["tag"], loaded) == ("v1.3.2", False)
     # Idle for a second, it exits and takes its socket and lock file with it.
     assert wait_until(lambda: not alive(pid))
     assert sorted(p.name for p in resolver_dir(tmp_path).iterdir()) == []
 
 
 def test_errors_from_the_resolver_are_the_programs_one_line_errors(repo: str, tmp_path: Path) -> None:
-    env = environment(tmp_path)
+    env = environment(tmp_path, RUNLAYER_TF_SHARED_RESOLVER_IDLE="30")
     for query in ({"repository": repo, "tag": "v9"}, {"repository": "shared/no-such-repository", "tag": "v1"}, {"repository": repo, "tag": "v1.2", "bogus": "x"}):
-        shared = external(query, env, tmp_path)
-        alone = in_process(query, env, tmp_path)
+        shared, loaded_here = probed(query, env, tmp_path)
+        alone, loaded_alone = probed(query, {**env, "RUNLAYER_TF_SHARED_RESOLVER": "0"}, tmp_path)
         assert (shared.returncode, shared.stdout, shared.stderr) == (alone.returncode, alone.stdout, alone.stderr)
-        assert shared.returncode == 1
-        assert shared.stdout == ""
-        assert shared.stderr.count("\n") == 1
-    assert "no tag of shared/backend-production matches v9 (newest release: v1.7.2)" in external({"repository": repo, "tag": "v9"}, env, tmp_path).stderr
+        assert (shared.returncode, shared.stdout, shared.stderr.count("\n")) == (1, "", 1)
+        assert not loaded_here  # the resolver answered (the fallback would have imported botocore)
+        assert loaded_alone == (query.get("bogus") is None)  # an unknown key fails before any registry
+    proc, _ = probed({"repository": repo, "tag": "v9"}, env, tmp_path)
+    assert proc.stderr == "runlayer-tf external: no tag of shared/backend-production matches v9 (newest release: v1.7.2)\n"
 
 
 def test_an_answer_is_cached_as_old_as_the_listing_it_came_from(repo: str, tmp_path: Path) -> None:
@@ -343,3 +365,112 @@ output "tags" {{
     ws.apply({"selectors": json.dumps(selectors)}, env=env)
     assert ws.outputs()["tags"] == {"v1.1": "v1.1.2", "v1.3": "v1.3.2", "~> 1.5.0": "v1.5.2", "v1.6.1": "v1.6.1", "v1": "v1.7.2"}
     assert len(LIST_IMAGES_CALLS) - before == 1
+
+
+def test_editing_the_aws_config_starts_a_fresh_resolver(moto_server: Any, tmp_path: Path) -> None:
+    """The region comes from the config file; after it changes, answers follow it at once."""
+    import boto3
+
+    name = "shared/two-regions"
+    digests = {}
+    for region in ("us-east-1", "eu-west-1"):
+        client = boto3.client("ecr", region_name=region)
+        client.create_repository(repositoryName=name)
+        digests[region] = ecr_push.push(client, name, ["v1.0.0"], seed=f"{name}-{region}")
+    config = tmp_path / "aws-config"
+    config.write_text("[default]\nregion = us-east-1\n")
+    env = environment(tmp_path, AWS_CONFIG_FILE=str(config), RUNLAYER_TF_SHARED_RESOLVER_IDLE="30")
+    env.pop("AWS_DEFAULT_REGION", None)
+    env.pop("AWS_REGION", None)
+    first = external({"repository": name, "tag": "v1"}, env, tmp_path)
+    assert json.loads(first.stdout)["digest"] == digests["us-east-1"], first.stderr
+    config.write_text("[default]\nregion = eu-west-1\n")
+    second, loaded = probed({"repository": name, "tag": "v1.0"}, env, tmp_path)
+    assert not loaded
+    assert json.loads(second.stdout) == json.loads(in_process({"repository": name, "tag": "v1.0"}, env, tmp_path).stdout)
+    assert json.loads(second.stdout)["digest"] == digests["eu-west-1"]
+    assert json.loads(second.stdout)["registry"] == "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
+    assert len(sockets(resolver_dir(tmp_path))) == 2
+
+
+def test_credentials_written_after_a_failure_are_used(repo: str, tmp_path: Path) -> None:
+    credentials = tmp_path / "aws-credentials"
+    env = environment(tmp_path, AWS_SHARED_CREDENTIALS_FILE=str(credentials), RUNLAYER_TF_SHARED_RESOLVER_IDLE="30")
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        env.pop(key, None)
+    refused, loaded = probed({"repository": repo, "tag": "v1.1"}, env, tmp_path)
+    assert (refused.returncode, loaded) == (1, False)
+    assert "no AWS credentials found" in refused.stderr
+    credentials.write_text("[default]\naws_access_key_id = testing\naws_secret_access_key = testing\n")
+    accepted, loaded = probed({"repository": repo, "tag": "v1.1"}, env, tmp_path)
+    assert (accepted.returncode, accepted.stderr, loaded) == (0, "", False)
+    assert json.loads(accepted.stdout)["tag"] == "v1.1.2"
+
+
+def test_an_image_deleted_since_the_listing_is_not_found(moto_server: Any, tmp_path: Path) -> None:
+    """The listing is shared for a few seconds; whether an image exists is asked for every query."""
+    import boto3
+
+    client = boto3.client("ecr", region_name="us-east-1")
+    name = "shared/deleted-image"
+    client.create_repository(repositoryName=name)
+    digest = ecr_push.push(client, name, ["v1.0.0"], seed=f"{name}-1")
+    env = environment(tmp_path, RUNLAYER_TF_SHARED_RESOLVER_IDLE="30")
+    assert json.loads(external({"repository": name, "tag": "v1.0"}, env, tmp_path).stdout)["digest"] == digest
+    client.batch_delete_image(repositoryName=name, imageIds=[{"imageDigest": digest}])
+    gone, loaded = probed({"repository": name, "tag": digest}, env, tmp_path)
+    alone = in_process({"repository": name, "tag": digest}, env, tmp_path)
+    assert (gone.returncode, gone.stdout, gone.stderr, loaded) == (1, "", alone.stderr, False)
+    assert "image not found" in gone.stderr
+
+
+def test_a_vanished_working_directory_falls_back_to_in_process(repo: str, tmp_path: Path) -> None:
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    proc = subprocess.run(
+        ["sh", "-c", 'cd "$1" && rmdir "$1" && exec "$2" external', "sh", str(gone), PROGRAM[0]],
+        input=json.dumps({"repository": repo, "tag": "v1.2"}),
+        env=environment(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert (proc.returncode, proc.stderr) == (0, "")
+    assert json.loads(proc.stdout)["tag"] == "v1.2.2"
+
+
+def test_an_exiting_resolver_leaves_its_successors_files_alone(repo: str, tmp_path: Path) -> None:
+    env = environment(tmp_path, RUNLAYER_TF_SHARED_RESOLVER_IDLE="300")
+    assert external({"repository": repo, "tag": "v1.0"}, env, tmp_path).returncode == 0
+    (sock,) = sockets(resolver_dir(tmp_path))
+    old = resolver_pid(sock)
+    shutil.rmtree(resolver_dir(tmp_path))  # e.g. someone clears the cache: the old resolver winds down
+    assert external({"repository": repo, "tag": "v1.1"}, env, tmp_path).returncode == 0
+    assert wait_until(lambda: not alive(old))
+    new = resolver_pid(sock)
+    assert new != old
+    assert alive(new)
+    assert sock.exists()
+
+
+def test_the_resolver_refuses_peers_of_another_user(short_tmp: Path) -> None:
+    from runlayer_tf.shared_resolver import _peer_is_us
+
+    short_tmp.chmod(0o755)
+    path = str(short_tmp / "peer.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    os.chmod(path, 0o777)
+    server.listen(2)
+    users = [os.getuid()] + ([65534] if os.getuid() == 0 else [])  # only root can connect as another user
+    try:
+        for uid in users:
+            code = f"import os, socket; os.setuid({uid}); s = socket.socket(socket.AF_UNIX); s.connect({path!r}); s.recv(1)"
+            client = subprocess.Popen([sys.executable, "-c", code])
+            conn, _ = server.accept()
+            with conn:
+                assert _peer_is_us(conn) is (uid == os.getuid())
+            client.wait(timeout=30)
+    finally:
+        server.close()

@@ -15,7 +15,8 @@ from runlayer_tf import shared_resolver
     [
         ("", True),
         ("ecr", True),
-        (" ECR ", True),
+        (" ecr ", True),
+        ("ECR", False),  # RegistryAddress.parse takes "ECR" for an OCI host named ecr
         ("123456789012.dkr.ecr.us-east-1.amazonaws.com", True),
         ("https://123456789012.dkr.ecr.eu-west-1.amazonaws.com/", True),
         ("123456789012.dkr.ecr-fips.us-gov-west-1.amazonaws.com", True),
@@ -24,6 +25,8 @@ from runlayer_tf import shared_resolver
         ("127.0.0.1:5000", False),
         ("oci-layout:examples/oci-layout", False),
         ("dkr.ecr.example.com", False),
+        ("oci-layout:123456789012.dkr.ecr.us-east-1.amazonaws.com", False),
+        ("ftp://123456789012.dkr.ecr.us-east-1.amazonaws.com", False),
     ],
 )
 def test_only_ecr_queries_go_to_the_resolver(registry: str, ecr: bool, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -91,3 +94,40 @@ def test_a_group_writable_directory_of_ours_is_closed_first(short_tmp: Path, mon
     path = shared_resolver.socket_path("a" * 24)
     assert path == str(short_tmp / "c" / "resolver" / ("a" * 24 + ".sock"))
     assert (short_tmp / "c" / "resolver").stat().st_mode & 0o777 == 0o700
+
+
+@pytest.mark.parametrize(
+    "registry",
+    [
+        "",
+        "ecr",
+        "ECR",
+        " ecr",
+        "123456789012.dkr.ecr.us-east-1.amazonaws.com",
+        "HTTPS://123456789012.dkr.ecr.us-east-1.amazonaws.com",
+        "https://123456789012.DKR.ECR.us-east-1.amazonaws.com/",
+        "123456789012.dkr.ecr-fips.us-gov-west-1.amazonaws.com",
+        "123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn",
+        "12345678901.dkr.ecr.us-east-1.amazonaws.com",
+        "oci-layout:x.dkr.ecr.y.amazonaws.com",
+        "ghcr.io",
+        "localhost:5000",
+    ],
+)
+def test_ecr_detection_agrees_with_the_address_parser(registry: str) -> None:
+    from runlayer_tf.errors import UsageError
+    from runlayer_tf.registries.base import RegistryAddress
+
+    try:
+        kind = RegistryAddress.parse(registry).kind
+    except UsageError:
+        return  # refused either way: the resolver returns the same error as in process
+    assert shared_resolver._is_ecr(registry) is (kind == "ecr")
+
+
+def test_the_ecr_host_pattern_is_the_parsers_without_its_group_names() -> None:
+    import re
+
+    from runlayer_tf.registries.base import ECR_HOST
+
+    assert shared_resolver._ECR_HOST.pattern == re.sub(r"\(\?P<\w+>([^)]*)\)", r"\1", ECR_HOST.pattern)

@@ -7,8 +7,10 @@ repeated plans) do not each hit the registry.
   cache entirely (no reads, no writes).  A digest selector names immutable
   content, so once its existence is confirmed the entry never expires.
 * The key covers the query and everything that changes whose registry answers:
-  AWS profile, region and endpoint, a hash of the access key id, Docker config
-  location.  Entries hold results only, never credentials.
+  AWS profile, region, endpoint, config and credentials file locations and role,
+  a hash of the access key id, the inode, size and mtime of the AWS files
+  botocore reads (so a login or an edited profile is seen at once), Docker
+  config location.  Entries hold results only, never credentials.
 * Writes are atomic (temp file + rename); an unreadable entry is a miss.
 
 Standard library only: this runs before anything heavy is imported.
@@ -31,6 +33,10 @@ _CONTEXT_ENV = (
     "AWS_DEFAULT_REGION",
     "AWS_ENDPOINT_URL",
     "AWS_ENDPOINT_URL_ECR",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_ROLE_ARN",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
     "DOCKER_CONFIG",
 )
 
@@ -56,11 +62,45 @@ def cache_dir() -> str:
     return os.path.join(xdg, "runlayer-tf")
 
 
+def aws_files_stamp() -> list[object]:
+    """(path, device, inode, size, mtime) of the AWS files botocore reads.
+
+    Part of the cache key and of the shared resolver's identity: a login, an
+    edited profile or new keys make earlier answers (perhaps another
+    account's) unreachable at once instead of after the TTL.
+
+    The config and credentials files (region, profiles, keys), the web
+    identity token, and the SSO and CLI credential caches (their directories'
+    mtimes change when a login writes a token).
+    """
+    home = os.path.expanduser("~")
+    paths = [
+        os.environ.get("AWS_CONFIG_FILE") or os.path.join(home, ".aws", "config"),
+        os.environ.get("AWS_SHARED_CREDENTIALS_FILE") or os.path.join(home, ".aws", "credentials"),
+        os.environ.get("AWS_WEB_IDENTITY_TOKEN_FILE", ""),
+        os.path.join(home, ".aws", "sso", "cache"),
+        os.path.join(home, ".aws", "cli", "cache"),
+    ]
+    stamp: list[object] = []
+    for path in paths:
+        if not path:
+            continue
+        try:
+            info = os.stat(os.path.expanduser(path))
+        except OSError:
+            stamp.append([path, None])
+            continue
+        stamp.append([path, info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns])
+    return stamp
+
+
 def key_for(query: Mapping[str, str], cwd: str | None = None) -> str:
     """A stable key for ``query`` in the current environment."""
     context = {name: os.environ.get(name, "") for name in _CONTEXT_ENV}
     access_key = os.environ.get("AWS_ACCESS_KEY_ID", "")
     context["aws_access_key_sha256"] = hashlib.sha256(access_key.encode()).hexdigest() if access_key else ""
+    if not query.get("registry", "").startswith("oci-layout:"):
+        context["aws_files"] = json.dumps(aws_files_stamp())
     registry = query.get("registry", "")
     if registry.startswith("oci-layout:"):
         # A relative layout path means something else in another directory.

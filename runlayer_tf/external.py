@@ -94,9 +94,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; ``argv`` is accepted for symmetry and must be empty."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = os.environ.get("RUNLAYER_TF_DEBUG", "") not in ("", "0", "false", "no")
+    if args and args != ["--"]:
+        # Not a query problem but a wrong `program` list: the usage exit code.
+        print(f"{PROG}: takes no arguments (got {' '.join(args)}); it reads its query as JSON on stdin", file=sys.stderr)
+        return 2
     try:
-        if args and args != ["--"]:
-            raise UsageError(f"takes no arguments (got {' '.join(args)}); it reads its query as JSON on stdin")
         run(sys.stdin.buffer, sys.stdout)
         return 0
     except RunlayerError as err:

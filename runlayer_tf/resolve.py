@@ -194,7 +194,10 @@ def resolve(query: Query, registry: Registry) -> Resolution:
             if not query.allow_prerelease and select(selector, listing, allow_prerelease=True) is not None:
                 prerelease = "; a prerelease matches: set allow_prerelease"
             raise NoMatchError(f"no tag of {repository} matches {selector.text} ({hint}{prerelease})")
-        digest = listing.get(chosen.text) or registry.digest_of(repository, chosen.text)
+        # Asked even when the listing names the digest: ECR describes the image
+        # here (once: its push time comes from the same answer), and a layout
+        # checks that the manifest blob is present and intact.
+        digest = registry.digest_of(repository, chosen.text)
     tags = tags_on(registry, repository, digest, chosen, listing)
     on_digest = [Tag.classify(t) for t in tags]
     builds = sorted((t for t in on_digest if t.kind is TagKind.BUILD), key=lambda t: (t.timestamp, t.text))

@@ -128,34 +128,6 @@ def _code_stamp() -> list[object]:
     return stamp
 
 
-def _aws_files_stamp() -> list[object]:
-    """(path, inode, size, mtime) of the AWS files botocore reads, so editing one starts a fresh resolver.
-
-    The config and credentials files (region, profiles, keys), the web
-    identity token, and the SSO and CLI credential caches (their directories'
-    mtimes change when a login writes a token).
-    """
-    home = os.path.expanduser("~")
-    paths = [
-        os.environ.get("AWS_CONFIG_FILE") or os.path.join(home, ".aws", "config"),
-        os.environ.get("AWS_SHARED_CREDENTIALS_FILE") or os.path.join(home, ".aws", "credentials"),
-        os.environ.get("AWS_WEB_IDENTITY_TOKEN_FILE", ""),
-        os.path.join(home, ".aws", "sso", "cache"),
-        os.path.join(home, ".aws", "cli", "cache"),
-    ]
-    stamp: list[object] = []
-    for path in paths:
-        if not path:
-            continue
-        try:
-            info = os.stat(os.path.expanduser(path))
-        except OSError:
-            stamp.append([path, None])
-            continue
-        stamp.append([path, info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns])
-    return stamp
-
-
 def fingerprint() -> str:
     """What a resolver's answers depend on, hashed: the environment, the AWS files, working directory, interpreter and code."""
     from runlayer_tf._version import __version__
@@ -169,7 +141,7 @@ def fingerprint() -> str:
             "package": _PACKAGE_DIR,
             "version": __version__,
             "code": _code_stamp(),
-            "aws_files": _aws_files_stamp(),
+            "aws_files": cache.aws_files_stamp(),
         }
     )
     return hashlib.sha256(blob.encode("utf-8", "surrogateescape")).hexdigest()[:24]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import filecmp
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -105,3 +106,54 @@ def test_a_missing_manifest_blob_is_not_resolved_by_tag(tmp_path):
     with pytest.raises(NotFoundError) as info:
         resolve(query, OciLayoutRegistry(query.address))
     assert str(info.value) == f"backend-production@{digest} not found in oci-layout:{copy}"
+
+
+def _layout_copy(tmp_path: Path) -> Path:
+    import shutil
+
+    copy = tmp_path / "layout"
+    shutil.copytree(LAYOUT, copy)
+    return copy
+
+
+def test_every_tag_on_the_digest_is_reported(tmp_path):
+    """A layout's index names each tag's digest, so tags beyond the product's naming scheme are found too."""
+    copy = _layout_copy(tmp_path)
+    path = copy / "backend-production" / "index.json"
+    index = json.loads(path.read_text())
+    v123 = next(m for m in index["manifests"] if m["annotations"]["org.opencontainers.image.ref.name"] == "v1.2.3")
+    for extra in ("stable", "prod-2024-12"):
+        index["manifests"].append({**v123, "annotations": {"org.opencontainers.image.ref.name": extra}})
+    path.write_text(json.dumps(index))
+    for selector in ("v1.2", v123["digest"], "stable"):
+        query = Query.from_mapping({"repository": "backend-production", "tag": selector, "registry": f"oci-layout:{copy}"})
+        result = resolve(query, OciLayoutRegistry(query.address)).to_external()
+        assert result["digest"] == v123["digest"]
+        assert result["tags"] == "20241213-152430,prod-2024-12,stable,v1.2.3,v1.2.3-20241213-152430-a1b2c3d4"
+
+
+@pytest.mark.parametrize(
+    ("annotations", "message"),
+    [
+        (["org.opencontainers.image.ref.name", "v9.9.9"], "manifests[{n}].annotations is not an object"),
+        ({"org.opencontainers.image.ref.name": 7}, "manifests[{n}] has a org.opencontainers.image.ref.name that is not a tag name"),
+        ({"org.opencontainers.image.ref.name": ""}, "manifests[{n}] has a org.opencontainers.image.ref.name that is not a tag name"),
+    ],
+)
+def test_a_malformed_index_entry_is_named(tmp_path, annotations, message):
+    copy = _layout_copy(tmp_path)
+    path = copy / "backend-production" / "index.json"
+    index = json.loads(path.read_text())
+    index["manifests"].append({**index["manifests"][0], "annotations": annotations})
+    path.write_text(json.dumps(index))
+    proc = subprocess.run(
+        [sys.executable, "-m", "runlayer_tf.external"],
+        input=json.dumps({"repository": "backend-production", "tag": "v1.2", "registry": f"oci-layout:{copy}"}),
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, RUNLAYER_TF_CACHE_TTL="0"),
+        timeout=60,
+        check=False,
+    )
+    expected = f"runlayer-tf external: {path}: " + message.format(n=len(index["manifests"]) - 1) + "\n"
+    assert (proc.returncode, proc.stdout, proc.stderr) == (1, "", expected)

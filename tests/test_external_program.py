@@ -81,11 +81,11 @@ def test_bad_input_is_one_line_exit_1_nothing_on_stdout(stdin, message):
     assert (proc.returncode, proc.stdout, proc.stderr.decode()) == (1, b"", f"runlayer-tf external: {message}\n")
 
 
-def test_arguments_are_refused():
-    proc = run(q(repository="backend-production", tag="v1", registry=DEMO), form="subcommand", args=["extra"])
-    assert proc.returncode == 2
-    assert proc.stdout == b""
-    assert proc.stderr.decode().splitlines()[-1] == "runlayer-tf external: error: unrecognized arguments: extra"
+@pytest.mark.parametrize("form", ["subcommand", "module"])
+def test_arguments_are_refused_in_one_line_with_the_usage_code(form):
+    proc = run(q(repository="backend-production", tag="v1", registry=DEMO), form=form, args=["extra", "--json"])
+    assert (proc.returncode, proc.stdout) == (2, b"")
+    assert proc.stderr.decode() == "runlayer-tf external: takes no arguments (got extra --json); it reads its query as JSON on stdin\n"
 
 
 def test_no_region_for_ecr(tmp_path):

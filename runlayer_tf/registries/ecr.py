@@ -49,7 +49,8 @@ def make_client(region: str) -> EcrApi:
     import botocore.session
 
     config = botocore.config.Config(
-        retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+        # total_max_attempts counts the first request; botocore's max_attempts would count retries only.
+        retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
         connect_timeout=5,
         read_timeout=30,
         user_agent_extra="runlayer-tf",

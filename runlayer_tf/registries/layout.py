@@ -60,18 +60,26 @@ class OciLayoutRegistry:
     def _refs(self, repository: str) -> dict[str, str]:
         if repository not in self._ref_cache:
             refs: dict[str, str] = {}
-            for entry in self._index(repository):
-                name = (entry.get("annotations") or {}).get(REF_NAME)
-                if name:
-                    refs[str(name)] = str(entry["digest"])
+            for number, entry in enumerate(self._index(repository)):
+                annotations = entry.get("annotations")
+                if annotations is None:
+                    continue
+                if not isinstance(annotations, dict):
+                    raise RegistryError(f"{self._layout(repository)}/index.json: manifests[{number}].annotations is not an object")
+                name = annotations.get(REF_NAME)
+                if name is None:
+                    continue
+                if not isinstance(name, str) or not name:
+                    raise RegistryError(f"{self._layout(repository)}/index.json: manifests[{number}] has a {REF_NAME} that is not a tag name")
+                refs[name] = str(entry["digest"])
             self._ref_cache[repository] = refs
         return self._ref_cache[repository]
 
     def list_tags(self, repository: str) -> Mapping[str, str | None]:
-        # Digests are withheld on purpose: the resolver then asks digest_of for
-        # the tags it uses, which checks that their manifest blob is present
-        # and intact (index.json alone could name a deleted or damaged blob).
-        return dict.fromkeys(self._refs(repository))
+        # Each tag with the digest index.json names for it, so every tag of a
+        # digest is known.  The blob of a digest the answer uses is checked by
+        # digest_of (the resolver asks it for the chosen tag).
+        return dict(self._refs(repository))
 
     def _verify_blob(self, repository: str, digest: str) -> None:
         algorithm, _, hexdigest = digest.partition(":")

@@ -239,3 +239,49 @@ def test_aws_region_alone_is_enough(big_repo, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["image"] == f"{HOST}/{REPO}@{big_repo['v1.3.19']}"
+
+
+def test_throttling_is_retried_five_times_in_all_then_reported(monkeypatch):
+    """An ECR endpoint that always throttles: 5 requests (the first and 4 retries), then one line.
+
+    The endpoint is a loopback stub (moto cannot throttle); botocore's real
+    retry handler runs, with its backoff delay set to 0 so the test is quick.
+    """
+    import http.server
+    import json
+    import threading
+
+    import botocore.retries.standard
+
+    from runlayer_tf.errors import RegistryError
+
+    requests_seen: list[str] = []
+
+    class Throttling(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            requests_seen.append(self.headers.get("X-Amz-Target", ""))
+            body = json.dumps({"__type": "ThrottlingException", "message": "Rate exceeded"}).encode()
+            self.send_response(400)
+            self.send_header("Content-Type", "application/x-amz-json-1.1")
+            self.send_header("x-amzn-ErrorType", "ThrottlingException")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Throttling)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{server.server_address[1]}")
+    monkeypatch.setattr(botocore.retries.standard.ExponentialBackoff, "delay_amount", lambda self, context: 0)
+    try:
+        with pytest.raises(RegistryError) as info:
+            EcrRegistry(RegistryAddress("ecr", region="us-east-1")).list_tags("it/throttled")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert str(info.value) == "listing it/throttled: ECR throttled the request and 5 attempts failed (ThrottlingException)"
+    assert requests_seen == ["AmazonEC2ContainerRegistry_V20150921.ListImages"] * 5

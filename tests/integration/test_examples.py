@@ -1,6 +1,6 @@
 """The runnable examples: staging (tracks latest) and production (pinned by
-production.tfvars) under real OpenTofu against the shipped layout and ECR on
-moto, and the Python library example.
+production.tfvars) under real OpenTofu against the shipped layout, ECR on moto
+and the distribution registry, and the Python library example.
 
 Each test copies ``examples/`` and ``terraform-modules/`` into a temp dir,
 keeping their layout so the relative module sources resolve.
@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from runlayer_tf import pins
 from tests.conftest import REPO
@@ -197,6 +198,83 @@ def test_examples_against_ecr_pinned_production_and_moving_staging(tofu, tree, e
     outputs = decoded_outputs(staging)
     assert (outputs["backend_image"], outputs["backend_version"]) == (ecr_image("backend-production", "backend-1.4.0"), "1.4.0")
     assert outputs["frontend_image"] == ecr_image("frontend-production", "frontend-1.3.0")
+    pinned = tofu_cmd(production, "plan", "-var-file=production.tfvars", registry, env=NO_CACHE)
+    assert "No changes. Your infrastructure matches the configuration." in pinned.stdout
+
+
+# --- against the distribution registry (-var registry=host:port) ----------------------
+
+
+EXAMPLE_REPOSITORIES = ("backend-production", "frontend-production")
+
+
+@pytest.fixture
+def registry_repositories(oci_registry: Any) -> dict[tuple[str, str], str]:
+    """The ECR fixture's releases on the session registry, as CI pushes them; digests by (repository, version).
+
+    The examples hard-code these repository names, so they must be fresh here:
+    the other tests on ``oci_registry`` push under prefixes (it/, image-pin/, ...).
+    Backend v1.3.0 is a multi-platform index; the rest are single images.
+    """
+    for name in EXAMPLE_REPOSITORIES:
+        listing = requests.get(f"{oci_registry.url}/v2/{name}/tags/list", timeout=10)
+        assert listing.status_code == 404, f"{name} already holds tags in the session registry: {listing.text}"
+    pusher = oci_registry.pusher()
+    digests: dict[tuple[str, str], str] = {}
+    for name in EXAMPLE_REPOSITORIES:
+        prefix = name.split("-")[0]
+        v123 = pusher.push_image(name, ["v1.2.3", "20241213-152430", "v1.2.3-20241213-152430-a1b2c3d4"], seed=f"{prefix}-1.2.3", created="2024-12-13T15:24:30Z")
+        v124 = pusher.push_image(name, ["v1.2.4", "20241220-101010", "v1.2.4-20241220-101010-0a1b2c3d"], seed=f"{prefix}-1.2.4", created="2024-12-20T10:10:10Z")
+        v130_tags = ["v1.3.0", "20250114-090000", "v1.3.0-20250114-090000-b2c3d4e5", "latest"]
+        if name == "backend-production":
+            index, children = pusher.push_index(name, v130_tags, seed=f"{prefix}-1.3.0", created="2025-01-14T09:00:00Z")
+            v130 = index.digest
+            digests[(name, "1.3.0-linux-amd64")] = children[0].digest
+        else:
+            v130 = pusher.push_image(name, v130_tags, seed=f"{prefix}-1.3.0", created="2025-01-14T09:00:00Z").digest
+        digests.update({(name, "1.2.3"): v123.digest, (name, "1.2.4"): v124.digest, (name, "1.3.0"): v130})
+    assert len(set(digests.values())) == len(digests)
+    return digests
+
+
+def test_examples_against_the_distribution_registry_pinned_production_and_moving_staging(tofu, tree, oci_registry, registry_repositories):
+    """Against a real registry, production stays on v1.2.x while staging follows a new `latest` on its next apply."""
+    host = oci_registry.host
+    registry = f"-var=registry={host}"
+    digests = registry_repositories
+
+    def image(repository: str, version: str) -> str:
+        return f"{host}/{repository}@{digests[(repository, version)]}"
+
+    production = example(tofu, tree, "production")
+    staging = example(tofu, tree, "staging")
+
+    tofu_cmd(production, "apply", "-var-file=production.tfvars", registry, env=NO_CACHE)
+    assert decoded_outputs(production) == expected_outputs(
+        (image("backend-production", "1.2.4"), "v1.2.4", "1.2.4"),
+        (image("frontend-production", "1.2.4"), "v1.2.4", "1.2.4"),
+    )
+    tofu_cmd(staging, "apply", registry, env=NO_CACHE)
+    staged = decoded_outputs(staging)
+    assert staged == expected_outputs(
+        (image("backend-production", "1.3.0"), "latest", "1.3.0"),
+        (image("frontend-production", "1.3.0"), "latest", "1.3.0"),
+    )
+    # backend v1.3.0 is an index: staging deploys the index digest, not a platform's.
+    assert digests[("backend-production", "1.3.0-linux-amd64")] not in staged["backend_image"]
+
+    # CI releases backend v1.4.0 and moves latest to it.
+    v140 = oci_registry.pusher().push_image(
+        "backend-production", ["v1.4.0", "20250301-120000", "v1.4.0-20250301-120000-deadbeef", "latest"], seed="backend-1.4.0", created="2025-03-01T12:00:00Z"
+    )
+    assert v140.digest not in digests.values()
+
+    moved = tofu_cmd(staging, "apply", registry, env=NO_CACHE)
+    assert "Resources: 0 added, 1 changed, 0 destroyed." in moved.stdout
+    assert decoded_outputs(staging) == expected_outputs(
+        (f"{host}/backend-production@{v140.digest}", "latest", "1.4.0"),
+        (image("frontend-production", "1.3.0"), "latest", "1.3.0"),
+    )
     pinned = tofu_cmd(production, "plan", "-var-file=production.tfvars", registry, env=NO_CACHE)
     assert "No changes. Your infrastructure matches the configuration." in pinned.stdout
 

@@ -27,8 +27,9 @@ variable "registry" {
   nullable    = false
 
   validation {
-    condition     = !can(regex("\\s", var.registry)) && var.registry != "oci-layout:"
-    error_message = "The registry must be empty, an ECR host, an OCI registry host[:port] or URL, or oci-layout:PATH, without whitespace."
+    # "", "ecr", oci-layout:PATH, or [http(s)://]host[:port][/] (a DNS name, IPv4 or [IPv6]).
+    condition     = can(regex("^(?:|ecr|oci-layout:\\S+|(?:https?://)?(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\\[[0-9A-Fa-f:.]+\\])(?::[0-9]{1,5})?/?)$", var.registry))
+    error_message = "The registry must be empty, an ECR host, an OCI registry host[:port] or http(s):// URL without a path, or oci-layout:PATH, without whitespace."
   }
 }
 

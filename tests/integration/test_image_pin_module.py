@@ -364,6 +364,10 @@ def test_module_plan_fails_with_the_program_error(tofu, tmp_path, variables, mes
         ({"registry_id": "12345"}, "The registry_id must be empty or a 12-digit AWS account id."),
         ({"region": "US-EAST-1"}, "The region must be empty or an AWS region such as us-east-1."),
         ({"registry": "oci-layout:"}, "The registry must be empty, an ECR host"),
+        ({"registry": "ghcr.io/acme"}, "The registry must be empty, an ECR host"),
+        ({"registry": "ftp://registry.example.com"}, "The registry must be empty, an ECR host"),
+        ({"registry": "registry.example.com:port"}, "The registry must be empty, an ECR host"),
+        ({"registry": "-registry.example.com"}, "The registry must be empty, an ECR host"),
     ],
 )
 def test_module_validation_rejects_bad_inputs_before_running_the_program(tofu, tmp_path, variables, message):

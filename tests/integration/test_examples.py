@@ -173,33 +173,54 @@ def ecr_image(repository: str, seed: str) -> str:
     return f"{ECR_HOST}/{repository}@{ecr_push.moto_digest(seed)}"
 
 
-def test_examples_against_ecr_pinned_production_and_moving_staging(tofu, tree, ecr_repositories):
-    """Against ECR, production stays on v1.2.x while staging follows a new `latest` on its next apply."""
-    registry = f"-var=registry={ECR_HOST}"
+def production_stays_while_staging_moves(tofu: Tofu, tree: Path, host: str, image: Any, release_v1_4_0: Any) -> dict[str, Any]:
+    """The scenario run against each registry; returns staging's outputs before the release.
+
+    Production (v1.2 in production.tfvars) and staging (latest) are applied;
+    CI releases backend v1.4.0 and moves ``latest`` to it; staging's next
+    apply changes exactly its one resource, and production plans no changes.
+    ``image(repository, version)`` is the expected reference of a release;
+    ``release_v1_4_0()`` pushes backend v1.4.0 and returns its reference.
+    """
+    registry = f"-var=registry={host}"
     production = example(tofu, tree, "production")
     staging = example(tofu, tree, "staging")
 
     tofu_cmd(production, "apply", "-var-file=production.tfvars", registry, env=NO_CACHE)
     assert decoded_outputs(production) == expected_outputs(
-        (ecr_image("backend-production", "backend-1.2.4"), "v1.2.4", "1.2.4"),
-        (ecr_image("frontend-production", "frontend-1.2.4"), "v1.2.4", "1.2.4"),
+        (image("backend-production", "1.2.4"), "v1.2.4", "1.2.4"),
+        (image("frontend-production", "1.2.4"), "v1.2.4", "1.2.4"),
     )
     tofu_cmd(staging, "apply", registry, env=NO_CACHE)
-    assert decoded_outputs(staging) == expected_outputs(
-        (ecr_image("backend-production", "backend-1.3.0"), "latest", "1.3.0"),
-        (ecr_image("frontend-production", "frontend-1.3.0"), "latest", "1.3.0"),
+    staged = decoded_outputs(staging)
+    assert staged == expected_outputs(
+        (image("backend-production", "1.3.0"), "latest", "1.3.0"),
+        (image("frontend-production", "1.3.0"), "latest", "1.3.0"),
     )
 
-    # CI releases backend v1.4.0 and moves latest to it.
-    ecr_push.push(ecr_repositories, "backend-production", ["v1.4.0", "20250301-120000", "v1.4.0-20250301-120000-deadbeef", "latest"], seed="backend-1.4.0")
-
+    released = release_v1_4_0()
     moved = tofu_cmd(staging, "apply", registry, env=NO_CACHE)
     assert "Resources: 0 added, 1 changed, 0 destroyed." in moved.stdout
-    outputs = decoded_outputs(staging)
-    assert (outputs["backend_image"], outputs["backend_version"]) == (ecr_image("backend-production", "backend-1.4.0"), "1.4.0")
-    assert outputs["frontend_image"] == ecr_image("frontend-production", "frontend-1.3.0")
+    assert decoded_outputs(staging) == expected_outputs(
+        (released, "latest", "1.4.0"),
+        (image("frontend-production", "1.3.0"), "latest", "1.3.0"),
+    )
     pinned = tofu_cmd(production, "plan", "-var-file=production.tfvars", registry, env=NO_CACHE)
     assert "No changes. Your infrastructure matches the configuration." in pinned.stdout
+    return staged
+
+
+def test_examples_against_ecr_pinned_production_and_moving_staging(tofu, tree, ecr_repositories):
+    """Against ECR, production stays on v1.2.x while staging follows a new `latest` on its next apply."""
+
+    def release() -> str:
+        tags = ["v1.4.0", "20250301-120000", "v1.4.0-20250301-120000-deadbeef", "latest"]
+        ecr_push.push(ecr_repositories, "backend-production", tags, seed="backend-1.4.0")
+        return ecr_image("backend-production", "backend-1.4.0")
+
+    production_stays_while_staging_moves(
+        tofu, tree, ECR_HOST, lambda repository, version: ecr_image(repository, f"{repository.split('-')[0]}-{version}"), release
+    )
 
 
 # --- against the distribution registry (-var registry=host:port) ----------------------
@@ -240,43 +261,19 @@ def registry_repositories(oci_registry: Any) -> dict[tuple[str, str], str]:
 def test_examples_against_the_distribution_registry_pinned_production_and_moving_staging(tofu, tree, oci_registry, registry_repositories):
     """Against a real registry, production stays on v1.2.x while staging follows a new `latest` on its next apply."""
     host = oci_registry.host
-    registry = f"-var=registry={host}"
     digests = registry_repositories
 
-    def image(repository: str, version: str) -> str:
-        return f"{host}/{repository}@{digests[(repository, version)]}"
+    def release() -> str:
+        tags = ["v1.4.0", "20250301-120000", "v1.4.0-20250301-120000-deadbeef", "latest"]
+        v140 = oci_registry.pusher().push_image("backend-production", tags, seed="backend-1.4.0", created="2025-03-01T12:00:00Z")
+        assert v140.digest not in digests.values()
+        return f"{host}/backend-production@{v140.digest}"
 
-    production = example(tofu, tree, "production")
-    staging = example(tofu, tree, "staging")
-
-    tofu_cmd(production, "apply", "-var-file=production.tfvars", registry, env=NO_CACHE)
-    assert decoded_outputs(production) == expected_outputs(
-        (image("backend-production", "1.2.4"), "v1.2.4", "1.2.4"),
-        (image("frontend-production", "1.2.4"), "v1.2.4", "1.2.4"),
-    )
-    tofu_cmd(staging, "apply", registry, env=NO_CACHE)
-    staged = decoded_outputs(staging)
-    assert staged == expected_outputs(
-        (image("backend-production", "1.3.0"), "latest", "1.3.0"),
-        (image("frontend-production", "1.3.0"), "latest", "1.3.0"),
+    staged = production_stays_while_staging_moves(
+        tofu, tree, host, lambda repository, version: f"{host}/{repository}@{digests[(repository, version)]}", release
     )
     # backend v1.3.0 is an index: staging deploys the index digest, not a platform's.
     assert digests[("backend-production", "1.3.0-linux-amd64")] not in staged["backend_image"]
-
-    # CI releases backend v1.4.0 and moves latest to it.
-    v140 = oci_registry.pusher().push_image(
-        "backend-production", ["v1.4.0", "20250301-120000", "v1.4.0-20250301-120000-deadbeef", "latest"], seed="backend-1.4.0", created="2025-03-01T12:00:00Z"
-    )
-    assert v140.digest not in digests.values()
-
-    moved = tofu_cmd(staging, "apply", registry, env=NO_CACHE)
-    assert "Resources: 0 added, 1 changed, 0 destroyed." in moved.stdout
-    assert decoded_outputs(staging) == expected_outputs(
-        (f"{host}/backend-production@{v140.digest}", "latest", "1.4.0"),
-        (image("frontend-production", "1.3.0"), "latest", "1.3.0"),
-    )
-    pinned = tofu_cmd(production, "plan", "-var-file=production.tfvars", registry, env=NO_CACHE)
-    assert "No changes. Your infrastructure matches the configuration." in pinned.stdout
 
 
 # --- the Python example and the source tree -------------------------------------------

@@ -367,7 +367,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--releases",
         type=int,
         default=1000,
-        help="releases in the repository (default 1000, two tags each)",
+        help="releases in the repository (default and minimum 1000, two tags each: the plans select v1.0..v1.19)",
     )
     parser.add_argument(
         "--quick", action="store_true", help="smoke run: 1 timed run of each command"
@@ -385,6 +385,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.quick:
         args.runs = 1
+    if args.releases < 1000:
+        parser.error(f"--releases {args.releases}: at least 1000 (50 per minor; the plans select v1.0..v1.19)")
     if (
         args.candidate is not None
         and not (args.candidate / "runlayer_tf" / "__init__.py").is_file()
@@ -564,57 +566,26 @@ def bench(args: argparse.Namespace, endpoint: str, scratch: Path) -> int:
         program = f"program={json.dumps([RUNLAYER_TF, 'external'])}"
         plan = ["tofu", "plan", "-input=false", "-no-color", "-lock=false", f"-var={program}"]
         v12 = expect_in(f'"{newest_12[0]}"')
+        # (name, var file, cold): a cold plan starts with the cache emptied; each
+        # warm plan follows its cold twin, so it reads what that plan stored
+        # moments before (well inside the default 60 s TTL).
+        shapes = [
+            ("c1", "one.tfvars.json", True),
+            ("c20same", "twenty-same.tfvars.json", True),
+            ("c20same_warm", "twenty-same.tfvars.json", False),
+            ("c20diff", "twenty-different.tfvars.json", True),
+            ("c20diff_warm", "twenty-different.tfvars.json", False),
+        ]
+
+        def plan_command(name: str, varfile: str, cold: bool, env: Mapping[str, str]) -> Command:
+            return Command(name, [*plan, f"-var-file={varfile}"], env, cwd=workdir, check=v12, before=empty_cache if cold else None)
+
         for mark, extra in variants(args):
-            penv = {**tenv, **extra}
-            # Each warm plan follows its cold twin, so it reads what that plan
-            # stored moments before (well inside the default 60 s TTL).
-            plans += [
-                Command(
-                    "c1" + mark,
-                    [*plan, "-var-file=one.tfvars.json"],
-                    penv,
-                    cwd=workdir,
-                    check=v12,
-                    before=empty_cache,
-                ),
-                Command(
-                    "c20same" + mark,
-                    [*plan, "-var-file=twenty-same.tfvars.json"],
-                    penv,
-                    cwd=workdir,
-                    check=v12,
-                    before=empty_cache,
-                ),
-                Command(
-                    "c20same_warm" + mark,
-                    [*plan, "-var-file=twenty-same.tfvars.json"],
-                    penv,
-                    cwd=workdir,
-                    check=v12,
-                ),
-                Command(
-                    "c20diff" + mark,
-                    [*plan, "-var-file=twenty-different.tfvars.json"],
-                    penv,
-                    cwd=workdir,
-                    check=v12,
-                    before=empty_cache,
-                ),
-                Command(
-                    "c20diff_warm" + mark,
-                    [*plan, "-var-file=twenty-different.tfvars.json"],
-                    penv,
-                    cwd=workdir,
-                    check=v12,
-                ),
-            ]
+            plans += [plan_command(name + mark, varfile, cold, {**tenv, **extra}) for name, varfile, cold in shapes]
         # The same cold plans with the shared resolver switched off: every data
         # source resolves in its own process, as before the resolver existed.
         solo = {**tenv, "RUNLAYER_TF_SHARED_RESOLVER": "0"}
-        plans += [
-            Command(name + "_solo", [*plan, f"-var-file={varfile}"], solo, cwd=workdir, check=v12, before=empty_cache)
-            for name, varfile in (("c1", "one.tfvars.json"), ("c20same", "twenty-same.tfvars.json"), ("c20diff", "twenty-different.tfvars.json"))
-        ]
+        plans += [plan_command(name + "_solo", varfile, cold, solo) for name, varfile, cold in shapes if cold]
         # Control: the same plans with a program that prints a fixed answer
         # (no Python), i.e. what OpenTofu and the provider cost by themselves.
         answer = json.dumps(expected_answer(endpoint, scratch, query, work))

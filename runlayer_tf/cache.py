@@ -99,12 +99,11 @@ def key_for(query: Mapping[str, str], cwd: str | None = None) -> str:
     context = {name: os.environ.get(name, "") for name in _CONTEXT_ENV}
     access_key = os.environ.get("AWS_ACCESS_KEY_ID", "")
     context["aws_access_key_sha256"] = hashlib.sha256(access_key.encode()).hexdigest() if access_key else ""
-    if not query.get("registry", "").startswith("oci-layout:"):
-        context["aws_files"] = json.dumps(aws_files_stamp())
-    registry = query.get("registry", "")
-    if registry.startswith("oci-layout:"):
+    if query.get("registry", "").startswith("oci-layout:"):
         # A relative layout path means something else in another directory.
         context["cwd"] = cwd if cwd is not None else os.getcwd()
+    else:
+        context["aws_files"] = json.dumps(aws_files_stamp())
     blob = json.dumps({"query": dict(sorted(query.items())), "context": context}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()
 

@@ -9,13 +9,12 @@ errors become one stderr line and an exit code here, and nowhere else.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from runlayer_tf._version import __version__
-from runlayer_tf.errors import RunlayerError
+from runlayer_tf.errors import RunlayerError, debug_enabled
 
 PROG = "runlayer-tf"
 
@@ -58,11 +57,6 @@ def _top_parser() -> argparse.ArgumentParser:
     parser.add_argument("command", metavar="COMMAND", choices=list(COMMANDS), help="one of: " + ", ".join(COMMANDS))
     parser.add_argument("arguments", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     return parser
-
-
-def debug_enabled() -> bool:
-    """True when ``RUNLAYER_TF_DEBUG`` asks for tracebacks."""
-    return os.environ.get("RUNLAYER_TF_DEBUG", "") not in ("", "0", "false", "no")
 
 
 def report_error(err: BaseException, *, prog: str = PROG) -> None:

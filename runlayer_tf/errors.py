@@ -9,6 +9,8 @@ so no traceback reaches a user (set ``RUNLAYER_TF_DEBUG=1`` to see one).
 
 from __future__ import annotations
 
+import os
+
 __all__ = [
     "AuthError",
     "ConfigError",
@@ -22,7 +24,13 @@ __all__ = [
     "TerraformError",
     "UpdateError",
     "UsageError",
+    "debug_enabled",
 ]
+
+
+def debug_enabled() -> bool:
+    """True when ``RUNLAYER_TF_DEBUG`` asks for tracebacks (any value but "", 0, false, no)."""
+    return os.environ.get("RUNLAYER_TF_DEBUG", "") not in ("", "0", "false", "no")
 
 
 class RunlayerError(Exception):

@@ -19,13 +19,12 @@ queries go to a resolver process shared by the plan's data sources
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Sequence
 from typing import BinaryIO, TextIO
 
 from runlayer_tf import cache
-from runlayer_tf.errors import RunlayerError, UsageError
+from runlayer_tf.errors import RunlayerError, UsageError, debug_enabled
 
 PROG = "runlayer-tf external"
 QUERY_KEYS = ("repository", "tag", "registry", "registry_id", "region", "allow_prerelease", "insecure")
@@ -93,7 +92,6 @@ def run(stdin: TextIO | BinaryIO, stdout: TextIO) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; ``argv`` is accepted for symmetry and must be empty."""
     args = list(sys.argv[1:] if argv is None else argv)
-    debug = os.environ.get("RUNLAYER_TF_DEBUG", "") not in ("", "0", "false", "no")
     if args and args != ["--"]:
         # Not a query problem but a wrong `program` list: the usage exit code.
         print(f"{PROG}: takes no arguments (got {' '.join(args)}); it reads its query as JSON on stdin", file=sys.stderr)
@@ -101,21 +99,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         run(sys.stdin.buffer, sys.stdout)
         return 0
-    except RunlayerError as err:
-        if debug:
+    except Exception as err:  # never a traceback for Terraform users, unless asked for
+        if debug_enabled():
             import traceback
 
             traceback.print_exc()
-        print(f"{PROG}: {err}", file=sys.stderr)
+        if isinstance(err, RunlayerError):
+            print(f"{PROG}: {err}", file=sys.stderr)
+        else:
+            print(f"{PROG}: internal error: {type(err).__name__}: {' '.join(str(err).split())} (set RUNLAYER_TF_DEBUG=1 for a traceback)", file=sys.stderr)
         return 1
-    except Exception as err:  # never a traceback for Terraform users
-        if debug:
-            import traceback
-
-            traceback.print_exc()
-        print(f"{PROG}: internal error: {type(err).__name__}: {' '.join(str(err).split())} (set RUNLAYER_TF_DEBUG=1 for a traceback)", file=sys.stderr)
-        return 1
-
 
 if __name__ == "__main__":
     raise SystemExit(main())

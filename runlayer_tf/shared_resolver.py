@@ -54,7 +54,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from runlayer_tf import cache
-from runlayer_tf.errors import RunlayerError
+from runlayer_tf.errors import RunlayerError, debug_enabled
 
 if TYPE_CHECKING:
     import socket as socket_module
@@ -100,7 +100,7 @@ def usable(query: Mapping[str, str]) -> bool:
     """Whether ``query`` should go to the shared resolver (an ECR query, cache on, not switched off)."""
     if os.environ.get(SWITCH_ENV, "").strip().lower() in _OFF:
         return False
-    if os.environ.get("RUNLAYER_TF_DEBUG", "") not in ("", "0", "false", "no"):
+    if debug_enabled():
         return False
     if cache.ttl() <= 0 or not sys.executable or not hasattr(os, "posix_spawn") or not hasattr(os, "getuid"):
         return False
@@ -366,10 +366,13 @@ class _Listings:
                 if key[0] == address:
                     self._listings.pop(key, None)
 
-    def listing(self, address: RegistryAddress, repository: str, *, not_before: float = 0.0) -> tuple[float, Mapping[str, str | None]]:
+    def listing(
+        self, address: RegistryAddress, registry: Registry, repository: str, *, not_before: float = 0.0
+    ) -> tuple[float, Mapping[str, str | None]]:
         """(when it was listed, the listing): one ListImages pass per repository and window.
 
-        A listing made before ``not_before`` is not reused.
+        ``registry`` (a registry of ``address``) lists when no listing can be
+        reused; a listing made before ``not_before`` is not.
         """
         key = (address, repository)
         with self._lock(key):
@@ -377,7 +380,7 @@ class _Listings:
             if held is not None and held[0] >= not_before and 0 <= time.time() - held[0] <= min(self._ttl, LISTING_WINDOW):
                 return held
             listed_at = time.time()
-            tags = self.registry(address).list_tags(repository)
+            tags = registry.list_tags(repository)
             self._listings[key] = (listed_at, tags)
             return listed_at, tags
 
@@ -397,7 +400,7 @@ class _SharedView:
         return self._registry.display_host
 
     def list_tags(self, repository: str) -> Mapping[str, str | None]:
-        listed_at, tags = self._listings.listing(self._address, repository, not_before=self._not_before)
+        listed_at, tags = self._listings.listing(self._address, self._registry, repository, not_before=self._not_before)
         self.as_of = listed_at if self.as_of is None else min(self.as_of, listed_at)
         return tags
 

@@ -27,6 +27,7 @@ import json
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import attrs
 
@@ -239,14 +240,12 @@ def _pins_at(site: _Site, source: _Text, file: str, config: PinConfig) -> Iterat
     if site.key in _IMAGE_KEYS or (site.key or "").endswith("_image"):
         template = _IMAGE_TEMPLATE_FULL.fullmatch(content)
         if template is not None:
-            line, column = source.line_column(site.start)
-            yield Pin(
-                file=file,
-                line=line,
-                column=column,
-                start=source.byte_offset(site.start),
-                end=source.byte_offset(site.end),
-                path=site.path,
+            yield _located_pin(
+                source,
+                file,
+                site.path,
+                site.start,
+                site.end,
                 kind=PinKind.IMAGE,
                 name=name,
                 value=content,
@@ -264,14 +263,12 @@ def _pins_at(site: _Site, source: _Text, file: str, config: PinConfig) -> Iterat
             looks_like_image_tag(content) or (site.name in config.version_names and content.strip())
         )
     ):
-        line, column = source.line_column(site.start)
-        yield Pin(
-            file=file,
-            line=line,
-            column=column,
-            start=source.byte_offset(site.start),
-            end=source.byte_offset(site.end),
-            path=site.path,
+        yield _located_pin(
+            source,
+            file,
+            site.path,
+            site.start,
+            site.end,
             kind=PinKind.VERSION,
             name=site.name,
             value=content,
@@ -279,12 +276,9 @@ def _pins_at(site: _Site, source: _Text, file: str, config: PinConfig) -> Iterat
         )
 
 
-def _image_pin(
-    match: re.Match[str], start: int, source: _Text, file: str, path: str, name: str
-) -> Pin:
-    end = start + (match.end() - match.start())
+def _located_pin(source: _Text, file: str, path: str, start: int, end: int, **fields: Any) -> Pin:
+    """A Pin spanning characters ``start:end`` of ``source``: line, column and byte offsets filled in."""
     line, column = source.line_column(start)
-    tag = match["tag"]
     return Pin(
         file=file,
         line=line,
@@ -292,6 +286,21 @@ def _image_pin(
         start=source.byte_offset(start),
         end=source.byte_offset(end),
         path=path,
+        **fields,
+    )
+
+
+def _image_pin(
+    match: re.Match[str], start: int, source: _Text, file: str, path: str, name: str
+) -> Pin:
+    end = start + (match.end() - match.start())
+    tag = match["tag"]
+    return _located_pin(
+        source,
+        file,
+        path,
+        start,
+        end,
         kind=PinKind.IMAGE,
         name=name,
         value=match.group(0),

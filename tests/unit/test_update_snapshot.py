@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Any
 
 import pytest
 from update_fakes import FakeClock, FakeRds, client_error
@@ -20,6 +21,11 @@ from runlayer_tf.update.snapshot import (
 )
 
 TAGS = {"runlayer-tf:from-version": "v1.2.3", "runlayer-tf:to-version": "v1.3.0"}
+
+
+def snapshot(rds: FakeRds, clock: FakeClock, *, cluster: str = "anysource-production", tags: dict[str, str] | None = None, **options: Any) -> Any:
+    """``ensure_snapshot`` of ``snap-1`` on the fake RDS with the fake clock (tags default to none)."""
+    return ensure_snapshot(rds, cluster=cluster, identifier="snap-1", tags=tags or {}, clock=clock, sleep=clock.sleep, **options)
 
 
 @pytest.mark.parametrize(
@@ -73,16 +79,7 @@ def test_creates_waits_and_reports_progress() -> None:
     rds, clock = FakeRds(), FakeClock()
     rds.polls_to_available = 3
     seen: list[tuple[str, int]] = []
-    result = ensure_snapshot(
-        rds,
-        cluster="anysource-production",
-        identifier="snap-1",
-        tags=TAGS,
-        clock=clock,
-        sleep=clock.sleep,
-        interval=10,
-        on_progress=lambda status, pct: seen.append((status, pct)),
-    )
+    result = snapshot(rds, clock, tags=TAGS, interval=10, on_progress=lambda status, pct: seen.append((status, pct)))
     assert (result.identifier, result.reused) == ("snap-1", False)
     assert result.arn == "arn:aws:rds:us-east-1:123456789012:cluster-snapshot:snap-1"
     assert seen == [("creating", 0), ("creating", 50), ("creating", 50), ("available", 100)]
@@ -97,23 +94,9 @@ def test_creates_waits_and_reports_progress() -> None:
 
 def test_reuses_an_available_snapshot_and_tags_it() -> None:
     rds, clock = FakeRds(), FakeClock()
-    ensure_snapshot(
-        rds,
-        cluster="anysource-production",
-        identifier="snap-1",
-        tags={},
-        clock=clock,
-        sleep=clock.sleep,
-    )
+    snapshot(rds, clock)
     rds.calls.clear()
-    result = ensure_snapshot(
-        rds,
-        cluster="anysource-production",
-        identifier="snap-1",
-        tags=TAGS,
-        clock=clock,
-        sleep=clock.sleep,
-    )
+    result = snapshot(rds, clock, tags=TAGS)
     assert result.reused is True
     assert rds.call_names() == ["describe_db_cluster_snapshots", "add_tags_to_resource"]
     assert rds.snapshots["snap-1"]["Tags"] == TAGS
@@ -121,60 +104,28 @@ def test_reuses_an_available_snapshot_and_tags_it() -> None:
 
 def test_refuses_a_snapshot_of_another_cluster() -> None:
     rds, clock = FakeRds(), FakeClock()
-    ensure_snapshot(
-        rds,
-        cluster="anysource-production",
-        identifier="snap-1",
-        tags={},
-        clock=clock,
-        sleep=clock.sleep,
-    )
+    snapshot(rds, clock)
     with pytest.raises(
         UpdateError,
         match=r"^snapshot snap-1 already exists for DB cluster anysource-production, not staging$",
     ):
-        ensure_snapshot(
-            rds, cluster="staging", identifier="snap-1", tags={}, clock=clock, sleep=clock.sleep
-        )
+        snapshot(rds, clock, cluster="staging")
 
 
 def test_times_out() -> None:
     rds, clock = FakeRds(), FakeClock()
     rds.polls_to_available = 100
     with pytest.raises(UpdateError, match=r"^snapshot snap-1 still creating after 60s$"):
-        ensure_snapshot(
-            rds,
-            cluster="anysource-production",
-            identifier="snap-1",
-            tags={},
-            clock=clock,
-            sleep=clock.sleep,
-            timeout=60,
-            interval=15,
-        )
+        snapshot(rds, clock, timeout=60, interval=15)
     assert clock.slept == [15, 15, 15, 15]
 
 
 def test_failed_snapshot() -> None:
     rds, clock = FakeRds(), FakeClock()
-    ensure_snapshot(
-        rds,
-        cluster="anysource-production",
-        identifier="snap-1",
-        tags={},
-        clock=clock,
-        sleep=clock.sleep,
-    )
+    snapshot(rds, clock)
     rds.snapshots["snap-1"]["Status"] = "failed"
     with pytest.raises(UpdateError, match=r"^snapshot snap-1 is failed$"):
-        ensure_snapshot(
-            rds,
-            cluster="anysource-production",
-            identifier="snap-1",
-            tags={},
-            clock=clock,
-            sleep=clock.sleep,
-        )
+        snapshot(rds, clock)
 
 
 @pytest.mark.parametrize(
@@ -196,14 +147,7 @@ def test_client_errors_are_translated(code: str, error: type[Exception], message
     rds, clock = FakeRds(), FakeClock()
     rds.fail_create = client_error(code, "not allowed", "CreateDBClusterSnapshot")
     with pytest.raises(error) as caught:
-        ensure_snapshot(
-            rds,
-            cluster="anysource-production",
-            identifier="snap-1",
-            tags={},
-            clock=clock,
-            sleep=clock.sleep,
-        )
+        snapshot(rds, clock)
     assert type(caught.value) is error
     assert str(caught.value) == message
 

@@ -104,7 +104,7 @@ def key_for(query: Mapping[str, str], cwd: str | None = None) -> str:
         context["cwd"] = cwd if cwd is not None else os.getcwd()
     else:
         context["aws_files"] = json.dumps(aws_files_stamp())
-    blob = json.dumps({"query": dict(sorted(query.items())), "context": context}, sort_keys=True)
+    blob = json.dumps({"query": dict(query), "context": context}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -112,7 +112,7 @@ def _is_digest_query(query: Mapping[str, str]) -> bool:
     return query.get("tag", "").strip().startswith("sha256:")
 
 
-def load(key: str, query: Mapping[str, str], *, now: float | None = None) -> dict[str, str] | None:
+def load(key: str, query: Mapping[str, str]) -> dict[str, str] | None:
     """The cached result for ``key``, or None when absent, stale, unreadable or disabled."""
     limit = ttl()
     if limit <= 0:
@@ -127,7 +127,7 @@ def load(key: str, query: Mapping[str, str], *, now: float | None = None) -> dic
         return None
     if not isinstance(result, dict) or not all(isinstance(v, str) for v in result.values()):
         return None
-    age = (time.time() if now is None else now) - stored_at
+    age = time.time() - stored_at
     if age < 0 or (age > limit and not _is_digest_query(query)):
         return None
     return result

@@ -10,17 +10,16 @@ errors become one stderr line and an exit code here, and nowhere else.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from runlayer_tf._version import __version__
 from runlayer_tf.errors import RunlayerError, debug_enabled
 
 PROG = "runlayer-tf"
 
-
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~2 ms of every data source
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Sequence
     from typing import Protocol
 
     class _CommandModule(Protocol):

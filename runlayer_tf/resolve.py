@@ -15,7 +15,6 @@ from collections.abc import Mapping
 import attrs
 
 from runlayer_tf.errors import NoMatchError, NotFoundError, UsageError
-from runlayer_tf.external import QUERY_KEYS
 from runlayer_tf.registries import Registry, RegistryAddress, open_registry, validate_repository
 from runlayer_tf.tags import (
     Selector,
@@ -29,6 +28,7 @@ from runlayer_tf.tags import (
 
 __all__ = ["QUERY_KEYS", "Query", "Resolution", "resolve", "resolve_query", "rfc3339", "tags_on"]
 
+QUERY_KEYS = ("repository", "tag", "registry", "registry_id", "region", "allow_prerelease", "insecure")
 _BOOL = {"true": True, "false": False, "": False}
 
 
@@ -113,7 +113,15 @@ class Resolution:
         }
 
 
-def tags_on(registry: Registry, repository: str, digest: str, chosen: Tag | None, listing: Mapping[str, str | None]) -> tuple[str, ...]:
+def tags_on(
+    registry: Registry,
+    repository: str,
+    digest: str,
+    chosen: Tag | None,
+    listing: Mapping[str, str | None],
+    *,
+    classified: Mapping[str, Tag] | None = None,
+) -> tuple[str, ...]:
     """Every tag of ``repository`` that points at ``digest``.
 
     ECR's listing carries each tag's digest, so this is a filter.  An OCI tag
@@ -124,14 +132,17 @@ def tags_on(registry: Registry, repository: str, digest: str, chosen: Tag | None
     tags, the timestamp tags of those builds, and ``latest`` are checked.  When
     the selector named no version (``latest``, a timestamp, a digest), the
     build tags of the same timestamp are tried first, then releases from the
-    newest down until one shares the digest.
+    newest down until one shares the digest.  ``classified`` (every listed
+    tag's :meth:`Tag.classify`) saves classifying the listing again when
+    asking about many digests of one listing.
     """
     on = {t for t, d in listing.items() if d == digest}
     if chosen is not None:
         on.add(chosen.text)
     if all(d is not None for d in listing.values()):
         return tuple(sorted(on))
-    classified = {t: Tag.classify(t) for t in listing}
+    if classified is None:
+        classified = {t: Tag.classify(t) for t in listing}
     looked: set[str] = set(on)
 
     def check(tag: str) -> bool:

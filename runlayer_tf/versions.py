@@ -8,7 +8,7 @@ import attrs
 
 from runlayer_tf.registries import Registry
 from runlayer_tf.resolve import rfc3339, tags_on
-from runlayer_tf.tags import releases_newest_first
+from runlayer_tf.tags import Tag, releases_newest_first
 
 __all__ = ["Release", "list_versions"]
 
@@ -46,14 +46,14 @@ def list_versions(registry: Registry, repository: str, *, limit: int = 20, allow
     describe_many = getattr(registry, "describe_many", None)
     if describe_many is not None and digests:
         details = describe_many(repository, sorted(set(digests.values())))
+    # Classified once for all rows (tags_on needs it when the listing lacks digests).
+    classified = {t: Tag.classify(t) for t in listing} if None in listing.values() else None
     rows = []
     for tag in releases:
         digest = digests[tag.text]
-        pushed = details.get(digest, {}).get("imagePushedAt") if details else registry.pushed_at(repository, digest)
-        if isinstance(pushed, datetime.datetime):
-            pushed = pushed.astimezone(datetime.timezone.utc)
-        else:
-            pushed = None
-        same = tags_on(registry, repository, digest, tag, listing)
+        # ECR's pushed_at answers from what describe_many fetched; an image it
+        # did not return (deleted meanwhile) has no push time.
+        pushed = registry.pushed_at(repository, digest) if not details or digest in details else None
+        same = tags_on(registry, repository, digest, tag, listing, classified=classified)
         rows.append(Release(str(tag.version), tag.text, digest, same, pushed))
     return rows

@@ -20,6 +20,7 @@ from runlayer_tf.pins import (
     FileScan,
     PinConfig,
     Rule,
+    apply_changes,
     check_scans,
     load_config,
     parse_assignment,
@@ -27,6 +28,7 @@ from runlayer_tf.pins import (
     set_in_files,
 )
 from runlayer_tf.pins.config import merge_overrides
+from runlayer_tf.pins.finder import all_pins, pins_in
 from runlayer_tf.pins.rewrite import PinValue
 
 
@@ -146,7 +148,7 @@ def build_config(args: argparse.Namespace) -> PinConfig:
 def run_list(args: argparse.Namespace) -> int:
     config = build_config(args)
     scans = scan_paths(args.paths, config=config)
-    pins = [pin for scan in scans for pin in scan.pins]
+    pins = all_pins(scans)
     if args.json:
         print(json.dumps([pin.to_json() for pin in pins], indent=2))
     else:
@@ -192,7 +194,7 @@ def online_rules(args: argparse.Namespace, scans: Sequence[FileScan], config: Pi
     from runlayer_tf.pins.online import RegistryLookups
     from runlayer_tf.pins.online import online_rules as make_rules
 
-    pins = [pin for scan in scans for pin in scan.pins]
+    pins = all_pins(scans)
     return make_rules(RegistryLookups(address_from(args), pins, config.follows))
 
 
@@ -207,14 +209,9 @@ def run_check(args: argparse.Namespace) -> int:
 
 def run_bump(args: argparse.Namespace) -> int:
     from runlayer_tf.pins.online import RegistryLookups, plan_bump
-    from runlayer_tf.pins.update import apply_changes
 
     config = build_config(args)
-    scans = scan_paths(args.paths, config=config)
-    for scan in scans:
-        if scan.error is not None:
-            raise scan.error
-    pins = [pin for scan in scans for pin in scan.pins]
+    pins = pins_in(args.paths, config=config)
     lookups = RegistryLookups(address_from(args), pins, config.follows)
     plan = plan_bump(pins, lookups, level=args.to, digest=args.digest, allow_prerelease=args.allow_prerelease)
     for note in plan.notes:

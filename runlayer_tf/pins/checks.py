@@ -26,13 +26,12 @@ import attrs
 
 from runlayer_tf.errors import TagError
 from runlayer_tf.pins.config import PinConfig
-from runlayer_tf.pins.finder import FileScan, TerraformParseError
+from runlayer_tf.pins.finder import FileScan, TerraformParseError, all_pins
 from runlayer_tf.pins.model import Pin, PinKind
 from runlayer_tf.pins.rewrite import follows_map, repository_matches
 from runlayer_tf.tags import Digest, Selector, SelectorKind, Tag
 
 __all__ = [
-    "ALL_RULE_IDS",
     "OFFLINE_RULES",
     "RESERVED_ONLINE_RULES",
     "Check",
@@ -69,13 +68,11 @@ class CheckContext:
 
     @classmethod
     def build(cls, scans: Sequence[FileScan], config: PinConfig) -> CheckContext:
-        pins = [pin for scan in scans for pin in scan.pins]
-        return cls(tuple(scans), config, follows_map(pins, config.follows))
+        return cls(tuple(scans), config, follows_map(all_pins(scans), config.follows))
 
     @property
     def pins(self) -> Iterator[Pin]:
-        for scan in self.scans:
-            yield from scan.pins
+        return iter(all_pins(self.scans))
 
 
 Check = Callable[[CheckContext], Iterable[Violation]]
@@ -205,9 +202,6 @@ RESERVED_ONLINE_RULES: Mapping[str, str] = {
     "RTF004": "a pinned tag@digest whose tag now points at another digest (tag moved)",
     "RTF005": "a pinned tag that does not exist in its repository",
 }
-ALL_RULE_IDS: frozenset[str] = frozenset(
-    [r.id for r in OFFLINE_RULES] + list(RESERVED_ONLINE_RULES)
-)
 
 
 def run_checks(ctx: CheckContext, rules: Iterable[Rule] = OFFLINE_RULES) -> list[Violation]:

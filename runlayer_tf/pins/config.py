@@ -40,7 +40,7 @@ DEFAULT_PRODUCTION_GLOBS: tuple[str, ...] = ("**/*prod*.tfvars", "**/prod/**", "
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 _RULE_ID = re.compile(r"RTF[0-9]{3}")
-# Every rule id pins check knows (checks.ALL_RULE_IDS is built from the rules and must match).
+# Every rule id pins check knows (the offline rules and checks.RESERVED_ONLINE_RULES; a test keeps them in step).
 RULE_IDS = frozenset({"RTF000", "RTF001", "RTF002", "RTF003", "RTF004", "RTF005"})
 
 
@@ -69,7 +69,6 @@ class PinConfig:
     follows: Mapping[str, str] = attrs.field(factory=dict, hash=False)
     disabled_rules: frozenset[str] = frozenset()
     root: Path | None = None
-    source: str | None = None
 
     def is_production(self, file: str | Path) -> bool:
         """True when ``file`` matches one of the production globs."""
@@ -135,7 +134,7 @@ def parse_config(
         raise ConfigError(
             f"{where}: unknown pins setting {unknown[0]!r} (known: {', '.join(sorted(known))})"
         )
-    config = PinConfig(root=root, source=where)
+    config = PinConfig(root=root)
     if "production-globs" in table:
         config = attrs.evolve(
             config, production_globs=tuple(_string_list(table, "production-globs", where))

@@ -6,7 +6,7 @@ import contextlib
 import os
 import stat
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from runlayer_tf.errors import PinError, UsageError
@@ -140,8 +140,3 @@ def write_if_changed(path: Path, old: bytes, new: bytes) -> bool:
         return False
     atomic_write(path, new)
     return True
-
-
-def common_files(paths: Sequence[Path]) -> list[Path]:
-    """``paths`` without duplicates, keeping order."""
-    return list(dict.fromkeys(paths))

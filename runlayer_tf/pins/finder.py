@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ import attrs
 
 from runlayer_tf.errors import ParseError, PinError
 from runlayer_tf.pins.config import PinConfig
+from runlayer_tf.pins.files import iter_terraform_files, read_bytes
 from runlayer_tf.pins.model import (
     IMAGE_REF_PATTERN,
     IMAGE_TEMPLATE_PATTERN,
@@ -45,11 +46,13 @@ __all__ = [
     "NOT_VERSION_NAMES",
     "FileScan",
     "TerraformParseError",
+    "all_pins",
     "find_pins",
     "find_pins_in_file",
     "is_version_name",
     "looks_like_image_tag",
     "may_hold_pins",
+    "pins_in",
     "scan_file",
     "scan_paths",
     "syntax_for",
@@ -96,7 +99,11 @@ class FileScan:
     file: str
     pins: tuple[Pin, ...] = ()
     error: ParseError | None = None
-    parsed: bool = False
+
+
+def all_pins(scans: Iterable[FileScan]) -> list[Pin]:
+    """The pins of every scan, in scan order."""
+    return [pin for scan in scans for pin in scan.pins]
 
 
 def syntax_for(file: str | Path) -> str:
@@ -214,8 +221,6 @@ def find_pins_in_file(
     Raises :class:`ParseError` for a file that does not parse and
     :class:`PinError` for one that cannot be read.
     """
-    from runlayer_tf.pins.files import read_bytes
-
     data = read_bytes(Path(path))
     if prescan and not may_hold_pins(data, config):
         return []
@@ -344,6 +349,13 @@ def _hcl_sites(text: str, file: str) -> Iterator[_Site]:
 
     tree = _parse_hcl(text, file)
 
+    def plain(parts: Sequence[object]) -> bool:
+        """True when a string's parts are plain text only (no interpolation or directive)."""
+        return all(
+            isinstance(p, Tree) and len(p.children) == 1 and isinstance(p.children[0], Token)
+            for p in parts
+        )
+
     def token_text(node: object) -> str | None:
         """The identifier or plain-string text a key/label node stands for."""
         if isinstance(node, Token):
@@ -352,10 +364,7 @@ def _hcl_sites(text: str, file: str) -> Iterator[_Site]:
             return None
         if node.data == "string":
             parts = node.children[1:-1]
-            if all(
-                isinstance(p, Tree) and len(p.children) == 1 and isinstance(p.children[0], Token)
-                for p in parts
-            ):
+            if plain(parts):
                 return "".join(str(p.children[0]) for p in parts if isinstance(p, Tree))
             return None
         if (
@@ -433,10 +442,7 @@ def _hcl_sites(text: str, file: str) -> Iterator[_Site]:
             assert isinstance(first, Token)
             assert isinstance(last, Token)
             parts = node.children[1:-1]
-            literal = all(
-                isinstance(p, Tree) and len(p.children) == 1 and isinstance(p.children[0], Token)
-                for p in parts
-            )
+            literal = plain(parts)
             assert first.end_pos is not None
             assert last.start_pos is not None
             yield _Site(first.end_pos, last.start_pos, path, key, name, literal)
@@ -540,25 +546,27 @@ def scan_file(
 
     Parse and read errors are returned in :attr:`FileScan.error`, not raised.
     """
-    from runlayer_tf.pins.files import read_bytes
-
     file = str(path)
     try:
-        data = read_bytes(Path(path))
-    except PinError as err:
+        pins = find_pins_in_file(path, config=config, prescan=prescan)
+    except ParseError as err:  # before PinError: ParseError is a PinError
+        return FileScan(file, error=err)
+    except PinError as err:  # the file cannot be read
         return FileScan(
             file, error=TerraformParseError(file, 0, 0, str(err).removeprefix(f"{file}: "))
         )
-    if prescan and not may_hold_pins(data, config):
-        return FileScan(file)
-    try:
-        return FileScan(file, tuple(find_pins(data, file=file, config=config)), parsed=True)
-    except ParseError as err:
-        return FileScan(file, error=err, parsed=True)
+    return FileScan(file, tuple(pins))
 
 
 def scan_paths(paths: Sequence[str | Path], *, config: PinConfig | None = None) -> list[FileScan]:
     """:func:`scan_file` for every Terraform file named by ``paths`` (directories recurse)."""
-    from runlayer_tf.pins.files import iter_terraform_files
-
     return [scan_file(path, config=config) for path in iter_terraform_files(paths)]
+
+
+def pins_in(paths: Sequence[str | Path], *, config: PinConfig | None = None) -> list[Pin]:
+    """All pins under ``paths``; raises the first file's :class:`ParseError` (parse or read)."""
+    scans = scan_paths(paths, config=config)
+    for scan in scans:
+        if scan.error is not None:
+            raise scan.error
+    return all_pins(scans)

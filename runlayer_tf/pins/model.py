@@ -160,9 +160,8 @@ class Edit:
     end: int
     old: str
     new: str
-    pin: Pin | None = None
 
     @classmethod
     def of(cls, pin: Pin, new: str) -> Edit:
         """The edit that replaces ``pin``'s value by ``new``."""
-        return cls(file=pin.file, start=pin.start, end=pin.end, old=pin.value, new=new, pin=pin)
+        return cls(file=pin.file, start=pin.start, end=pin.end, old=pin.value, new=new)

@@ -21,23 +21,21 @@ account when empty).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from pathlib import Path
 
 import attrs
 import semver
 
 from runlayer_tf.errors import NotFoundError, RunlayerError
-from runlayer_tf.pins.checks import CheckContext, Rule, Violation, position_of
-from runlayer_tf.pins.files import read_bytes
-from runlayer_tf.pins.model import Edit, Pin, PinKind
-from runlayer_tf.pins.rewrite import (
-    PinValue,
-    apply_edits,
-    follows_map,
-    new_text,
-    repository_matches,
+from runlayer_tf.pins.checks import (
+    RESERVED_ONLINE_RULES,
+    CheckContext,
+    Rule,
+    Violation,
+    position_of,
 )
-from runlayer_tf.pins.update import FileChange
+from runlayer_tf.pins.model import Edit, Pin, PinKind
+from runlayer_tf.pins.rewrite import PinValue, follows_map, new_text, repository_matches
+from runlayer_tf.pins.update import FileChange, changes_for
 from runlayer_tf.registries import Registry, RegistryAddress, open_registry
 from runlayer_tf.registries.session import RegistrySession
 from runlayer_tf.tags import (
@@ -182,8 +180,8 @@ def online_rules(lookups: RegistryLookups) -> tuple[Rule, ...]:
             )
 
     return (
-        Rule("RTF004", "a pinned tag@digest whose tag now points at another digest (tag moved)", tag_moved, online=True),
-        Rule("RTF005", "a pinned tag that does not exist in its repository", tag_missing, online=True),
+        Rule("RTF004", RESERVED_ONLINE_RULES["RTF004"], tag_moved, online=True),
+        Rule("RTF005", RESERVED_ONLINE_RULES["RTF005"], tag_missing, online=True),
     )
 
 
@@ -223,7 +221,8 @@ def plan_bump(
     if level not in BUMP_LEVELS:
         raise ValueError(level)
     notes: list[str] = []
-    edits: dict[str, list[Edit]] = {}
+    edits: list[Edit] = []
+    releases: dict[Target, list[Tag]] = {}  # per target: classifying a listing is not free
     for pin in pins:
         where = f"{pin.file}:{pin.line}:{pin.column}: {pin.path}"
         if pin.tag is None or not pin.rewritable:
@@ -236,9 +235,12 @@ def plan_bump(
         if target is None:
             notes.append(f"{where}: no registry known for {pin.name}; configure which repository it follows")
             continue
+        known = releases.get(target)
+        if known is None:
+            known = releases[target] = releases_newest_first(lookups.listing(target), allow_prerelease=allow_prerelease)
         newer = [
             release
-            for release in releases_newest_first(lookups.listing(target), allow_prerelease=allow_prerelease)
+            for release in known
             if release.version is not None and release.version > current.version and _within(level, current.version, release.version)
         ]
         if not newer:
@@ -251,12 +253,5 @@ def plan_bump(
             notes.append(f"{where}: a version variable holds no digest; pin the image reference to keep one")
         text = new_text(pin, PinValue(chosen.text, new_digest))
         if text != pin.value:
-            edits.setdefault(pin.file, []).append(Edit.of(pin, text))
-    changes = []
-    for file, file_edits in sorted(edits.items()):
-        path = Path(file)
-        old = read_bytes(path)
-        new = apply_edits(old, file_edits)
-        if new != old:
-            changes.append(FileChange(path, old, new, tuple(file_edits)))
-    return BumpPlan(tuple(changes), tuple(notes))
+            edits.append(Edit.of(pin, text))
+    return BumpPlan(tuple(changes_for(edits)), tuple(notes))

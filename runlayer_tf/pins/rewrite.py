@@ -172,9 +172,10 @@ def plan_edits(
             raise PinError(
                 f"no pin named {name!r} (neither a variable, an attribute nor a repository)"
             )
+        new_version = _version_of(value.tag)
         for pin in chosen:
             text = new_text(pin, value, digest_for=digest_for)
-            old_version, new_version = _version_of(pin.tag), _version_of(value.tag)
+            old_version = _version_of(pin.tag)
             if (
                 not allow_major
                 and old_version is not None

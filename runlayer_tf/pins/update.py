@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import attrs
 
 from runlayer_tf.pins.config import PinConfig
 from runlayer_tf.pins.files import read_bytes, write_if_changed
-from runlayer_tf.pins.finder import scan_paths
+from runlayer_tf.pins.finder import pins_in
 from runlayer_tf.pins.model import Edit
 from runlayer_tf.pins.rewrite import DigestLookup, PinValue, apply_edits, plan_edits
 
-__all__ = ["FileChange", "apply_changes", "plan_changes", "set_in_files"]
+__all__ = ["FileChange", "apply_changes", "changes_for", "plan_changes", "set_in_files"]
 
 
 @attrs.frozen
@@ -38,6 +38,25 @@ class FileChange:
         )
 
 
+def changes_for(edits: Iterable[Edit]) -> list[FileChange]:
+    """Read each edited file and apply its edits (in the given order); files left unchanged are dropped.
+
+    Files come in sorted order.  Raises whatever :func:`read_bytes` and
+    :func:`apply_edits` raise.  Nothing is written.
+    """
+    by_file: dict[str, list[Edit]] = {}
+    for edit in edits:
+        by_file.setdefault(edit.file, []).append(edit)
+    changes = []
+    for file, file_edits in sorted(by_file.items()):
+        path = Path(file)
+        old = read_bytes(path)
+        new = apply_edits(old, file_edits)
+        if new != old:
+            changes.append(FileChange(path, old, new, tuple(file_edits)))
+    return changes
+
+
 def plan_changes(
     paths: Sequence[str | Path],
     assignments: Mapping[str, PinValue | str] | Sequence[tuple[str, PinValue | str]],
@@ -52,25 +71,11 @@ def plan_changes(
     :func:`plan_edits` raises.  Nothing is written.
     """
     config = config or PinConfig()
-    scans = scan_paths(paths, config=config)
-    for scan in scans:
-        if scan.error is not None:
-            raise scan.error
-    pins = [pin for scan in scans for pin in scan.pins]
+    pins = pins_in(paths, config=config)
     edits = plan_edits(
         pins, assignments, follows=config.follows, digest_for=digest_for, allow_major=allow_major
     )
-    by_file: dict[str, list[Edit]] = {}
-    for edit in edits:
-        by_file.setdefault(edit.file, []).append(edit)
-    changes = []
-    for file, file_edits in by_file.items():
-        path = Path(file)
-        old = read_bytes(path)
-        new = apply_edits(old, file_edits)
-        if new != old:
-            changes.append(FileChange(path, old, new, tuple(file_edits)))
-    return changes
+    return changes_for(edits)
 
 
 def apply_changes(changes: Sequence[FileChange]) -> list[Path]:

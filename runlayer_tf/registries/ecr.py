@@ -21,7 +21,7 @@ from runlayer_tf.registries.base import RegistryAddress
 T = TypeVar("T")
 
 MAX_ATTEMPTS = 5
-_AUTH_CODES = {
+AUTH_CODES = frozenset({
     "AccessDeniedException",
     "AccessDenied",
     "UnrecognizedClientException",
@@ -30,7 +30,7 @@ _AUTH_CODES = {
     "ExpiredToken",
     "InvalidClientTokenId",
     "SignatureDoesNotMatch",
-}
+})
 _THROTTLE_CODES = {"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"}
 
 
@@ -81,7 +81,7 @@ def translate(err: Exception, *, what: str) -> RunlayerError:
             return NotFoundError(f"{what}: repository not found ({message})")
         if code in ("ImageNotFoundException", "ImageNotFound"):
             return NotFoundError(f"{what}: image not found ({message})")
-        if code in _AUTH_CODES:
+        if code in AUTH_CODES:
             return AuthError(f"{what}: AWS refused the credentials ({code}: {message})")
         if code in _THROTTLE_CODES:
             return RegistryError(f"{what}: ECR throttled the request and {MAX_ATTEMPTS} attempts failed ({code})")

@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from runlayer_tf.errors import AuthError, RunlayerError, UpdateError
+from runlayer_tf.registries.ecr import AUTH_CODES
 
-_AUTH_CODES = frozenset(
-    {
-        "AccessDenied",
-        "AccessDeniedException",
-        "AuthFailure",
-        "ExpiredToken",
-        "ExpiredTokenException",
-        "InvalidClientTokenId",
-        "SignatureDoesNotMatch",
-        "UnauthorizedOperation",
-        "UnrecognizedClientException",
-    }
-)
+# ECR's auth-failure codes and the EC2-style ones other services answer with.
+_AUTH_CODES = AUTH_CODES | {"AuthFailure", "UnauthorizedOperation"}
 
 
 def error_code(err: ClientError) -> str:
@@ -39,28 +30,48 @@ def translate(err: BotoCoreError | ClientError, doing: str) -> RunlayerError:
     return UpdateError(f"{doing}: {err}")
 
 
-def client(service: str) -> Any:
-    """A boto3 client from the standard AWS configuration (env, profile, AWS_ENDPOINT_URL)."""
-    import os
+class AwsSession:
+    """One botocore session for the clients of one command, so credentials are resolved once.
 
-    import boto3
+    Built on first use (``--dry-run`` needs no AWS configuration), from the
+    standard AWS configuration: env, profile, SSO, ``AWS_ENDPOINT_URL``.
+    """
 
-    # boto3 reads AWS_DEFAULT_REGION but not AWS_REGION (which the AWS CLI v2 honours).
-    region = os.environ.get("AWS_REGION") or None
-    return boto3.client(service, region_name=region)  # type: ignore[call-overload]
+    def __init__(self) -> None:
+        self._session: Any = None
+
+    def client(self, service: str) -> Any:
+        """A client for ``service``; raises BotoCoreError (no region, unknown profile, ...)."""
+        import botocore.session
+
+        if self._session is None:
+            self._session = botocore.session.Session()
+        # botocore reads AWS_DEFAULT_REGION but not AWS_REGION (which the AWS CLI v2 honours).
+        region = os.environ.get("AWS_REGION") or None
+        return self._session.create_client(service, region_name=region)
+
+
+# Shared by the clients built without a session, like boto3's default session.
+_DEFAULT_SESSION = AwsSession()
+
+
+def client(service: str, session: AwsSession | None = None) -> Any:
+    """A client from ``session`` (default: one session shared by every such call)."""
+    return (session or _DEFAULT_SESSION).client(service)
 
 
 class LazyClient:
-    """Builds the boto3 client on first use, so ``--dry-run`` needs no AWS configuration."""
+    """Builds the client on first use, so ``--dry-run`` needs no AWS configuration."""
 
-    def __init__(self, service: str) -> None:
+    def __init__(self, service: str, session: AwsSession | None = None) -> None:
         self._service = service
+        self._session = session
         self._client: Any = None
 
     def __getattr__(self, name: str) -> Any:
         if self._client is None:
             try:
-                self._client = client(self._service)
+                self._client = client(self._service, self._session)
             except BotoCoreError as err:
                 raise translate(err, f"creating the {self._service} client") from err
         return getattr(self._client, name)

@@ -1,7 +1,7 @@
 """Command-line plumbing shared by ``runlayer-tf update`` and ``runlayer-tf rollback``.
 
 Turns parsed options into an :class:`UpdateSpec` and an :class:`UpdateDeps`
-with the real seams (lazy boto3 clients, OpenTofu/Terraform, urllib), runs the
+with the real seams (lazy botocore clients, OpenTofu/Terraform, urllib), runs the
 sequence and prints its report.  Progress goes to stderr, the report to stdout.
 """
 
@@ -13,13 +13,13 @@ import shutil
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Literal, cast
 
 from runlayer_tf.commands.registry_options import add_registry_options, address_from
 from runlayer_tf.errors import ConfigError, UsageError
-from runlayer_tf.update._aws import LazyClient
+from runlayer_tf.update._aws import AwsSession, LazyClient
 from runlayer_tf.update.ecs import EcsApi
-from runlayer_tf.update.health import check_health_url, default_health_urls
+from runlayer_tf.update.health import default_health_urls
 from runlayer_tf.update.progress import SilentProgress, make_progress, redact
 from runlayer_tf.update.registry import RegistryLookups, repository_defaults
 from runlayer_tf.update.runbook import (
@@ -259,14 +259,10 @@ def spec_from_args(args: argparse.Namespace, *, kind: Literal["update", "rollbac
     binary = args.terraform or default_terraform()
     if not args.dry_run:
         binary = find_binary(binary)
-    health = tuple(
-        check_health_url(url)
-        for url in (*args.health_url, *default_health_urls(args.backend_url, args.frontend_url))
-    )
+    # UpdateSpec checks the health URLs (UsageError naming a bad one).
+    health = (*args.health_url, *default_health_urls(args.backend_url, args.frontend_url))
     changes = _changes(values, kind=kind, to=getattr(args, "to", None))
     given = _pairs(args.repository, "--repository")
-    named = dict(given)
-    defaults = repository_defaults([c.name for c in changes if c.name not in named], workdir)
     return UpdateSpec(
         cluster=args.cluster,
         workdir=workdir,
@@ -285,7 +281,6 @@ def spec_from_args(args: argparse.Namespace, *, kind: Literal["update", "rollbac
         resume=args.resume,
         dry_run=args.dry_run,
         repositories=given,
-        default_repositories=tuple(sorted(defaults.items())),
         current=_pairs(args.current, "--current"),
         kind=kind,
         health_consecutive=args.health_consecutive,
@@ -307,19 +302,22 @@ def lookups_from_args(args: argparse.Namespace) -> RegistryLookups:
     )
 
 
-def deps_from_args(args: argparse.Namespace, **overrides: Any) -> UpdateDeps:
-    """Real dependencies: lazily built boto3 clients, urllib, the var-file rewriter, the registry."""
+def deps_from_args(args: argparse.Namespace) -> UpdateDeps:
+    """Real dependencies: lazily built botocore clients (one session), urllib, the var-file rewriter, the registry.
+
+    The repositories of bare-tag variables without ``--repository`` come from
+    the workdir (:func:`repository_defaults`), read only when a run needs them.
+    """
     lookups = lookups_from_args(args)
-    progress = SilentProgress() if args.json else make_progress(sys.stderr)
-    fields: dict[str, Any] = {
-        "rds": cast(RdsApi, LazyClient("rds")),
-        "ecs": cast(EcsApi, LazyClient("ecs")),
-        "version_exists": lookups.version_exists,
-        "previous_release": lookups.previous_release,
-        "progress": progress,
-    }
-    fields.update(overrides)
-    return UpdateDeps(**fields)
+    session = AwsSession()
+    return UpdateDeps(
+        rds=cast(RdsApi, LazyClient("rds", session)),
+        ecs=cast(EcsApi, LazyClient("ecs", session)),
+        version_exists=lookups.version_exists,
+        previous_release=lookups.previous_release,
+        repository_defaults=repository_defaults,
+        progress=SilentProgress() if args.json else make_progress(sys.stderr),
+    )
 
 
 def format_report(report: UpdateReport) -> str:

@@ -193,7 +193,13 @@ def scale_bounce(
     at_zero: list[str] = []
     try:
         for name in previous:
-            _set_count(ecs, cluster, name, 0, previous)
+            _update_count(
+                ecs,
+                cluster,
+                name,
+                0,
+                f"setting desired count of {name} in {cluster} to 0 (previous counts: {counts})",
+            )
             at_zero.append(name)
         wait(ecs, cluster, services)
     except BaseException as err:
@@ -227,20 +233,15 @@ def _scale_back(
     problems = []
     for name in names:
         try:
-            ecs.update_service(cluster=cluster, service=name, desiredCount=previous[name])
-        except (ClientError, BotoCoreError) as err:
-            problems.append(str(translate(err, f"setting {name} to {previous[name]}")))
+            _update_count(ecs, cluster, name, previous[name], f"setting {name} to {previous[name]}")
+        except RunlayerError as err:
+            problems.append(str(err))
     return "; ".join(problems)
 
 
-def _set_count(
-    ecs: EcsApi, cluster: str, service: str, count: int, previous: Mapping[str, int]
-) -> None:
+def _update_count(ecs: EcsApi, cluster: str, service: str, count: int, doing: str) -> None:
+    """Set ``service``'s desired count; raises the AWS error translated, naming ``doing``."""
     try:
         ecs.update_service(cluster=cluster, service=service, desiredCount=count)
     except (ClientError, BotoCoreError) as err:
-        counts = ", ".join(f"{name}={n}" for name, n in previous.items())
-        raise translate(
-            err,
-            f"setting desired count of {service} in {cluster} to {count} (previous counts: {counts})",
-        ) from err
+        raise translate(err, doing) from err

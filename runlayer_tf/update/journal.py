@@ -90,6 +90,7 @@ class Journal:
     def __init__(self, path: Path, clock: Callable[[], datetime] = _utc_now) -> None:
         self.path = path
         self._clock = clock
+        self._ready = False
 
     def append(
         self,
@@ -108,8 +109,13 @@ class Journal:
             result=result,
             detail=dict(detail or {}),
         )
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        _mend_torn_tail(self.path)
+        if not self._ready:
+            # Once: every record this object appends is whole (written and
+            # fsynced before append returns), so only a tail torn before it
+            # started can need mending.
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            _mend_torn_tail(self.path)
+            self._ready = True
         with self.path.open("a", encoding="utf-8") as out:
             out.write(record.to_json() + "\n")
             out.flush()
@@ -298,13 +304,11 @@ def _create_exclusively(path: Path) -> int:
             text = path.read_bytes()[:4096]
         except OSError:
             text = b""
-    holder = _holder(text)
+    named = _named(text)
     hint = "; remove it if no update is running"
-    with contextlib.suppress(ValueError, KeyError, TypeError):
-        named = LockHolder.parse(text.decode("utf-8"))
-        if named.host == socket.gethostname() and not _alive(named.pid):
-            hint = "; that process is gone: remove the lock"
-    raise UpdateError(f"another update holds the lock {path}{holder}{hint}")
+    if named is not None and named.host == socket.gethostname() and not _alive(named.pid):
+        hint = "; that process is gone: remove the lock"
+    raise UpdateError(f"another update holds the lock {path}{_holder(named)}{hint}")
 
 
 _UNNAMED = " (the lock file does not name its holder yet)"
@@ -317,9 +321,8 @@ def _named(text: bytes) -> LockHolder | None:
         return None
 
 
-def _holder(text: bytes) -> str:
-    """``: pid ... on ... since ...`` from the lock file's content, or why there is none."""
-    named = _named(text)
+def _holder(named: LockHolder | None) -> str:
+    """``: pid ... on ... since ...`` for the lock file's holder, or why none is named."""
     return _UNNAMED if named is None else f": {named}"
 
 

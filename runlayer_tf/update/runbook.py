@@ -8,7 +8,8 @@ Invariants, whatever fails and wherever the process dies:
 
 * no ``apply`` runs unless the run's snapshot is ``available`` (checked right
   before every apply, not only remembered);
-* the var-file holds the old or the new content, never a mix (atomic rewrite);
+* the var-file holds the old or the new content, never a mix (one atomic
+  rewrite of each var-file for all its variables);
 * ``resume=True`` continues from the journal: a completed step never runs
   again (no second snapshot, no second rewrite), except that a saved plan is
   re-made when its apply has not completed;
@@ -22,7 +23,6 @@ the database is never restored automatically: the report carries the
 
 from __future__ import annotations
 
-import importlib
 import shlex
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -40,6 +40,7 @@ from runlayer_tf.errors import (
     UpdateError,
     UsageError,
 )
+from runlayer_tf.tags import crosses_major as tags_crosses_major
 from runlayer_tf.update import ecs as ecs_mod
 from runlayer_tf.update import snapshot as snap
 from runlayer_tf.update.health import (
@@ -53,13 +54,14 @@ from runlayer_tf.update.journal import (
     DEFAULT_DIR,
     Journal,
     RunHistory,
+    _utc_now,
     hold_lock,
     last_run,
     read_journal,
 )
 from runlayer_tf.update.progress import Progress, SilentProgress
 from runlayer_tf.update.terraform import Apply, Init, Plan, Runner, Terraform, run_command
-from runlayer_tf.update.varfile import read_var, set_var
+from runlayer_tf.update.varfile import read_vars, set_vars
 from runlayer_tf.update.window import MaintenanceWindow, check_window
 
 __all__ = [
@@ -76,15 +78,17 @@ __all__ = [
     "target_value",
 ]
 
-FORWARD_STEPS = ("preflight", "snapshot", "set-version", "plan", "apply", "verify")
-RESTORE_STEPS = ("restore-version",)
-ROLLBACK_STEPS = ("restore-version", "rollback-plan", "rollback-apply", "rollback-verify")
 JOURNAL_NAME = "update.jsonl"
 LOCK_NAME = "update.lock"
 
 Mode = Literal["set", "var"]
-SetPin = Callable[[Path, str, str], bool]
-ReadPin = Callable[[Path, str], "str | None"]
+Use = Literal["previous", "target"]
+# Set several variables of one var-file in one write; the names whose value changed.
+SetPin = Callable[[Path, Mapping[str, str]], Sequence[str]]
+# The values one var-file assigns to those of the names it assigns (one read).
+ReadPin = Callable[[Path, Sequence[str]], Mapping[str, str]]
+# The repository each of the names follows by default, given the workdir.
+RepositoryDefaults = Callable[[Sequence[str], Path], Mapping[str, str]]
 VersionExists = Callable[[str, str], bool]
 PreviousRelease = Callable[[str, str], "str | None"]
 CrossesMajor = Callable[[str, str], bool]
@@ -142,6 +146,11 @@ def target_value(previous: str, version: str) -> str:
     return f"{repository}:{version}"
 
 
+def _check_health_urls(_spec: object, _field: object, urls: Sequence[str]) -> None:
+    for url in urls:
+        check_health_url(url)
+
+
 @attrs.frozen
 class UpdateSpec:
     """What one update (or roll-back) run should do.  Paths are absolute or relative to the cwd."""
@@ -152,7 +161,8 @@ class UpdateSpec:
     mode: Mode = "set"
     var_files: tuple[Path, ...] = ()
     terraform: str = "tofu"
-    health_urls: tuple[str, ...] = ()
+    # Checked here, so a bad URL is a UsageError before anything runs (dry run included).
+    health_urls: tuple[str, ...] = attrs.field(default=(), validator=_check_health_urls)
     ecs_cluster: str | None = None
     services: tuple[str, ...] = ()
     snapshot_template: str = snap.DEFAULT_SNAPSHOT_TEMPLATE
@@ -164,7 +174,8 @@ class UpdateSpec:
     dry_run: bool = False
     repositories: tuple[tuple[str, str], ...] = ()
     current: tuple[tuple[str, str], ...] = ()
-    # Used only when neither ``repositories`` nor the value itself names the repository.
+    # Used only when neither ``repositories`` nor the value itself names the repository
+    # (a name missing here is asked of ``UpdateDeps.repository_defaults``).
     default_repositories: tuple[tuple[str, str], ...] = ()
     kind: Literal["update", "rollback"] = "update"
     health_consecutive: int = 3
@@ -182,18 +193,12 @@ class UpdateSpec:
         )
 
 
-def _tags_crosses_major(current: str, target: str) -> bool:
-    # Imported late: runlayer_tf.tags is the tag grammar's home and is only needed here.
-    tags = importlib.import_module("runlayer_tf.tags")
-    return bool(tags.crosses_major(current, target))
-
-
 def _no_resolver(repository: str, tag: str) -> Any:
     raise ConfigError(f"no registry resolver configured to look up {repository}:{tag}")
 
 
-def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+def _no_repository_defaults(names: Sequence[str], workdir: Path) -> Mapping[str, str]:
+    return {}
 
 
 @attrs.frozen
@@ -204,11 +209,13 @@ class UpdateDeps:
     ecs: ecs_mod.EcsApi | None = None
     terraform_runner: Runner = run_command
     http_get: HttpGet = urllib_get
-    set_pin: SetPin = set_var
-    read_pin: ReadPin = read_var
+    set_pin: SetPin = set_vars
+    read_pin: ReadPin = read_vars
     version_exists: VersionExists = _no_resolver
     previous_release: PreviousRelease = _no_resolver
-    crosses_major: CrossesMajor = _tags_crosses_major
+    crosses_major: CrossesMajor = tags_crosses_major
+    # Asked only for names whose repository nothing else names (the CLI reads the workdir).
+    repository_defaults: RepositoryDefaults = _no_repository_defaults
     clock: Callable[[], datetime] = _utc_now
     sleep: Callable[[float], None] = time.sleep
     progress: Progress = attrs.field(factory=SilentProgress)
@@ -223,6 +230,10 @@ class PlannedChange:
     target: str
     var_file: str | None
     repository: str | None
+
+    def value(self, use: Use) -> str:
+        """The previous or the target value."""
+        return self.previous if use == "previous" else self.target
 
     def to_dict(self) -> dict[str, Any]:
         return attrs.asdict(self)
@@ -308,13 +319,36 @@ class UpdateReport:
 # --------------------------------------------------------------------------- facts
 
 
-def _pin_location(spec: UpdateSpec, deps: UpdateDeps, name: str) -> tuple[Path | None, str | None]:
+def _pin_locations(spec: UpdateSpec, deps: UpdateDeps) -> dict[str, tuple[Path, str]]:
+    """The var-file assigning each change's variable, and the value: one read per var-file for all names."""
     # Terraform lets the last var-file win, so that is the one to rewrite.
+    found: dict[str, tuple[Path, str]] = {}
+    missing = list(dict.fromkeys(c.name for c in spec.changes))
     for var_file in reversed(spec.var_files):
-        value = deps.read_pin(var_file, name)
-        if value is not None:
-            return var_file, value
-    return None, None
+        if not missing:
+            break
+        values = deps.read_pin(var_file, missing)
+        found.update((name, (var_file, values[name])) for name in missing if name in values)
+        missing = [name for name in missing if name not in found]
+    return found
+
+
+def _default_repositories(
+    spec: UpdateSpec, deps: UpdateDeps, previous: Mapping[str, str]
+) -> dict[str, str]:
+    """``spec.default_repositories``, completed (in one call) for every name nothing else gives a repository."""
+    defaults = dict(spec.default_repositories)
+    given = dict(spec.repositories)
+    needed = [
+        name
+        for name in dict.fromkeys(c.name for c in spec.changes)
+        if name in previous
+        and name not in defaults
+        and not (given.get(name) or repository_of(previous[name]))
+    ]
+    if needed:
+        defaults.update(deps.repository_defaults(needed, spec.workdir))
+    return defaults
 
 
 def _establish(spec: UpdateSpec, deps: UpdateDeps, now: datetime) -> _Facts:
@@ -322,23 +356,27 @@ def _establish(spec: UpdateSpec, deps: UpdateDeps, now: datetime) -> _Facts:
         raise UsageError("nothing to update: give at least one NAME=VERSION")
     if spec.mode == "set" and not spec.var_files:
         raise UsageError("--set rewrites a var-file: give --var-file")
-    current = dict(spec.current)
+    locations = _pin_locations(spec, deps)
+    previous_values = {name: value for name, (_, value) in locations.items()}
+    previous_values.update(spec.current)
     repositories = dict(spec.repositories)
-    defaults = dict(spec.default_repositories)
+    defaults: dict[str, str] | None = None  # computed on first need: it reads the workdir
     planned = []
     for change in spec.changes:
-        var_file, value = _pin_location(spec, deps, change.name)
+        var_file = locations[change.name][0] if change.name in locations else None
         if spec.mode == "set" and var_file is None:
             files = ", ".join(str(f) for f in spec.var_files)
             raise PinError(f"no var-file assigns {change.name} (looked in {files})")
-        previous = current.get(change.name, value)
+        previous = previous_values.get(change.name)
         if previous is None:
             raise ConfigError(
                 f"cannot tell the current value of {change.name}: pass --current {change.name}=VALUE"
             )
-        repository = (
-            repositories.get(change.name) or repository_of(previous) or defaults.get(change.name)
-        )
+        repository = repositories.get(change.name) or repository_of(previous)
+        if repository is None:
+            if defaults is None:
+                defaults = _default_repositories(spec, deps, previous_values)
+            repository = defaults.get(change.name)
         version = change.version
         if version is None:
             if repository is None:
@@ -360,6 +398,28 @@ def _establish(spec: UpdateSpec, deps: UpdateDeps, now: datetime) -> _Facts:
     run = f"{spec.kind}-{now.astimezone(timezone.utc):%Y%m%dT%H%M%SZ}"
     snapshot_id = snap.snapshot_id(spec.snapshot_template, now=now, cluster=spec.cluster)
     return _Facts(run, spec.kind, spec.cluster, spec.mode, snapshot_id, tuple(planned))
+
+
+# --------------------------------------------------------------------------- shared by the run and the dry run
+
+
+def _plan_file(spec: UpdateSpec, run: str) -> str:
+    return str((spec.journal_path.parent / f"{run}.tfplan").resolve())
+
+
+def _variables(facts: _Facts, use: Use) -> tuple[tuple[str, str], ...]:
+    """The ``-var`` pairs of plan: none in ``set`` mode (the var-file holds the values)."""
+    if facts.mode != "var":
+        return ()
+    return tuple((c.name, c.value(use)) for c in facts.changes)
+
+
+def _passing(variables: Sequence[tuple[str, str]]) -> str:
+    return "pass " + " ".join(f"-var={n}={v}" for n, v in variables)
+
+
+def _moves(facts: _Facts, use: Use) -> str:
+    return ", ".join(f"{c.name}={tag_of(c.value(use))}" for c in facts.changes)
 
 
 # --------------------------------------------------------------------------- execution
@@ -428,22 +488,12 @@ class _Execution:
         self.deps.progress.step(name, summary)
         return detail
 
-    def _plan_file(self) -> str:
-        return str((self.spec.journal_path.parent / f"{self.facts.run}.tfplan").resolve())
-
-    def _variables(self, use: Literal["previous", "target"]) -> tuple[tuple[str, str], ...]:
-        if self.facts.mode != "var":
-            return ()
-        return tuple(
-            (c.name, c.previous if use == "previous" else c.target) for c in self.facts.changes
-        )
-
     # -- steps
 
     def preflight(self) -> Mapping[str, Any]:
         spec, deps = self.spec, self.deps
         window = check_window(spec.window, deps.clock(), force=spec.force_window)
-        info = snap.check_cluster_available(deps.rds, spec.cluster)
+        info = snap.check_cluster_available(deps.rds, self.facts.cluster)
         self.cluster_info = info
         for change in self.facts.changes:
             self._check_version(change)
@@ -504,29 +554,28 @@ class _Execution:
             "reused": result.reused,
         }
 
-    def set_values(self, use: Literal["previous", "target"]) -> Mapping[str, Any]:
+    def set_values(self, use: Use) -> Mapping[str, Any]:
         if self.facts.mode == "var":
-            values = self._variables(use)
-            return {
-                "summary": "pass " + " ".join(f"-var={n}={v}" for n, v in values),
-                "changed": [],
-            }
-        changed = []
+            return {"summary": _passing(_variables(self.facts, use)), "changed": []}
+        # One write per var-file for all of its variables: the file never holds a mix.
+        by_file: dict[str, dict[str, str]] = {}
         for change in self.facts.changes:
             assert change.var_file is not None
-            value = change.previous if use == "previous" else change.target
-            if self.deps.set_pin(Path(change.var_file), change.name, value):
-                changed.append(change.name)
-        names = ", ".join(
-            f"{c.name}={c.previous if use == 'previous' else c.target}" for c in self.facts.changes
-        )
-        return {"summary": f"var-file holds {names}", "changed": changed}
+            by_file.setdefault(change.var_file, {})[change.name] = change.value(use)
+        changed: set[tuple[str, str]] = set()
+        for var_file, values in by_file.items():
+            changed.update((var_file, name) for name in self.deps.set_pin(Path(var_file), values))
+        names = ", ".join(f"{c.name}={c.value(use)}" for c in self.facts.changes)
+        return {
+            "summary": f"var-file holds {names}",
+            "changed": [c.name for c in self.facts.changes if (c.var_file, c.name) in changed],
+        }
 
-    def plan(self, use: Literal["previous", "target"]) -> Mapping[str, Any]:
-        plan_file = self._plan_file()
+    def plan(self, use: Use) -> Mapping[str, Any]:
+        plan_file = _plan_file(self.spec, self.facts.run)
         changes = self.terraform.plan(
             plan_file,
-            variables=self._variables(use),
+            variables=_variables(self.facts, use),
             var_files=[str(f) for f in self.spec.var_files],
         )
         return {
@@ -542,7 +591,7 @@ class _Execution:
             raise UpdateError(
                 f"refusing to apply: snapshot {self.facts.snapshot} is {state}, not available"
             )
-        plan_file = Path(self._plan_file())
+        plan_file = Path(_plan_file(self.spec, self.facts.run))
         self.terraform.apply(str(plan_file))
         # A saved plan can hold sensitive values; once applied it has no further use.
         plan_file.unlink(missing_ok=True)
@@ -612,7 +661,7 @@ class _Execution:
             return self._roll_back(failed.step, str(failed.error))
         return self._finish(
             "succeeded",
-            f"{self._what()} succeeded: {self._moves('target')}; snapshot {self.facts.snapshot}",
+            f"{self._what()} succeeded: {_moves(self.facts, 'target')}; snapshot {self.facts.snapshot}",
         )
 
     def _restore(self, step: str, cause: str, *, noted: bool = False) -> UpdateReport:
@@ -639,7 +688,7 @@ class _Execution:
                 self.facts.run, "note", step=step, detail={"action": "rollback", "cause": cause}
             )
             self.deps.progress.step(
-                "rollback", f"{step} failed; rolling back to {self._moves('previous')}"
+                "rollback", f"{step} failed; rolling back to {_moves(self.facts, 'previous')}"
             )
         try:
             self._step("restore-version", lambda: self.set_values("previous"))
@@ -654,26 +703,20 @@ class _Execution:
             return self._finish(
                 "rollback-failed",
                 f"{self._what()} failed at {step} ({cause}) and the roll-back failed at {failed.step} ({failed.error}). "
-                f"State: {self._var_file_state()}; the Terraform state may hold a partial apply of {self._moves('target')}; "
+                f"State: {self._var_file_state()}; the Terraform state may hold a partial apply of {_moves(self.facts, 'target')}; "
                 f"DB snapshot {self.facts.snapshot} (taken before any apply) is available. "
                 f"Fix and re-apply by hand; restore the database only if it was damaged: {self._restore_command()}",
             )
         return self._finish(
             "rolled-back",
-            f"{self._what()} failed at {step} ({cause}); rolled back to {self._moves('previous')} and verified. "
+            f"{self._what()} failed at {step} ({cause}); rolled back to {_moves(self.facts, 'previous')} and verified. "
             f"DB snapshot {self.facts.snapshot} is kept; if the database was damaged restore it with: {self._restore_command()}",
         )
 
     # -- report
 
     def _what(self) -> str:
-        return f"{self.facts.kind} {self._moves('target')}"
-
-    def _moves(self, use: Literal["previous", "target"]) -> str:
-        return ", ".join(
-            f"{c.name}={tag_of(c.previous if use == 'previous' else c.target)}"
-            for c in self.facts.changes
-        )
+        return f"{self.facts.kind} {_moves(self.facts, 'target')}"
 
     def _var_file_state(self) -> str:
         if self.facts.mode == "var":
@@ -682,7 +725,7 @@ class _Execution:
         for change in self.facts.changes:
             assert change.var_file is not None
             try:
-                value = self.deps.read_pin(Path(change.var_file), change.name)
+                value = self.deps.read_pin(Path(change.var_file), [change.name]).get(change.name)
             except RunlayerError as err:
                 value = f"unreadable ({err})"
             held.append(f"{change.var_file} holds {change.name}={value}")
@@ -747,8 +790,6 @@ def run_update(spec: UpdateSpec, deps: UpdateDeps) -> UpdateReport:
     ``resume``); any other exception escapes untouched and leaves the journal
     ready for ``resume``.
     """
-    for url in spec.health_urls:
-        check_health_url(url)
     if spec.dry_run:
         return _dry_run(spec, deps)
     journal_path = spec.journal_path
@@ -819,9 +860,9 @@ def _dry_run(spec: UpdateSpec, deps: UpdateDeps) -> UpdateReport:
     now = deps.clock()
     facts = _establish(spec, deps, now)
     tf = Terraform(binary=spec.terraform, workdir=spec.workdir, runner=deps.terraform_runner)
-    plan_file = str((spec.journal_path.parent / f"{facts.run}.tfplan").resolve())
+    plan_file = _plan_file(spec, facts.run)
     var_files = tuple(str(f) for f in spec.var_files)
-    target_vars = tuple((c.name, c.target) for c in facts.changes) if facts.mode == "var" else ()
+    target_vars = _variables(facts, "target")
 
     def cmd(argv: Sequence[str]) -> str:
         return shlex.join(argv)
@@ -841,7 +882,7 @@ def _dry_run(spec: UpdateSpec, deps: UpdateDeps) -> UpdateReport:
             f"rewrite {c.name} in {c.var_file}: {c.previous} -> {c.target}" for c in facts.changes
         )
     else:
-        setting = "pass " + " ".join(f"-var={n}={v}" for n, v in target_vars)
+        setting = _passing(target_vars)
     verify = []
     if spec.ecs_cluster and spec.services:
         verify.append(
@@ -890,7 +931,7 @@ def _dry_run(spec: UpdateSpec, deps: UpdateDeps) -> UpdateReport:
         run=facts.run,
         kind=facts.kind,
         outcome="dry-run",
-        message=f"dry run of {facts.kind} {', '.join(f'{c.name}={tag_of(c.target)}' for c in facts.changes)}: nothing was changed",
+        message=f"dry run of {facts.kind} {_moves(facts, 'target')}: nothing was changed",
         cluster=spec.cluster,
         snapshot=facts.snapshot,
         changes=_change_reports(facts),

@@ -147,11 +147,9 @@ def snapshot_status(rds: RdsApi, identifier: str) -> Mapping[str, Any] | None:
     """The snapshot's description, or None when no snapshot has that id."""
     try:
         answer = rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=identifier)
-    except ClientError as err:
-        if error_code(err) == "DBClusterSnapshotNotFoundFault":
+    except (ClientError, BotoCoreError) as err:
+        if isinstance(err, ClientError) and error_code(err) == "DBClusterSnapshotNotFoundFault":
             return None
-        raise translate(err, f"describing snapshot {identifier}") from err
-    except BotoCoreError as err:
         raise translate(err, f"describing snapshot {identifier}") from err
     snapshots = answer.get("DBClusterSnapshots") or []
     return snapshots[0] if snapshots else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from update_fakes import (
 )
 
 from runlayer_tf.errors import ConfigError, PinError, UpdateError, UsageError
+from runlayer_tf.update import varfile
 from runlayer_tf.update.health import urllib_get
 from runlayer_tf.update.journal import hold_lock, read_journal
 from runlayer_tf.update.runbook import (
@@ -35,7 +37,7 @@ from runlayer_tf.update.runbook import (
     tag_of,
     target_value,
 )
-from runlayer_tf.update.varfile import set_var
+from runlayer_tf.update.varfile import set_vars
 from runlayer_tf.update.window import MaintenanceWindow
 
 REPO = "170974506510.dkr.ecr.us-east-1.amazonaws.com/backend-production"
@@ -61,6 +63,7 @@ class World:
         self.health = FakeHealth(self.tf)
         self.progress = RecordingProgress()
         self.writes: list[tuple[str, str, bool]] = []
+        self.set_pin_calls: list[dict[str, str]] = []
         self.var_file_contents: set[str] = set()
         self.spec = UpdateSpec(
             cluster="anysource-production",
@@ -82,9 +85,10 @@ class World:
             snapshot_interval=10,
         )
 
-    def set_pin(self, var_file: Path, name: str, value: str) -> bool:
-        changed = set_var(var_file, name, value)
-        self.writes.append((name, value, changed))
+    def set_pin(self, var_file: Path, values: Mapping[str, str]) -> list[str]:
+        changed = set_vars(var_file, values)
+        self.writes += [(name, value, name in changed) for name, value in values.items()]
+        self.set_pin_calls.append(dict(values))
         return changed
 
     def deps(self) -> UpdateDeps:
@@ -204,6 +208,77 @@ def test_image_reference_values_keep_their_repository(tmp_path: Path) -> None:
     assert report.outcome == "succeeded"
     assert world.var_file.read_text() == f'backend_image = "{REPO}:v1.3.0"\n'
     assert world.tf.deployed == f"{REPO}:v1.3.0"
+
+
+BOTH_OLD = '# production\nbackend_version  = "v1.2.3"\nfrontend_version = "v1.2.3"\n'
+BOTH_NEW = BOTH_OLD.replace("v1.2.3", "v1.3.0")
+
+
+@pytest.fixture
+def var_file_writes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Path, str]]:
+    """Every write of a var-file (path and the content written), through the pins API's write."""
+    written: list[tuple[Path, str]] = []
+    real = varfile.write_if_changed
+
+    def counting(path: Path, old: bytes, new: bytes) -> bool:
+        changed = real(path, old, new)
+        if changed:
+            written.append((path, path.read_text()))
+        return changed
+
+    monkeypatch.setattr(varfile, "write_if_changed", counting)
+    return written
+
+
+TWO_CHANGES = {
+    "changes": (
+        VersionChange("backend_version", "v1.3.0"),
+        VersionChange("frontend_version", "v1.3.0"),
+    ),
+    "repositories": (("backend_version", REPO), ("frontend_version", REPO)),
+}
+
+
+def test_two_variables_change_together_in_one_write(
+    world: World, var_file_writes: list[tuple[Path, str]]
+) -> None:
+    """set-version parses and writes the var-file once for both variables: it never holds a mix."""
+    world.var_file.write_text(BOTH_OLD)
+    report = world.run(**TWO_CHANGES)
+    assert (report.outcome, report.exit_code) == ("succeeded", 0)
+    assert var_file_writes == [(world.var_file, BOTH_NEW)]
+    assert world.set_pin_calls == [{"backend_version": "v1.3.0", "frontend_version": "v1.3.0"}]
+    assert world.writes == [
+        ("backend_version", "v1.3.0", True),
+        ("frontend_version", "v1.3.0", True),
+    ]
+    set_version = [
+        r
+        for r in read_journal(world.workdir / ".runlayer" / "update.jsonl")
+        if r.event == "end" and r.step == "set-version"
+    ]
+    assert [r.detail for r in set_version] == [
+        {
+            "summary": "var-file holds backend_version=v1.3.0, frontend_version=v1.3.0",
+            "changed": ["backend_version", "frontend_version"],
+        }
+    ]
+
+
+def test_two_variables_are_restored_together_in_one_write(
+    world: World, var_file_writes: list[tuple[Path, str]]
+) -> None:
+    world.var_file.write_text(BOTH_OLD)
+    world.tf.fail_next("plan", True)
+    report = world.run(**TWO_CHANGES)
+    assert report.outcome == "failed"
+    assert report.message.endswith(
+        f"nothing was applied; {world.var_file} holds backend_version=v1.2.3; "
+        f"{world.var_file} holds frontend_version=v1.2.3; "
+        "snapshot backup-before-update-20260301-053000 was taken and is kept"
+    )
+    assert var_file_writes == [(world.var_file, BOTH_NEW), (world.var_file, BOTH_OLD)]
+    assert len(world.set_pin_calls) == 2
 
 
 def test_snapshot_creation_fails_nothing_changes(world: World) -> None:

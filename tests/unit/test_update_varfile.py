@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from runlayer_tf.errors import PinError
-from runlayer_tf.update.varfile import read_var, set_var
+from runlayer_tf.update.varfile import read_var, read_vars, set_var, set_vars
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "update" / "production.tfvars"
 
@@ -131,3 +131,46 @@ def test_read_var_refuses(tmp_path: Path, text: str, problem: str) -> None:
     path.write_text(text)
     with pytest.raises(PinError, match=problem):
         read_var(path, "backend_version")
+
+
+def test_read_vars_reads_several_names_at_once(var_file: Path) -> None:
+    assert read_vars(var_file, ["backend_version", "absent", "region"]) == {
+        "backend_version": "v1.2.3",
+        "region": "us-east-1",
+    }
+
+
+def test_set_vars_writes_every_value_in_one_write(var_file: Path) -> None:
+    before = var_file.read_text()
+    inode = var_file.stat().st_ino
+    os.utime(var_file, (1_000_000, 1_000_000))
+    changed = set_vars(
+        var_file,
+        {"backend_version": "v1.3.0", "frontend_version": "v1.3.0", "region": "us-east-1"},
+    )
+    assert changed == ["backend_version", "frontend_version"]
+    assert var_file.read_text() == before.replace('"v1.2.3"', '"v1.3.0"')
+    assert var_file.stat().st_ino != inode  # replaced (atomically), not edited in place
+    assert var_file.stat().st_mtime != 1_000_000
+    assert sorted(p.name for p in var_file.parent.iterdir()) == ["production.tfvars"]
+
+
+@pytest.mark.parametrize(
+    ("values", "problem"),
+    [
+        ({"backend_version": "v1.3.0", "absent": "v1"}, "has no plain string assignment of absent"),
+        ({"backend_version": "v1.3.0", "frontend_version": "${var.x}"}, "templates are not allowed"),
+        (
+            {"backend_version": "v1.3.0", "tags": "v1"},
+            "assigns tags something other than a plain string",
+        ),
+    ],
+)
+def test_set_vars_writes_nothing_when_one_value_is_refused(
+    var_file: Path, values: dict[str, str], problem: str
+) -> None:
+    before = var_file.read_bytes()
+    os.utime(var_file, (1_000_000, 1_000_000))
+    with pytest.raises(PinError, match=problem):
+        set_vars(var_file, values)
+    assert (var_file.read_bytes(), var_file.stat().st_mtime) == (before, 1_000_000)

@@ -25,7 +25,7 @@ from pathlib import Path
 
 R = "170974506510.dkr.ecr.us-east-1.amazonaws.com"
 
-SG = '''resource "aws_security_group" "{name}" {{
+SG = """resource "aws_security_group" "{name}" {{
   name        = "{name}-{env}"
   description = "Allow HTTPS from the load balancer to {name}"
   vpc_id      = var.vpc_id
@@ -47,8 +47,8 @@ SG = '''resource "aws_security_group" "{name}" {{
 
   tags = merge(local.common_tags, {{ Name = "{name}-{env}", Service = "{name}" }})
 }}
-'''
-IAM = '''data "aws_iam_policy_document" "{name}_assume" {{
+"""
+IAM = """data "aws_iam_policy_document" "{name}_assume" {{
   statement {{
     actions = ["sts:AssumeRole"]
     principals {{
@@ -75,8 +75,8 @@ resource "aws_iam_role_policy" "{name}" {{
     }}]
   }})
 }}
-'''
-RDS = '''resource "aws_rds_cluster" "{name}" {{
+"""
+RDS = """resource "aws_rds_cluster" "{name}" {{
   cluster_identifier           = "{name}-{env}"
   engine                       = "aurora-postgresql"
   engine_version               = "15.4"
@@ -89,8 +89,8 @@ RDS = '''resource "aws_rds_cluster" "{name}" {{
   vpc_security_group_ids       = [aws_security_group.{name}.id]
   db_subnet_group_name         = aws_db_subnet_group.main.name
 }}
-'''
-SERVICE = '''resource "aws_ecs_service" "{name}" {{
+"""
+SERVICE = """resource "aws_ecs_service" "{name}" {{
   name            = "{name}-service"
   cluster         = aws_ecs_cluster.main.id
   task_definition = aws_ecs_task_definition.{name}.arn
@@ -123,8 +123,8 @@ resource "aws_lb_target_group" "{name}" {{
     interval            = 30
   }}
 }}
-'''
-VARS = '''variable "{name}_desired_count" {{
+"""
+VARS = """variable "{name}_desired_count" {{
   description = "How many {name} tasks to run"
   type        = number
   default     = 2
@@ -134,8 +134,8 @@ output "{name}_url" {{
   description = "Public URL of {name}"
   value       = "https://${{aws_lb.main.dns_name}}/{name}"
 }}
-'''
-TASK = '''resource "aws_ecs_task_definition" "{name}" {{
+"""
+TASK = """resource "aws_ecs_task_definition" "{name}" {{
   family                   = "{name}-{env}"
   requires_compatibilities = ["FARGATE"]
   network_mode             = "awsvpc"
@@ -161,12 +161,12 @@ variable "{name}_version" {{
   type    = string
   default = "v1.{minor}.{patch}"
 }}
-'''
-TFVARS = '''region              = "us-east-1"
+"""
+TFVARS = """region              = "us-east-1"
 environment         = "{env}"
 {name}_version = "v1.{minor}.{patch}" # pinned
 desired_count       = 2
-'''
+"""
 KINDS = [SG, IAM, RDS, SERVICE, VARS]
 
 
@@ -179,17 +179,28 @@ def generate(root: Path, files: int, seed: int = 7) -> tuple[int, int]:
         name = f"svc{i:04d}"
         directory = root / f"stack{i // 40:02d}"
         directory.mkdir(parents=True, exist_ok=True)
-        fields = {"name": name, "env": env, "registry": R, "minor": rng.randint(0, 9), "patch": rng.randint(0, 9)}
+        fields = {
+            "name": name,
+            "env": env,
+            "registry": R,
+            "minor": rng.randint(0, 9),
+            "patch": rng.randint(0, 9),
+        }
         if i % 20 == 0:
             pinned += 1
             if i % 40 == 0:
                 path, text = directory / f"{env}.tfvars", TFVARS.format(**fields)
             else:
-                path, text = directory / f"{name}_task.tf", TASK.format(**fields) + SG.format(**fields)
+                path, text = (
+                    directory / f"{name}_task.tf",
+                    TASK.format(**fields) + SG.format(**fields),
+                )
         else:
             blocks = rng.sample(KINDS, k=4)
             text = "\n".join(b.format(**fields) for b in blocks)
-            text += "\n".join(b.format(**{**fields, "name": name + "b"}) for b in rng.sample(KINDS, k=2))
+            text += "\n".join(
+                b.format(**{**fields, "name": name + "b"}) for b in rng.sample(KINDS, k=2)
+            )
             path = directory / f"{name}.tf"
         path.write_text(text)
         total += len(text.encode())
@@ -222,7 +233,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="pins-bench-") as tmp:
         root = Path(tmp)
         total, pinned = generate(root, args.files)
-        print(f"tree: {args.files} files, {total / 1e6:.1f} MB, {pinned} with pins ({pinned / args.files:.0%})")
+        print(
+            f"tree: {args.files} files, {total / 1e6:.1f} MB, {pinned} with pins ({pinned / args.files:.0%})"
+        )
         from runlayer_tf.pins import may_hold_pins
 
         kept = sum(may_hold_pins(p.read_bytes()) for p in root.rglob("*") if p.is_file())
@@ -231,11 +244,17 @@ def main(argv: list[str] | None = None) -> int:
         for run in range(args.runs):
             check_times.append(timed([cli, "pins", "check", str(root)], ok=(0, 1)))
             hcl2_times.append(timed([sys.executable, "-c", HCL2_LOADS, str(root)], ok=(0,)))
-            print(f"run {run + 1}: pins check {check_times[-1]:.2f}s   hcl2.loads {hcl2_times[-1]:.2f}s")
+            print(
+                f"run {run + 1}: pins check {check_times[-1]:.2f}s   hcl2.loads {hcl2_times[-1]:.2f}s"
+            )
         check, hcl2 = statistics.median(check_times), statistics.median(hcl2_times)
-        print(f"median: pins check {check:.2f}s   hcl2.loads {hcl2:.2f}s   ratio 1/{hcl2 / check:.1f}")
+        print(
+            f"median: pins check {check:.2f}s   hcl2.loads {hcl2:.2f}s   ratio 1/{hcl2 / check:.1f}"
+        )
         target = hcl2 / 20
-        print(f"target (<= 1/20 of hcl2): {target:.2f}s -> {'met' if check <= target else 'NOT met'}")
+        print(
+            f"target (<= 1/20 of hcl2): {target:.2f}s -> {'met' if check <= target else 'NOT met'}"
+        )
     return 0
 
 

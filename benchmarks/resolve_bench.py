@@ -211,7 +211,9 @@ class Command:
         return f"{min(self.times) * 1000:.0f}-{max(self.times) * 1000:.0f}"
 
 
-SUBREAPER = False  # set by become_subreaper(): detached resolvers are then reaped, and counted, here
+SUBREAPER = (
+    False  # set by become_subreaper(): detached resolvers are then reaped, and counted, here
+)
 
 
 def become_subreaper() -> bool:
@@ -386,7 +388,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.quick:
         args.runs = 1
     if args.releases < 1000:
-        parser.error(f"--releases {args.releases}: at least 1000 (50 per minor; the plans select v1.0..v1.19)")
+        parser.error(
+            f"--releases {args.releases}: at least 1000 (50 per minor; the plans select v1.0..v1.19)"
+        )
     if (
         args.candidate is not None
         and not (args.candidate / "runlayer_tf" / "__init__.py").is_file()
@@ -394,7 +398,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--candidate {args.candidate}: no runlayer_tf/__init__.py there")
 
     if not become_subreaper():
-        print("note: not a subreaper here; CPU times exclude detached shared resolvers", file=sys.stderr)
+        print(
+            "note: not a subreaper here; CPU times exclude detached shared resolvers",
+            file=sys.stderr,
+        )
     server = moto_server.MotoServer().start()
     try:
         with tempfile.TemporaryDirectory(prefix="resolve-bench-") as tmp:
@@ -578,14 +585,28 @@ def bench(args: argparse.Namespace, endpoint: str, scratch: Path) -> int:
         ]
 
         def plan_command(name: str, varfile: str, cold: bool, env: Mapping[str, str]) -> Command:
-            return Command(name, [*plan, f"-var-file={varfile}"], env, cwd=workdir, check=v12, before=empty_cache if cold else None)
+            return Command(
+                name,
+                [*plan, f"-var-file={varfile}"],
+                env,
+                cwd=workdir,
+                check=v12,
+                before=empty_cache if cold else None,
+            )
 
         for mark, extra in variants(args):
-            plans += [plan_command(name + mark, varfile, cold, {**tenv, **extra}) for name, varfile, cold in shapes]
+            plans += [
+                plan_command(name + mark, varfile, cold, {**tenv, **extra})
+                for name, varfile, cold in shapes
+            ]
         # The same cold plans with the shared resolver switched off: every data
         # source resolves in its own process, as before the resolver existed.
         solo = {**tenv, "RUNLAYER_TF_SHARED_RESOLVER": "0"}
-        plans += [plan_command(name + "_solo", varfile, cold, solo) for name, varfile, cold in shapes if cold]
+        plans += [
+            plan_command(name + "_solo", varfile, cold, solo)
+            for name, varfile, cold in shapes
+            if cold
+        ]
         # Control: the same plans with a program that prints a fixed answer
         # (no Python), i.e. what OpenTofu and the provider cost by themselves.
         answer = json.dumps(expected_answer(endpoint, scratch, query, work))
@@ -711,7 +732,15 @@ def render(
             "|---|---|---|---|---|---|---|---|",
         ]
         for cmd in plans:
-            ref = "c1ctl" if cmd.name.endswith("ctl") else "c1'" if cmd.name.endswith("'") else "c1_solo" if cmd.name.endswith("_solo") else "c1"
+            ref = (
+                "c1ctl"
+                if cmd.name.endswith("ctl")
+                else "c1'"
+                if cmd.name.endswith("'")
+                else "c1_solo"
+                if cmd.name.endswith("_solo")
+                else "c1"
+            )
             one = next(p for p in plans if p.name == ref)
             # Controls and the resolver-off plans are references: no target.
             first = cmd is one or cmd.name.endswith(("ctl", "_solo"))

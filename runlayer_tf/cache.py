@@ -98,7 +98,9 @@ def key_for(query: Mapping[str, str], cwd: str | None = None) -> str:
     """A stable key for ``query`` in the current environment."""
     context = {name: os.environ.get(name, "") for name in _CONTEXT_ENV}
     access_key = os.environ.get("AWS_ACCESS_KEY_ID", "")
-    context["aws_access_key_sha256"] = hashlib.sha256(access_key.encode()).hexdigest() if access_key else ""
+    context["aws_access_key_sha256"] = (
+        hashlib.sha256(access_key.encode()).hexdigest() if access_key else ""
+    )
     if query.get("registry", "").startswith("oci-layout:"):
         # A relative layout path means something else in another directory.
         context["cwd"] = cwd if cwd is not None else os.getcwd()
@@ -145,7 +147,9 @@ def store(key: str, result: Mapping[str, str], *, now: float | None = None) -> N
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".json")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump({"stored_at": time.time() if now is None else now, "result": dict(result)}, fh)
+                json.dump(
+                    {"stored_at": time.time() if now is None else now, "result": dict(result)}, fh
+                )
             os.replace(tmp, os.path.join(directory, f"{key}.json"))
         except BaseException:
             if os.path.exists(tmp):

@@ -30,15 +30,42 @@ if TYPE_CHECKING:
 
 # name -> (module, one-line summary).  `--help` lists these in this order.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "resolve": ("runlayer_tf.commands.resolve", "resolve a tag selector (v1.2, latest, ~> 1.2, sha256:...) to an image digest"),
-    "versions": ("runlayer_tf.commands.versions", "list a repository's releases, newest first, with digests and tags"),
-    "external": ("runlayer_tf.commands.external", "the program for Terraform's external data source (JSON on stdin/stdout)"),
-    "pins": ("runlayer_tf.commands.pins", "list, set and check image pins in .tf/.tfvars files (pre-commit hook)"),
-    "next-version": ("runlayer_tf.commands.next_version", "print the next release version implied by conventional commits on stdin"),
-    "update": ("runlayer_tf.commands.update", "snapshot the DB, set the version, plan, apply, verify; roll back on failure"),
-    "rollback": ("runlayer_tf.commands.rollback", "the update sequence towards the previous release (or --to VERSION)"),
-    "ecs": ("runlayer_tf.commands.ecs", "emergency ECS procedures: force-deploy, scale-bounce, status"),
-    "info": ("runlayer_tf.commands.info", "print this tool's version as an external-data-source JSON object"),
+    "resolve": (
+        "runlayer_tf.commands.resolve",
+        "resolve a tag selector (v1.2, latest, ~> 1.2, sha256:...) to an image digest",
+    ),
+    "versions": (
+        "runlayer_tf.commands.versions",
+        "list a repository's releases, newest first, with digests and tags",
+    ),
+    "external": (
+        "runlayer_tf.commands.external",
+        "the program for Terraform's external data source (JSON on stdin/stdout)",
+    ),
+    "pins": (
+        "runlayer_tf.commands.pins",
+        "list, set and check image pins in .tf/.tfvars files (pre-commit hook)",
+    ),
+    "next-version": (
+        "runlayer_tf.commands.next_version",
+        "print the next release version implied by conventional commits on stdin",
+    ),
+    "update": (
+        "runlayer_tf.commands.update",
+        "snapshot the DB, set the version, plan, apply, verify; roll back on failure",
+    ),
+    "rollback": (
+        "runlayer_tf.commands.rollback",
+        "the update sequence towards the previous release (or --to VERSION)",
+    ),
+    "ecs": (
+        "runlayer_tf.commands.ecs",
+        "emergency ECS procedures: force-deploy, scale-bounce, status",
+    ),
+    "info": (
+        "runlayer_tf.commands.info",
+        "print this tool's version as an external-data-source JSON object",
+    ),
 }
 
 
@@ -53,7 +80,9 @@ def _top_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    parser.add_argument("command", metavar="COMMAND", choices=list(COMMANDS), help="one of: " + ", ".join(COMMANDS))
+    parser.add_argument(
+        "command", metavar="COMMAND", choices=list(COMMANDS), help="one of: " + ", ".join(COMMANDS)
+    )
     parser.add_argument("arguments", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     return parser
 

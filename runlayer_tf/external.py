@@ -43,11 +43,15 @@ def read_query(stream: TextIO | BinaryIO) -> dict[str, str]:
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as err:
-            raise UsageError(f"query on stdin is not UTF-8 ({err.reason} at byte {err.start})") from None
+            raise UsageError(
+                f"query on stdin is not UTF-8 ({err.reason} at byte {err.start})"
+            ) from None
     else:
         text = data
     if not text.strip():
-        raise UsageError("empty query on stdin: expected a JSON object such as {\"repository\": \"backend-production\", \"tag\": \"v1.2\"}")
+        raise UsageError(
+            'empty query on stdin: expected a JSON object such as {"repository": "backend-production", "tag": "v1.2"}'
+        )
     try:
         raw = json.loads(text)
     except ValueError as err:
@@ -96,7 +100,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args != ["--"]:
         # Not a query problem but a wrong `program` list: the usage exit code.
-        print(f"{PROG}: takes no arguments (got {' '.join(args)}); it reads its query as JSON on stdin", file=sys.stderr)
+        print(
+            f"{PROG}: takes no arguments (got {' '.join(args)}); it reads its query as JSON on stdin",
+            file=sys.stderr,
+        )
         return 2
     try:
         run(sys.stdin.buffer, sys.stdout)
@@ -109,8 +116,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(err, RunlayerError):
             print(f"{PROG}: {err}", file=sys.stderr)
         else:
-            print(f"{PROG}: internal error: {type(err).__name__}: {' '.join(str(err).split())} (set RUNLAYER_TF_DEBUG=1 for a traceback)", file=sys.stderr)
+            print(
+                f"{PROG}: internal error: {type(err).__name__}: {' '.join(str(err).split())} (set RUNLAYER_TF_DEBUG=1 for a traceback)",
+                file=sys.stderr,
+            )
         return 1
+
 
 if __name__ == "__main__":
     raise SystemExit(main())

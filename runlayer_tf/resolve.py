@@ -28,7 +28,15 @@ from runlayer_tf.tags import (
 
 __all__ = ["QUERY_KEYS", "Query", "Resolution", "resolve", "resolve_query", "rfc3339", "tags_on"]
 
-QUERY_KEYS = ("repository", "tag", "registry", "registry_id", "region", "allow_prerelease", "insecure")
+QUERY_KEYS = (
+    "repository",
+    "tag",
+    "registry",
+    "registry_id",
+    "region",
+    "allow_prerelease",
+    "insecure",
+)
 _BOOL = {"true": True, "false": False, "": False}
 
 
@@ -53,10 +61,14 @@ class Query:
         """Validate a query object (all values strings); raises UsageError or TagError."""
         unknown = sorted(set(raw) - set(QUERY_KEYS))
         if unknown:
-            raise UsageError(f"unknown query key {', '.join(repr(k) for k in unknown)}; allowed keys: {', '.join(QUERY_KEYS)}")
+            raise UsageError(
+                f"unknown query key {', '.join(repr(k) for k in unknown)}; allowed keys: {', '.join(QUERY_KEYS)}"
+            )
         for key, value in raw.items():
             if not isinstance(value, str):
-                raise UsageError(f"query value {key!r} must be a string, got {type(value).__name__}")
+                raise UsageError(
+                    f"query value {key!r} must be a string, got {type(value).__name__}"
+                )
         values: dict[str, str] = {k: str(v) for k, v in raw.items()}
         for required in ("repository", "tag"):
             if not values.get(required, "").strip():
@@ -65,7 +77,9 @@ class Query:
         for flag in ("allow_prerelease", "insecure"):
             text = values.get(flag, "").strip().lower()
             if text not in _BOOL:
-                raise UsageError(f'query value {flag!r} must be "true" or "false", got {values[flag]!r}')
+                raise UsageError(
+                    f'query value {flag!r} must be "true" or "false", got {values[flag]!r}'
+                )
             flags[flag] = _BOOL[text]
         repository = validate_repository(values["repository"].strip())
         selector = Selector.parse(values["tag"])
@@ -159,10 +173,18 @@ def tags_on(
         return shares
 
     def versions() -> set[object]:
-        return {classified[t].version for t in on if t in classified and classified[t].version is not None}
+        return {
+            classified[t].version
+            for t in on
+            if t in classified and classified[t].version is not None
+        }
 
     def stamps() -> set[object]:
-        return {classified[t].timestamp for t in on if t in classified and classified[t].timestamp is not None}
+        return {
+            classified[t].timestamp
+            for t in on
+            if t in classified and classified[t].timestamp is not None
+        }
 
     if not versions():
         for tag, info in classified.items():
@@ -174,11 +196,17 @@ def tags_on(
                 break
     found = versions()
     for tag, info in classified.items():
-        if info.version in found and info.kind in (TagKind.RELEASE, TagKind.BUILD, TagKind.PRERELEASE):
+        if info.version in found and info.kind in (
+            TagKind.RELEASE,
+            TagKind.BUILD,
+            TagKind.PRERELEASE,
+        ):
             check(tag)
     found_stamps = stamps()
     for tag, info in classified.items():
-        if info.kind in (TagKind.TIMESTAMP, TagKind.LATEST) and (info.kind is TagKind.LATEST or info.timestamp in found_stamps):
+        if info.kind in (TagKind.TIMESTAMP, TagKind.LATEST) and (
+            info.kind is TagKind.LATEST or info.timestamp in found_stamps
+        ):
             check(tag)
     return tuple(sorted(on))
 
@@ -200,18 +228,29 @@ def resolve(query: Query, registry: Registry) -> Resolution:
         chosen = select(selector, listing, allow_prerelease=query.allow_prerelease)
         if chosen is None:
             newest = newest_release(listing)
-            hint = f"newest release: {newest.text}" if newest else ("no releases" if listing else "no tags")
+            hint = (
+                f"newest release: {newest.text}"
+                if newest
+                else ("no releases" if listing else "no tags")
+            )
             prerelease = ""
-            if not query.allow_prerelease and select(selector, listing, allow_prerelease=True) is not None:
+            if (
+                not query.allow_prerelease
+                and select(selector, listing, allow_prerelease=True) is not None
+            ):
                 prerelease = "; a prerelease matches: set allow_prerelease"
-            raise NoMatchError(f"no tag of {repository} matches {selector.text} ({hint}{prerelease})")
+            raise NoMatchError(
+                f"no tag of {repository} matches {selector.text} ({hint}{prerelease})"
+            )
         # Asked even when the listing names the digest: ECR describes the image
         # here (once: its push time comes from the same answer), and a layout
         # checks that the manifest blob is present and intact.
         digest = registry.digest_of(repository, chosen.text)
     tags = tags_on(registry, repository, digest, chosen, listing)
     on_digest = [Tag.classify(t) for t in tags]
-    builds = sorted((t for t in on_digest if t.kind is TagKind.BUILD), key=lambda t: (t.timestamp, t.text))
+    builds = sorted(
+        (t for t in on_digest if t.kind is TagKind.BUILD), key=lambda t: (t.timestamp, t.text)
+    )
     build = builds[-1] if builds else None
     if chosen is None:
         # A digest selector: report the image's preferred release tag, if any.

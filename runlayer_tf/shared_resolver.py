@@ -102,7 +102,12 @@ def usable(query: Mapping[str, str]) -> bool:
         return False
     if debug_enabled():
         return False
-    if cache.ttl() <= 0 or not sys.executable or not hasattr(os, "posix_spawn") or not hasattr(os, "getuid"):
+    if (
+        cache.ttl() <= 0
+        or not sys.executable
+        or not hasattr(os, "posix_spawn")
+        or not hasattr(os, "getuid")
+    ):
         return False
     return _is_ecr(query.get("registry", ""))
 
@@ -122,7 +127,11 @@ def _code_stamp() -> list[object]:
     for directory in (_PACKAGE_DIR, os.path.join(_PACKAGE_DIR, "registries")):
         try:
             with os.scandir(directory) as entries:
-                stamp.extend(sorted((e.name, e.stat().st_mtime_ns) for e in entries if e.name.endswith(".py")))
+                stamp.extend(
+                    sorted(
+                        (e.name, e.stat().st_mtime_ns) for e in entries if e.name.endswith(".py")
+                    )
+                )
         except OSError:
             stamp.append(directory)
     return stamp
@@ -313,7 +322,11 @@ def _ask(query: Mapping[str, str]) -> tuple[dict[str, str], float] | None:
     if isinstance(reply.get("error"), str):
         raise _QueryFailed(reply["error"])
     result, as_of = reply.get("result"), reply.get("as_of")
-    if not isinstance(result, dict) or not all(isinstance(v, str) for v in result.values()) or not isinstance(as_of, int | float):
+    if (
+        not isinstance(result, dict)
+        or not all(isinstance(v, str) for v in result.values())
+        or not isinstance(as_of, int | float)
+    ):
         return None
     return result, float(as_of)
 
@@ -336,7 +349,9 @@ class _Listings:
         self._guard = threading.Lock()
         self._locks: dict[object, Any] = {}
         self._clients: dict[RegistryAddress, Any] = {}
-        self._listings: dict[tuple[RegistryAddress, str], tuple[float, Mapping[str, str | None]]] = {}
+        self._listings: dict[
+            tuple[RegistryAddress, str], tuple[float, Mapping[str, str | None]]
+        ] = {}
 
     def _lock(self, key: object) -> Any:
         import threading
@@ -367,7 +382,12 @@ class _Listings:
                     self._listings.pop(key, None)
 
     def listing(
-        self, address: RegistryAddress, registry: Registry, repository: str, *, not_before: float = 0.0
+        self,
+        address: RegistryAddress,
+        registry: Registry,
+        repository: str,
+        *,
+        not_before: float = 0.0,
     ) -> tuple[float, Mapping[str, str | None]]:
         """(when it was listed, the listing): one ListImages pass per repository and window.
 
@@ -377,7 +397,11 @@ class _Listings:
         key = (address, repository)
         with self._lock(key):
             held = self._listings.get(key)
-            if held is not None and held[0] >= not_before and 0 <= time.time() - held[0] <= min(self._ttl, LISTING_WINDOW):
+            if (
+                held is not None
+                and held[0] >= not_before
+                and 0 <= time.time() - held[0] <= min(self._ttl, LISTING_WINDOW)
+            ):
                 return held
             listed_at = time.time()
             tags = registry.list_tags(repository)
@@ -388,7 +412,9 @@ class _Listings:
 class _SharedView:
     """A Registry whose ``list_tags`` comes from the shared listings; remembers the listing's time."""
 
-    def __init__(self, listings: _Listings, address: RegistryAddress, *, not_before: float = 0.0) -> None:
+    def __init__(
+        self, listings: _Listings, address: RegistryAddress, *, not_before: float = 0.0
+    ) -> None:
         self._listings = listings
         self._address = address
         self._registry = listings.registry(address)
@@ -400,7 +426,9 @@ class _SharedView:
         return self._registry.display_host
 
     def list_tags(self, repository: str) -> Mapping[str, str | None]:
-        listed_at, tags = self._listings.listing(self._address, self._registry, repository, not_before=self._not_before)
+        listed_at, tags = self._listings.listing(
+            self._address, self._registry, repository, not_before=self._not_before
+        )
         self.as_of = listed_at if self.as_of is None else min(self.as_of, listed_at)
         return tags
 
@@ -456,7 +484,9 @@ def _peer_is_us(conn: socket_module.socket) -> bool:
     if option is None:
         return True  # the socket's directory is private; that is the check elsewhere
     try:
-        _pid, uid, _gid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, option, struct.calcsize("3i")))
+        _pid, uid, _gid = struct.unpack(
+            "3i", conn.getsockopt(socket.SOL_SOCKET, option, struct.calcsize("3i"))
+        )
     except OSError:
         return False
     return bool(uid == os.getuid())
@@ -570,7 +600,9 @@ def serve(path: str, lock_fd: int) -> int:
         for worker in workers:
             worker.join(REPLY_TIMEOUT)
         # Our lock file and an empty log go too, unless a successor's replaced them.
-        leftovers = [(lock_fd, f"{path}.lock")] + ([(2, f"{path}.log")] if _empty(f"{path}.log") else [])
+        leftovers = [(lock_fd, f"{path}.lock")] + (
+            [(2, f"{path}.log")] if _empty(f"{path}.log") else []
+        )
         for fd, name in leftovers:
             if _same_file(fd, name):
                 with contextlib.suppress(OSError):

@@ -57,7 +57,9 @@ _OCI_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
 _RELEASE = re.compile(rf"v{_CORE}")
 _PRERELEASE = re.compile(rf"v{_CORE}-{_PRE}")
 _TIMESTAMP = re.compile(r"(?P<date>[0-9]{8})-(?P<time>[0-9]{6})")
-_BUILD = re.compile(rf"v{_CORE}-(?P<date>[0-9]{{8}})-(?P<time>[0-9]{{6}})-(?P<commit>[0-9a-f]{{7,40}})")
+_BUILD = re.compile(
+    rf"v{_CORE}-(?P<date>[0-9]{{8}})-(?P<time>[0-9]{{6}})-(?P<commit>[0-9a-f]{{7,40}})"
+)
 # Shapes: text that is meant to be one of the forms above, so a mismatch is an
 # error (``Tag.parse``) rather than an unrelated tag.
 _VERSION_SHAPED = re.compile(r"v[0-9]+\.[0-9]+\.[0-9]+")
@@ -114,11 +116,15 @@ class Digest:
             raise TagError(f'invalid digest "{text}": expected sha256:<64 hex digits>')
         if algorithm != "sha256":
             if _DIGEST_ALGORITHM.fullmatch(algorithm):
-                raise TagError(f'invalid digest "{text}": unsupported algorithm {algorithm!r} (only sha256)')
+                raise TagError(
+                    f'invalid digest "{text}": unsupported algorithm {algorithm!r} (only sha256)'
+                )
             raise TagError(f'invalid digest "{text}": expected sha256:<64 hex digits>')
         if re.fullmatch(r"[0-9a-fA-F]*", encoded) and encoded != encoded.lower():
             raise TagError(f'invalid digest "{text}": hex digits must be lowercase')
-        raise TagError(f'invalid digest "{text}": sha256 needs 64 hex digits, got {len(encoded)} characters')
+        raise TagError(
+            f'invalid digest "{text}": sha256 needs 64 hex digits, got {len(encoded)} characters'
+        )
 
     @staticmethod
     def of_bytes(data: bytes) -> Digest:
@@ -137,7 +143,12 @@ def is_digest(text: str) -> bool:
 
 
 def _version(m: re.Match[str]) -> semver.Version:
-    return semver.Version(int(m["major"]), int(m["minor"]), int(m["patch"]), m["pre"] if "pre" in m.re.groupindex else None)
+    return semver.Version(
+        int(m["major"]),
+        int(m["minor"]),
+        int(m["patch"]),
+        m["pre"] if "pre" in m.re.groupindex else None,
+    )
 
 
 def _timestamp(date: str, time: str) -> datetime.datetime:
@@ -158,7 +169,14 @@ def _version_problem(text: str) -> str:
     zero = _LEADING_ZERO.search(text.replace(".", " . "))
     if zero:
         return f"leading zero in {zero.group()!r}"
-    if text.endswith("-") or "--" in text or ".." in text or "-." in text or ".-" in text or text.endswith("."):
+    if (
+        text.endswith("-")
+        or "--" in text
+        or ".." in text
+        or "-." in text
+        or ".-" in text
+        or text.endswith(".")
+    ):
         return "empty version or prerelease component"
     if "x" in text.lower().split("-")[0] or "*" in text:
         return "wildcards are not supported (write v1.2 or ~> 1.2)"
@@ -185,7 +203,9 @@ class Tag:
         short commit, leading zero, bad prerelease).
         """
         if not _OCI_TAG.fullmatch(text):
-            raise TagError(f'invalid tag "{text}": not a valid OCI tag ([A-Za-z0-9_][A-Za-z0-9._-]{{0,127}})')
+            raise TagError(
+                f'invalid tag "{text}": not a valid OCI tag ([A-Za-z0-9_][A-Za-z0-9._-]{{0,127}})'
+            )
         if text == "latest":
             return cls(text, TagKind.LATEST)
         if m := _RELEASE.fullmatch(text):
@@ -266,7 +286,9 @@ def parse_version(text: str) -> semver.Version:
         return _version(m)
     body = text[1:] if text.startswith("v") else text
     if not re.match(r"[0-9]+\.[0-9]+\.[0-9]+", body):
-        raise TagError(f'invalid version "{text}": expected MAJOR.MINOR.PATCH with an optional leading v')
+        raise TagError(
+            f'invalid version "{text}": expected MAJOR.MINOR.PATCH with an optional leading v'
+        )
     raise TagError(f'invalid version "{text}": {_version_problem(body)}')
 
 
@@ -329,14 +351,22 @@ def _parse_constraints(text: str) -> tuple[Constraint, ...]:
             raise TagError(f'invalid selector "{text}": empty constraint clause')
         m = _CONSTRAINT_CLAUSE.fullmatch(clause)
         if not m:
-            raise TagError(f'invalid selector "{text}": cannot read constraint {clause!r} (expected e.g. ">= 1.2", "~> 1.2.0")')
+            raise TagError(
+                f'invalid selector "{text}": cannot read constraint {clause!r} (expected e.g. ">= 1.2", "~> 1.2.0")'
+            )
         precision = 1 + (m["minor"] is not None) + (m["patch"] is not None)
         op = m["op"] or "="
         if m["pre"] is not None and precision < 3:
-            raise TagError(f'invalid selector "{text}": a prerelease needs a full version in {clause!r}')
+            raise TagError(
+                f'invalid selector "{text}": a prerelease needs a full version in {clause!r}'
+            )
         if m["pre"] is not None and op == "~>":
-            raise TagError(f'invalid selector "{text}": ~> does not take a prerelease in {clause!r}')
-        version = semver.Version(int(m["major"]), int(m["minor"] or 0), int(m["patch"] or 0), m["pre"])
+            raise TagError(
+                f'invalid selector "{text}": ~> does not take a prerelease in {clause!r}'
+            )
+        version = semver.Version(
+            int(m["major"]), int(m["minor"] or 0), int(m["patch"] or 0), m["pre"]
+        )
         clauses.append(Constraint(op, version, precision))
     return tuple(clauses)
 
@@ -370,7 +400,9 @@ class Selector:
         if text == "latest":
             return cls(text, SelectorKind.LATEST)
         if "*" in text:
-            raise TagError(f'invalid selector "{text}": wildcards are not supported (write v1.2 or ~> 1.2)')
+            raise TagError(
+                f'invalid selector "{text}": wildcards are not supported (write v1.2 or ~> 1.2)'
+            )
         if ":" in text:
             try:
                 return cls(text, SelectorKind.DIGEST, digest=Digest.parse(text))
@@ -427,7 +459,9 @@ class Selector:
         return all(c.allows(version) for c in self.constraints)
 
     def _names_prerelease(self, version: semver.Version) -> bool:
-        return bool(version.prerelease) and any(c.operator == "=" and c.version == version for c in self.constraints)
+        return bool(version.prerelease) and any(
+            c.operator == "=" and c.version == version for c in self.constraints
+        )
 
     def __str__(self) -> str:
         return self.text
@@ -461,7 +495,9 @@ def _best_per_version(candidates: Iterable[Tag]) -> dict[semver.Version, Tag]:
     return best
 
 
-def select(selector: Selector | str, tags: Iterable[str], *, allow_prerelease: bool = False) -> Tag | None:
+def select(
+    selector: Selector | str, tags: Iterable[str], *, allow_prerelease: bool = False
+) -> Tag | None:
     """The concrete tag ``selector`` chooses among a repository's ``tags``, or None.
 
     Highest matching version wins; for that version the plain ``vX.Y.Z`` tag, else
@@ -489,7 +525,9 @@ def select(selector: Selector | str, tags: Iterable[str], *, allow_prerelease: b
     elif selector.kind is SelectorKind.VERSION and selector.version is not None:
         v = selector.version
         tags = [t for t in tags if t.startswith(f"v{v.major}.{v.minor}.{v.patch}")]
-    matching = [t for t in _classify_all(tags) if selector.matches(t, allow_prerelease=allow_prerelease)]
+    matching = [
+        t for t in _classify_all(tags) if selector.matches(t, allow_prerelease=allow_prerelease)
+    ]
     best = _best_per_version(matching)
     if not best:
         return None

@@ -102,7 +102,9 @@ def next_version(current: str, bump: Bump) -> str:
     """
     version = parse_version(current)
     if version.prerelease:
-        raise TagError(f'invalid current version "{current}": a prerelease; give the last release (vX.Y.Z)')
+        raise TagError(
+            f'invalid current version "{current}": a prerelease; give the last release (vX.Y.Z)'
+        )
     if bump is Bump.MAJOR:
         version = version.bump_major()
     elif bump is Bump.MINOR:

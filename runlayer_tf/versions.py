@@ -35,13 +35,18 @@ class Release:
         }
 
 
-def list_versions(registry: Registry, repository: str, *, limit: int = 20, allow_prerelease: bool = False) -> list[Release]:
+def list_versions(
+    registry: Registry, repository: str, *, limit: int = 20, allow_prerelease: bool = False
+) -> list[Release]:
     """The newest ``limit`` releases (0: all), one row per version."""
     listing = registry.list_tags(repository)
     releases = releases_newest_first(listing, allow_prerelease=allow_prerelease)
     if limit:
         releases = releases[:limit]
-    digests = {tag.text: listing.get(tag.text) or registry.digest_of(repository, tag.text) for tag in releases}
+    digests = {
+        tag.text: listing.get(tag.text) or registry.digest_of(repository, tag.text)
+        for tag in releases
+    }
     details: dict[str, dict[str, object]] = {}
     describe_many = getattr(registry, "describe_many", None)
     if describe_many is not None and digests:
@@ -53,7 +58,9 @@ def list_versions(registry: Registry, repository: str, *, limit: int = 20, allow
         digest = digests[tag.text]
         # ECR's pushed_at answers from what describe_many fetched; an image it
         # did not return (deleted meanwhile) has no push time.
-        pushed = registry.pushed_at(repository, digest) if not details or digest in details else None
+        pushed = (
+            registry.pushed_at(repository, digest) if not details or digest in details else None
+        )
         same = tags_on(registry, repository, digest, tag, listing, classified=classified)
         rows.append(Release(str(tag.version), tag.text, digest, same, pushed))
     return rows

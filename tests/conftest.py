@@ -34,7 +34,9 @@ def _seal_environment() -> None:
     aws = _SANDBOX / "aws"
     aws.mkdir()
     (aws / "config").write_text("[default]\nregion = us-east-1\n")
-    (aws / "credentials").write_text("[default]\naws_access_key_id = testing\naws_secret_access_key = testing\n")
+    (aws / "credentials").write_text(
+        "[default]\naws_access_key_id = testing\naws_secret_access_key = testing\n"
+    )
     os.environ.update(
         {
             "AWS_ACCESS_KEY_ID": "testing",
@@ -56,7 +58,9 @@ def _seal_environment() -> None:
     # A resolver a test leaves behind exits soon (the default is 10 s).
     os.environ["RUNLAYER_TF_SHARED_RESOLVER_IDLE"] = "2"
     # The data sources run `runlayer-tf` and `python`: the ones of this interpreter.
-    os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    os.environ["PATH"] = os.pathsep.join(
+        [str(Path(sys.executable).parent), os.environ.get("PATH", "")]
+    )
 
 
 _seal_environment()
@@ -74,7 +78,15 @@ if TOOLS is not None:
     os.environ["PATH"] = os.pathsep.join([str(TOOLS.tofu.parent), os.environ["PATH"]])
 
 REGISTRY_CREDENTIALS = ("runlayer", "registry-test-password")
-INTEGRATION_FIXTURES = {"tofu", "provisioned_tools", "moto_server", "ecr", "oci_registry", "auth_registry", "token_registry"}
+INTEGRATION_FIXTURES = {
+    "tofu",
+    "provisioned_tools",
+    "moto_server",
+    "ecr",
+    "oci_registry",
+    "auth_registry",
+    "token_registry",
+}
 
 
 # --- pytest-terraform wiring -------------------------------------------------
@@ -84,11 +96,17 @@ def pytest_configure(config: pytest.Config) -> None:
     # pytest-terraform runs in the module dir and writes tf_resources.json and
     # .terraform.lock.hcl there: give it a temp copy of tests/terraform instead.
     modules = _SANDBOX / "terraform-modules"
-    shutil.copytree(TESTS / "terraform", modules, ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*", "tf_resources.json"))
+    shutil.copytree(
+        TESTS / "terraform",
+        modules,
+        ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*", "tf_resources.json"),
+    )
     config.option.dest_tf_mod_dir = str(modules)
     # Without a binary pytest-terraform refuses to configure at all; point it
     # at the provisioned one, or at a name that fails per test (see below).
-    config.option.dest_tf_binary = str(TOOLS.tofu) if TOOLS else str(_SANDBOX / "tofu-not-provisioned")
+    config.option.dest_tf_binary = (
+        str(TOOLS.tofu) if TOOLS else str(_SANDBOX / "tofu-not-provisioned")
+    )
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -129,7 +147,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if under_ci() and _SKIPPED:
-        terminalreporter.write_line(f"CI=true: {len(_SKIPPED)} test(s) skipped; under CI every test must run:", red=True)
+        terminalreporter.write_line(
+            f"CI=true: {len(_SKIPPED)} test(s) skipped; under CI every test must run:", red=True
+        )
         for nodeid in _SKIPPED[:20]:
             terminalreporter.write_line(f"  {nodeid}", red=True)
 
@@ -173,13 +193,21 @@ def ecr(moto_server: MotoServer):  # type: ignore[no-untyped-def]
 
 
 def _registry(
-    tmp_path_factory: pytest.TempPathFactory, name: str, credentials: tuple[str, str] | None, token_auth: str = ""
+    tmp_path_factory: pytest.TempPathFactory,
+    name: str,
+    credentials: tuple[str, str] | None,
+    token_auth: str = "",
 ) -> Iterator[DistributionRegistry]:
     binary = find_docker_registry()
     if binary is None:
-        missing("Debian's docker-registry", "run 'scripts/provision-tools' as root (apt-get install docker-registry)")
+        missing(
+            "Debian's docker-registry",
+            "run 'scripts/provision-tools' as root (apt-get install docker-registry)",
+        )
     assert binary is not None
-    registry = DistributionRegistry(binary, tmp_path_factory.mktemp(name), credentials=credentials, token_auth=token_auth).start()
+    registry = DistributionRegistry(
+        binary, tmp_path_factory.mktemp(name), credentials=credentials, token_auth=token_auth
+    ).start()
     try:
         yield registry
     finally:
@@ -199,11 +227,21 @@ def auth_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Distribu
 
 
 @pytest.fixture(scope="session")
-def token_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DistributionRegistry, TokenServer]]:
+def token_registry(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[DistributionRegistry, TokenServer]]:
     """A distribution registry in ``auth: token`` mode and the bearer-token service it trusts."""
     tokens = TokenServer(tmp_path_factory.mktemp("token-service"), REGISTRY_CREDENTIALS).start()
     try:
-        yield from ((registry, tokens) for registry in _registry(tmp_path_factory, "token-registry", REGISTRY_CREDENTIALS, tokens.registry_auth_config()))
+        yield from (
+            (registry, tokens)
+            for registry in _registry(
+                tmp_path_factory,
+                "token-registry",
+                REGISTRY_CREDENTIALS,
+                tokens.registry_auth_config(),
+            )
+        )
     finally:
         tokens.stop()
 

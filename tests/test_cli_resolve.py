@@ -23,26 +23,60 @@ def run(capsys, *argv):
 def test_resolve_prints_the_digest_pinned_reference(capsys):
     code, out, err = run(capsys, "resolve", "--registry", DEMO, "backend-production", "v1.2")
     assert (code, err) == (0, "")
-    assert out == f"{DEMO}/backend-production@sha256:d00f74ec3be925829ac9b69e51ca4b2a3b4aff665ab32da7578e07863358d33f\n"
+    assert (
+        out
+        == f"{DEMO}/backend-production@sha256:d00f74ec3be925829ac9b69e51ca4b2a3b4aff665ab32da7578e07863358d33f\n"
+    )
 
 
 def test_resolve_json_is_the_external_result(capsys):
-    code, out, _ = run(capsys, "resolve", "--json", "--registry", DEMO, "frontend-production", "latest")
+    code, out, _ = run(
+        capsys, "resolve", "--json", "--registry", DEMO, "frontend-production", "latest"
+    )
     assert code == 0
     result = json.loads(out)
-    assert (result["tag"], result["version"], result["commit"], result["digest"]) == ("latest", "1.3.0", "feedface", FRONTEND_LATEST)
+    assert (result["tag"], result["version"], result["commit"], result["digest"]) == (
+        "latest",
+        "1.3.0",
+        "feedface",
+        FRONTEND_LATEST,
+    )
     assert all(isinstance(v, str) for v in result.values())
 
 
 @pytest.mark.parametrize(
     ("argv", "code", "message"),
     [
-        (["resolve", "--registry", DEMO, "frontend-production", "v7"], 1, "no tag of frontend-production matches v7 (newest release: v1.3.0)"),
-        (["resolve", "--registry", DEMO, "Frontend", "v1"], 2, 'invalid repository name "Frontend": use lowercase letters, digits and separators (. _ __ -), path components joined by /'),
-        (["resolve", "--registry", "http://registry.example.com", "frontend-production", "v1"], 2, 'refusing plain HTTP to "registry.example.com": only loopback registries may use http:// unless insecure is "true"'),
-        (["resolve", "--registry", DEMO, "frontend-production", "v1.*"], 1, 'invalid selector "v1.*": wildcards are not supported (write v1.2 or ~> 1.2)'),
-        (["versions", "--limit", "-1", "--registry", DEMO, "frontend-production"], 2, "--limit must be 0 (all) or a positive number"),
-        (["versions", "--registry", DEMO, "nothing-here"], 1, f"repository nothing-here not found in {DEMO} (no {LAYOUT / 'nothing-here' / 'index.json'})"),
+        (
+            ["resolve", "--registry", DEMO, "frontend-production", "v7"],
+            1,
+            "no tag of frontend-production matches v7 (newest release: v1.3.0)",
+        ),
+        (
+            ["resolve", "--registry", DEMO, "Frontend", "v1"],
+            2,
+            'invalid repository name "Frontend": use lowercase letters, digits and separators (. _ __ -), path components joined by /',
+        ),
+        (
+            ["resolve", "--registry", "http://registry.example.com", "frontend-production", "v1"],
+            2,
+            'refusing plain HTTP to "registry.example.com": only loopback registries may use http:// unless insecure is "true"',
+        ),
+        (
+            ["resolve", "--registry", DEMO, "frontend-production", "v1.*"],
+            1,
+            'invalid selector "v1.*": wildcards are not supported (write v1.2 or ~> 1.2)',
+        ),
+        (
+            ["versions", "--limit", "-1", "--registry", DEMO, "frontend-production"],
+            2,
+            "--limit must be 0 (all) or a positive number",
+        ),
+        (
+            ["versions", "--registry", DEMO, "nothing-here"],
+            1,
+            f"repository nothing-here not found in {DEMO} (no {LAYOUT / 'nothing-here' / 'index.json'})",
+        ),
     ],
 )
 def test_errors_are_one_line_with_exit_codes(capsys, argv, code, message):
@@ -61,11 +95,39 @@ def test_versions_table(capsys):
 
 
 def test_versions_json_limit_and_prereleases(capsys):
-    code, out, _ = run(capsys, "versions", "--json", "--limit", "3", "--allow-prerelease", "--registry", DEMO, "backend-production")
+    code, out, _ = run(
+        capsys,
+        "versions",
+        "--json",
+        "--limit",
+        "3",
+        "--allow-prerelease",
+        "--registry",
+        DEMO,
+        "backend-production",
+    )
     assert code == 0
     rows = json.loads(out)
-    assert [(r["version"], r["tag"]) for r in rows] == [("2.0.0-beta.2", "v2.0.0-beta.2"), ("1.3.0", "v1.3.0"), ("1.3.0-rc.1", "v1.3.0-rc.1")]
-    assert rows[1]["tags"] == ["20250114-090000", "latest", "v1.3.0", "v1.3.0-20250114-090000-b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5"]
+    assert [(r["version"], r["tag"]) for r in rows] == [
+        ("2.0.0-beta.2", "v2.0.0-beta.2"),
+        ("1.3.0", "v1.3.0"),
+        ("1.3.0-rc.1", "v1.3.0-rc.1"),
+    ]
+    assert rows[1]["tags"] == [
+        "20250114-090000",
+        "latest",
+        "v1.3.0",
+        "v1.3.0-20250114-090000-b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5",
+    ]
     assert rows[1]["pushed_at"] == ""
-    code, out, _ = run(capsys, "versions", "--json", "--limit", "0", "--registry", DEMO, "backend-production")
-    assert [r["version"] for r in json.loads(out)] == ["1.3.0", "1.2.3", "1.2.1", "1.2.0", "1.1.0", "1.0.0"]
+    code, out, _ = run(
+        capsys, "versions", "--json", "--limit", "0", "--registry", DEMO, "backend-production"
+    )
+    assert [r["version"] for r in json.loads(out)] == [
+        "1.3.0",
+        "1.2.3",
+        "1.2.1",
+        "1.2.0",
+        "1.1.0",
+        "1.0.0",
+    ]

@@ -26,7 +26,17 @@ LAYOUT = Path(__file__).resolve().parent.parent / "examples" / "oci-layout"
 def test_bump_levels_hold_with_prereleases(tmp_path, capsys, current, level, prerelease, expected):
     tfvars = tmp_path / "staging.tfvars"
     tfvars.write_text(f'backend_version = "{current}"\n')
-    argv = ["pins", "bump", "--to", level, "--follow", "backend_version=backend-production", "--registry", f"oci-layout:{LAYOUT}", str(tfvars)]
+    argv = [
+        "pins",
+        "bump",
+        "--to",
+        level,
+        "--follow",
+        "backend_version=backend-production",
+        "--registry",
+        f"oci-layout:{LAYOUT}",
+        str(tfvars),
+    ]
     if prerelease:
         argv.insert(2, "--allow-prerelease")
     assert main(argv) == 0

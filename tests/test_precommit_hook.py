@@ -66,7 +66,9 @@ def test_hook_passes_clean_files(project):
 
 
 def test_hook_fails_bad_files_with_rule_lines(project):
-    result = try_repo(project, "bad/prod/main.tf", "bad/prod.tfvars", "bad/broken.tf", "clean/main.tf")
+    result = try_repo(
+        project, "bad/prod/main.tf", "bad/prod.tfvars", "bad/broken.tf", "clean/main.tf"
+    )
     assert result.returncode == 1, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     for expected in [

@@ -21,9 +21,24 @@ def tool(module: str) -> None:
 
 def test_ruff_finds_nothing():
     tool("ruff")
-    paths = ["runlayer_tf", "tests", "benchmarks", "examples", "scripts/provision-tools", "scripts/build-example-layout"]
-    proc = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", *paths], cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert (proc.returncode, proc.stdout.strip()) == (0, "All checks passed!"), proc.stdout + proc.stderr
+    paths = [
+        "runlayer_tf",
+        "tests",
+        "benchmarks",
+        "examples",
+        "scripts/provision-tools",
+        "scripts/build-example-layout",
+    ]
+    proc = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", *paths],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert (proc.returncode, proc.stdout.strip()) == (0, "All checks passed!"), (
+        proc.stdout + proc.stderr
+    )
 
 
 @pytest.mark.parametrize("target", ["runlayer_tf"])

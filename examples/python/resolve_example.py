@@ -25,14 +25,18 @@ def main(argv: list[str]) -> int:
     registry = argv[2] if len(argv) > 2 else f"oci-layout:{DEMO_LAYOUT}"
     try:
         # The same query object Terraform's external data source sends.
-        resolution = resolve_query({"repository": repository, "tag": selector, "registry": registry})
+        resolution = resolve_query(
+            {"repository": repository, "tag": selector, "registry": registry}
+        )
     except RunlayerError as err:
         print(f"resolve_example: {err}", file=sys.stderr)
         return 1
     print(f"{repository} {selector} -> {resolution.tag} (version {resolution.version or '-'})")
     print(f"image:  {resolution.image}")
     print(f"tags:   {', '.join(resolution.tags)}")
-    print(f"built:  {rfc3339(resolution.build_timestamp) or '-'} from commit {resolution.commit or '-'}")
+    print(
+        f"built:  {rfc3339(resolution.build_timestamp) or '-'} from commit {resolution.commit or '-'}"
+    )
     return 0
 
 

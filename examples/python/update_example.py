@@ -60,7 +60,11 @@ def main(argv: list[str] | None = None) -> int:
     now = lambda: datetime.now(timezone.utc)  # noqa: E731
     rds = boto3.client("rds")
     var_file = args.workdir / args.var_file
-    tf = Terraform(find_binary("tofu"), args.workdir.resolve(), on_line=lambda s, line: progress.output("tofu", line))
+    tf = Terraform(
+        find_binary("tofu"),
+        args.workdir.resolve(),
+        on_line=lambda s, line: progress.output("tofu", line),
+    )
     plan_file = str((args.workdir / ".runlayer" / "example.tfplan").resolve())
 
     try:
@@ -69,7 +73,9 @@ def main(argv: list[str] | None = None) -> int:
         previous = read_var(var_file, args.name)
         if previous is None:
             raise SystemExit(f"{var_file} does not assign {args.name}")
-        lookups = RegistryLookups(RegistryAddress.parse(args.registry), explicit=bool(args.registry))
+        lookups = RegistryLookups(
+            RegistryAddress.parse(args.registry), explicit=bool(args.registry)
+        )
         repository = args.repository or conventional_repository(args.name)
         if repository is None or not lookups.version_exists(repository, args.version):
             raise SystemExit(f"{repository}:{args.version} does not exist")
@@ -77,7 +83,11 @@ def main(argv: list[str] | None = None) -> int:
         # 2. snapshot, waited for until available
         snap = snapshot_id(DEFAULT_SNAPSHOT_TEMPLATE, now=now(), cluster=args.cluster)
         ensure_snapshot(
-            rds, cluster=args.cluster, identifier=snap, clock=now, sleep=time.sleep,
+            rds,
+            cluster=args.cluster,
+            identifier=snap,
+            clock=now,
+            sleep=time.sleep,
             tags={"runlayer-tf:from-version": previous, "runlayer-tf:to-version": args.version},
             on_progress=lambda status, pct: progress.status("snapshot", f"{snap} {status} {pct}%"),
         )
@@ -101,7 +111,9 @@ def main(argv: list[str] | None = None) -> int:
             set_var(var_file, args.name, previous)
             tf.plan(plan_file, var_files=[str(var_file.resolve())])
             tf.apply(plan_file)
-            progress.step("rollback", f"done; if the database was damaged: {restore_command(snap, cluster)}")
+            progress.step(
+                "rollback", f"done; if the database was damaged: {restore_command(snap, cluster)}"
+            )
             return 1
     except RunlayerError as err:
         print(f"update_example: error: {err}", file=sys.stderr)

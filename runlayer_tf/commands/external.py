@@ -12,7 +12,7 @@ import argparse
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.description = (
         "Read a JSON query {repository, tag, registry?, registry_id?, region?, allow_prerelease?, insecure?} "
-        "on stdin and print the resolved image as a JSON object of strings (for data \"external\")."
+        'on stdin and print the resolved image as a JSON object of strings (for data "external").'
     )
 
 

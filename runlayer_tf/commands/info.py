@@ -23,7 +23,9 @@ def info() -> dict[str, str]:
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--text", action="store_true", help="print 'runlayer-tf VERSION' instead of JSON")
+    parser.add_argument(
+        "--text", action="store_true", help="print 'runlayer-tf VERSION' instead of JSON"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -25,8 +25,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "Read commit messages on stdin (separated by NUL bytes as from 'git log --format=%%B%%x00', "
         "by lines holding only '---', or else one per line) and print the next version."
     )
-    parser.add_argument("--current", required=True, metavar="VERSION", help="the last released version, e.g. v1.2.3")
-    parser.add_argument("--json", action="store_true", help='print {"current", "next", "bump"} as JSON')
+    parser.add_argument(
+        "--current", required=True, metavar="VERSION", help="the last released version, e.g. v1.2.3"
+    )
+    parser.add_argument(
+        "--json", action="store_true", help='print {"current", "next", "bump"} as JSON'
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -114,9 +114,20 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "within the same minor (--to patch), the same major (--to minor, the default) or any (--to major).",
     )
     _common(p_bump)
-    p_bump.add_argument("--to", choices=("patch", "minor", "major"), default="minor", help="how far to move (default: minor)")
-    p_bump.add_argument("--digest", action="store_true", help="write image pins as REPO:TAG@sha256:... (digest pin, tag kept for humans)")
-    p_bump.add_argument("--dry-run", action="store_true", help="print a unified diff and write nothing")
+    p_bump.add_argument(
+        "--to",
+        choices=("patch", "minor", "major"),
+        default="minor",
+        help="how far to move (default: minor)",
+    )
+    p_bump.add_argument(
+        "--digest",
+        action="store_true",
+        help="write image pins as REPO:TAG@sha256:... (digest pin, tag kept for humans)",
+    )
+    p_bump.add_argument(
+        "--dry-run", action="store_true", help="print a unified diff and write nothing"
+    )
     add_registry_options(p_bump)
     p_bump.add_argument("paths", nargs="+", metavar="PATH")
 
@@ -187,7 +198,9 @@ def run_set(args: argparse.Namespace) -> int:
     return 0
 
 
-def online_rules(args: argparse.Namespace, scans: Sequence[FileScan], config: PinConfig) -> tuple[Rule, ...]:
+def online_rules(
+    args: argparse.Namespace, scans: Sequence[FileScan], config: PinConfig
+) -> tuple[Rule, ...]:
     """RTF004/RTF005 with ``--online``; none otherwise."""
     if not args.online:
         return ()
@@ -213,7 +226,9 @@ def run_bump(args: argparse.Namespace) -> int:
     config = build_config(args)
     pins = pins_in(args.paths, config=config)
     lookups = RegistryLookups(address_from(args), pins, config.follows)
-    plan = plan_bump(pins, lookups, level=args.to, digest=args.digest, allow_prerelease=args.allow_prerelease)
+    plan = plan_bump(
+        pins, lookups, level=args.to, digest=args.digest, allow_prerelease=args.allow_prerelease
+    )
     for note in plan.notes:
         print(f"runlayer-tf: {note}", file=sys.stderr)
     if args.dry_run:

@@ -16,12 +16,18 @@ def add_registry_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--registry-id", default="", help="ECR registry (AWS account) id")
     parser.add_argument("--region", default="", help="AWS region for ECR")
-    parser.add_argument("--allow-prerelease", action="store_true", help="let prereleases (v1.3.0-rc.1) match")
-    parser.add_argument("--insecure", action="store_true", help="allow plain HTTP to a non-loopback registry")
+    parser.add_argument(
+        "--allow-prerelease", action="store_true", help="let prereleases (v1.3.0-rc.1) match"
+    )
+    parser.add_argument(
+        "--insecure", action="store_true", help="allow plain HTTP to a non-loopback registry"
+    )
 
 
 def address_from(args: argparse.Namespace) -> RegistryAddress:
-    return RegistryAddress.parse(args.registry, registry_id=args.registry_id, region=args.region, insecure=args.insecure)
+    return RegistryAddress.parse(
+        args.registry, registry_id=args.registry_id, region=args.region, insecure=args.insecure
+    )
 
 
 def query_from(args: argparse.Namespace, repository: str, selector: str) -> dict[str, str]:

@@ -10,9 +10,17 @@ from runlayer_tf.commands.registry_options import add_registry_options, query_fr
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     add_registry_options(parser)
-    parser.add_argument("--json", action="store_true", help="print the whole result object (as the external data source returns it)")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the whole result object (as the external data source returns it)",
+    )
     parser.add_argument("repository", metavar="REPOSITORY", help="e.g. backend-production")
-    parser.add_argument("selector", metavar="SELECTOR", help="latest, v1.2.3, v1.2, v1, ~> 1.2, '>= 1.3.0, < 1.4.0', a timestamp or build tag, or sha256:...")
+    parser.add_argument(
+        "selector",
+        metavar="SELECTOR",
+        help="latest, v1.2.3, v1.2, v1, ~> 1.2, '>= 1.3.0, < 1.4.0', a timestamp or build tag, or sha256:...",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -181,7 +181,11 @@ def _disagreeing(ctx: CheckContext) -> Iterator[Violation]:
         candidates.sort(key=lambda v: (v.file != image.file, v.file, v.start))
         for version in candidates[:1]:
             if version.tag != image.tag:
-                where = f"line {version.line}" if version.file == image.file else f"{version.file}:{version.line}"
+                where = (
+                    f"line {version.line}"
+                    if version.file == image.file
+                    else f"{version.file}:{version.line}"
+                )
                 yield Violation(
                     image.file,
                     *position_of(image, image.tag),

@@ -226,5 +226,7 @@ def merge_overrides(
     if follows is not None:
         changes["follows"] = {**config.follows, **follows}
     if disabled_rules is not None:
-        changes["disabled_rules"] = config.disabled_rules | validate_rule_ids(disabled_rules, "--disable")
+        changes["disabled_rules"] = config.disabled_rules | validate_rule_ids(
+            disabled_rules, "--disable"
+        )
     return attrs.evolve(config, **changes)

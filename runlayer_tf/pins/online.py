@@ -141,7 +141,13 @@ def online_rules(lookups: RegistryLookups) -> tuple[Rule, ...]:
             except NotFoundError:
                 continue  # RTF005 reports a missing tag
             except RunlayerError as err:
-                yield Violation(pin.file, pin.line, pin.column, "RTF004", f"{pin.path}: cannot check {_where(target)}: {err}")
+                yield Violation(
+                    pin.file,
+                    pin.line,
+                    pin.column,
+                    "RTF004",
+                    f"{pin.path}: cannot check {_where(target)}: {err}",
+                )
                 continue
             if current != pin.digest:
                 yield Violation(
@@ -158,7 +164,13 @@ def online_rules(lookups: RegistryLookups) -> tuple[Rule, ...]:
             try:
                 listing = lookups.listing(target)
             except RunlayerError as err:
-                yield Violation(pin.file, pin.line, pin.column, "RTF005", f"{pin.path}: cannot check {_where(target)}: {err}")
+                yield Violation(
+                    pin.file,
+                    pin.line,
+                    pin.column,
+                    "RTF005",
+                    f"{pin.path}: cannot check {_where(target)}: {err}",
+                )
                 continue
             if pin.tag in listing:
                 continue
@@ -167,7 +179,10 @@ def online_rules(lookups: RegistryLookups) -> tuple[Rule, ...]:
             except RunlayerError:
                 continue  # malformed: RTF001
             # A version variable may hold a selector that a module resolves (v1.2, ~> 1.2).
-            moving = pin.kind is PinKind.VERSION and selector.kind in (SelectorKind.PARTIAL, SelectorKind.CONSTRAINT)
+            moving = pin.kind is PinKind.VERSION and selector.kind in (
+                SelectorKind.PARTIAL,
+                SelectorKind.CONSTRAINT,
+            )
             if moving and select(selector, listing) is not None:
                 continue
             newest = newest_release(listing)
@@ -228,20 +243,29 @@ def plan_bump(
         if pin.tag is None or not pin.rewritable:
             continue
         current = Tag.classify(pin.tag)
-        if not (current.is_release or current.kind is TagKind.PRERELEASE) or current.version is None:
+        if (
+            not (current.is_release or current.kind is TagKind.PRERELEASE)
+            or current.version is None
+        ):
             notes.append(f'{where}: "{pin.tag}" is not a release; left alone')
             continue
         target = lookups.target_for(pin)
         if target is None:
-            notes.append(f"{where}: no registry known for {pin.name}; configure which repository it follows")
+            notes.append(
+                f"{where}: no registry known for {pin.name}; configure which repository it follows"
+            )
             continue
         known = releases.get(target)
         if known is None:
-            known = releases[target] = releases_newest_first(lookups.listing(target), allow_prerelease=allow_prerelease)
+            known = releases[target] = releases_newest_first(
+                lookups.listing(target), allow_prerelease=allow_prerelease
+            )
         newer = [
             release
             for release in known
-            if release.version is not None and release.version > current.version and _within(level, current.version, release.version)
+            if release.version is not None
+            and release.version > current.version
+            and _within(level, current.version, release.version)
         ]
         if not newer:
             continue
@@ -250,7 +274,9 @@ def plan_bump(
         if pin.digest is not None or (digest and pin.kind is PinKind.IMAGE):
             new_digest = lookups.digest(target, chosen.text)
         elif digest:
-            notes.append(f"{where}: a version variable holds no digest; pin the image reference to keep one")
+            notes.append(
+                f"{where}: a version variable holds no digest; pin the image reference to keep one"
+            )
         text = new_text(pin, PinValue(chosen.text, new_digest))
         if text != pin.value:
             edits.append(Edit.of(pin, text))

@@ -31,9 +31,18 @@ ECR_HOST = re.compile(
     r"(?P<account>[0-9]{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?"
 )
 # The OCI distribution spec's repository name grammar.
-_REPOSITORY = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*")
-_HOST = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
-DOCKER_HUB_ALIASES = ("docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com")
+_REPOSITORY = re.compile(
+    r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+)
+_HOST = re.compile(
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?"
+)
+DOCKER_HUB_ALIASES = (
+    "docker.io",
+    "index.docker.io",
+    "registry-1.docker.io",
+    "registry.hub.docker.com",
+)
 
 
 def validate_repository(name: str) -> str:
@@ -79,11 +88,15 @@ class RegistryAddress:
     path: str = ""
 
     @classmethod
-    def parse(cls, text: str, *, registry_id: str = "", region: str = "", insecure: bool = False) -> RegistryAddress:
+    def parse(
+        cls, text: str, *, registry_id: str = "", region: str = "", insecure: bool = False
+    ) -> RegistryAddress:
         """Parse the ``registry`` query value (see the README); raises UsageError."""
         text = text.strip()
         if registry_id and not re.fullmatch(r"[0-9]{12}", registry_id):
-            raise UsageError(f'invalid registry_id "{registry_id}": an AWS account id has 12 digits')
+            raise UsageError(
+                f'invalid registry_id "{registry_id}": an AWS account id has 12 digits'
+            )
         if region and not re.fullmatch(r"[a-z]{2}(?:-[a-z]+)+-[0-9]+", region):
             raise UsageError(f'invalid region "{region}": expected an AWS region such as us-east-1')
         if not text or text == "ecr":
@@ -91,17 +104,23 @@ class RegistryAddress:
         if text.startswith("oci-layout:"):
             path = text[len("oci-layout:") :]
             if not path:
-                raise UsageError('invalid registry "oci-layout:": give the layout directory, e.g. oci-layout:./images')
+                raise UsageError(
+                    'invalid registry "oci-layout:": give the layout directory, e.g. oci-layout:./images'
+                )
             return cls("oci-layout", path=path)
         scheme = ""
         rest = text
         if "://" in text:
             scheme, rest = text.split("://", 1)
             if scheme not in ("http", "https"):
-                raise UsageError(f'invalid registry "{text}": only https:// (or http:// for loopback) URLs are supported')
+                raise UsageError(
+                    f'invalid registry "{text}": only https:// (or http:// for loopback) URLs are supported'
+                )
         host = rest.rstrip("/")
         if "/" in host or not _HOST.fullmatch(host):
-            raise UsageError(f'invalid registry "{text}": expected host[:port], a URL, an ECR host or oci-layout:PATH')
+            raise UsageError(
+                f'invalid registry "{text}": expected host[:port], a URL, an ECR host or oci-layout:PATH'
+            )
         if m := ECR_HOST.fullmatch(host.lower()):
             if registry_id and registry_id != m["account"]:
                 raise UsageError(f"registry_id {registry_id} contradicts the ECR host {host}")
@@ -112,7 +131,9 @@ class RegistryAddress:
             host = "registry-1.docker.io"
         loopback = is_loopback(host)
         if scheme == "http" and not (loopback or insecure):
-            raise UsageError(f'refusing plain HTTP to "{host}": only loopback registries may use http:// unless insecure is "true"')
+            raise UsageError(
+                f'refusing plain HTTP to "{host}": only loopback registries may use http:// unless insecure is "true"'
+            )
         if not scheme:
             scheme = "http" if (loopback or insecure) else "https"
         return cls("oci", host=host.lower(), scheme=scheme)

@@ -21,17 +21,24 @@ from runlayer_tf.registries.base import RegistryAddress
 T = TypeVar("T")
 
 MAX_ATTEMPTS = 5
-AUTH_CODES = frozenset({
-    "AccessDeniedException",
-    "AccessDenied",
-    "UnrecognizedClientException",
-    "InvalidSignatureException",
-    "ExpiredTokenException",
-    "ExpiredToken",
-    "InvalidClientTokenId",
-    "SignatureDoesNotMatch",
-})
-_THROTTLE_CODES = {"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"}
+AUTH_CODES = frozenset(
+    {
+        "AccessDeniedException",
+        "AccessDenied",
+        "UnrecognizedClientException",
+        "InvalidSignatureException",
+        "ExpiredTokenException",
+        "ExpiredToken",
+        "InvalidClientTokenId",
+        "SignatureDoesNotMatch",
+    }
+)
+_THROTTLE_CODES = {
+    "ThrottlingException",
+    "Throttling",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+}
 
 
 class EcrApi(Protocol):
@@ -62,9 +69,13 @@ def make_client(region: str) -> EcrApi:
         # botocore reads AWS_DEFAULT_REGION but not AWS_REGION, which the AWS CLI
         # v2 and the other SDKs honour; accept both.
         region = region or os.environ.get("AWS_REGION", "")
-        client = cast(EcrApi, session.create_client("ecr", region_name=region or None, config=config))
+        client = cast(
+            EcrApi, session.create_client("ecr", region_name=region or None, config=config)
+        )
     except botocore.exceptions.NoRegionError:
-        raise UsageError("no AWS region: set region in the query, AWS_REGION or AWS_DEFAULT_REGION, or a profile's region") from None
+        raise UsageError(
+            "no AWS region: set region in the query, AWS_REGION or AWS_DEFAULT_REGION, or a profile's region"
+        ) from None
     except botocore.exceptions.ProfileNotFound as err:
         raise UsageError(f"AWS profile not found: {err}") from None
     return client
@@ -84,15 +95,25 @@ def translate(err: Exception, *, what: str) -> RunlayerError:
         if code in AUTH_CODES:
             return AuthError(f"{what}: AWS refused the credentials ({code}: {message})")
         if code in _THROTTLE_CODES:
-            return RegistryError(f"{what}: ECR throttled the request and {MAX_ATTEMPTS} attempts failed ({code})")
+            return RegistryError(
+                f"{what}: ECR throttled the request and {MAX_ATTEMPTS} attempts failed ({code})"
+            )
         return RegistryError(f"{what}: ECR error {code}: {message}")
     if isinstance(err, botocore.exceptions.NoCredentialsError):
-        return AuthError(f"{what}: no AWS credentials found (set AWS_PROFILE, run 'aws sso login', or export AWS_ACCESS_KEY_ID)")
+        return AuthError(
+            f"{what}: no AWS credentials found (set AWS_PROFILE, run 'aws sso login', or export AWS_ACCESS_KEY_ID)"
+        )
     if isinstance(err, botocore.exceptions.TokenRetrievalError | botocore.exceptions.SSOError):
-        return AuthError(f"{what}: AWS SSO credentials are missing or expired ({err}); run 'aws sso login'")
+        return AuthError(
+            f"{what}: AWS SSO credentials are missing or expired ({err}); run 'aws sso login'"
+        )
     if isinstance(err, botocore.exceptions.NoRegionError):
-        return UsageError("no AWS region: set region in the query, AWS_REGION or AWS_DEFAULT_REGION, or a profile's region")
-    if isinstance(err, botocore.exceptions.EndpointConnectionError | botocore.exceptions.ConnectionError):
+        return UsageError(
+            "no AWS region: set region in the query, AWS_REGION or AWS_DEFAULT_REGION, or a profile's region"
+        )
+    if isinstance(
+        err, botocore.exceptions.EndpointConnectionError | botocore.exceptions.ConnectionError
+    ):
         return RegistryError(f"{what}: cannot reach ECR ({err})")
     if isinstance(err, botocore.exceptions.BotoCoreError):
         return RegistryError(f"{what}: {err}")
@@ -117,7 +138,9 @@ class EcrRegistry:
 
     @property
     def display_host(self) -> str:
-        region = self._region or str(getattr(getattr(self.client, "meta", None), "region_name", "") or "")
+        region = self._region or str(
+            getattr(getattr(self.client, "meta", None), "region_name", "") or ""
+        )
         if self._registry_id and region:
             return f"{self._registry_id}.dkr.ecr.{region}.amazonaws.com"
         return "ecr"
@@ -144,7 +167,9 @@ class EcrRegistry:
             }
             if token:
                 kwargs["nextToken"] = token
-            page = self._call(f"listing {repository}", lambda kw=kwargs: self.client.list_images(**kw))  # type: ignore[misc]
+            page = self._call(
+                f"listing {repository}", lambda kw=kwargs: self.client.list_images(**kw)
+            )  # type: ignore[misc]
             yield page
             token = page.get("nextToken")
             if not token:
@@ -163,7 +188,9 @@ class EcrRegistry:
         if key not in self._details:
             resp = self._call(
                 f"describing {repository}",
-                lambda: self.client.describe_images(repositoryName=repository, imageIds=[image_id], **self._id_args()),
+                lambda: self.client.describe_images(
+                    repositoryName=repository, imageIds=[image_id], **self._id_args()
+                ),
             )
             details = resp.get("imageDetails") or []
             if not details:
@@ -175,7 +202,11 @@ class EcrRegistry:
         return self._details[key]
 
     def digest_of(self, repository: str, reference: str) -> str:
-        image_id = {"imageDigest": reference} if reference.startswith("sha256:") else {"imageTag": reference}
+        image_id = (
+            {"imageDigest": reference}
+            if reference.startswith("sha256:")
+            else {"imageTag": reference}
+        )
         return str(self._describe(repository, image_id)["imageDigest"])
 
     def pushed_at(self, repository: str, digest: str) -> datetime.datetime | None:
@@ -191,7 +222,9 @@ class EcrRegistry:
             chunk = [{"imageDigest": d} for d in digests[start : start + 100]]
             resp = self._call(
                 f"describing {repository}",
-                lambda c=chunk: self.client.describe_images(repositoryName=repository, imageIds=c, **self._id_args()),  # type: ignore[misc]
+                lambda c=chunk: self.client.describe_images(
+                    repositoryName=repository, imageIds=c, **self._id_args()
+                ),  # type: ignore[misc]
             )
             for detail in resp.get("imageDetails", []):
                 self._registry_id = self._registry_id or str(detail.get("registryId", ""))

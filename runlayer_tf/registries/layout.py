@@ -38,7 +38,9 @@ class OciLayoutRegistry:
             raise NotFoundError(f"OCI layout directory {self.root} does not exist")
         layout = self.root / repository
         if not (layout / "index.json").is_file():
-            raise NotFoundError(f"repository {repository} not found in {self.display_host} (no {layout / 'index.json'})")
+            raise NotFoundError(
+                f"repository {repository} not found in {self.display_host} (no {layout / 'index.json'})"
+            )
         return layout
 
     def _index(self, repository: str) -> list[dict[str, Any]]:
@@ -47,7 +49,9 @@ class OciLayoutRegistry:
             marker = json.loads((layout / "oci-layout").read_text())
             index = json.loads((layout / "index.json").read_text())
         except FileNotFoundError:
-            raise RegistryError(f"{layout} is not an OCI image layout (no oci-layout file)") from None
+            raise RegistryError(
+                f"{layout} is not an OCI image layout (no oci-layout file)"
+            ) from None
         except (OSError, ValueError) as err:
             raise RegistryError(f"{layout}: unreadable OCI layout ({err})") from None
         if not isinstance(marker, dict) or "imageLayoutVersion" not in marker:
@@ -65,12 +69,16 @@ class OciLayoutRegistry:
                 if annotations is None:
                     continue
                 if not isinstance(annotations, dict):
-                    raise RegistryError(f"{self._layout(repository)}/index.json: manifests[{number}].annotations is not an object")
+                    raise RegistryError(
+                        f"{self._layout(repository)}/index.json: manifests[{number}].annotations is not an object"
+                    )
                 name = annotations.get(REF_NAME)
                 if name is None:
                     continue
                 if not isinstance(name, str) or not name:
-                    raise RegistryError(f"{self._layout(repository)}/index.json: manifests[{number}] has a {REF_NAME} that is not a tag name")
+                    raise RegistryError(
+                        f"{self._layout(repository)}/index.json: manifests[{number}] has a {REF_NAME} that is not a tag name"
+                    )
                 refs[name] = str(entry["digest"])
             self._ref_cache[repository] = refs
         return self._ref_cache[repository]

@@ -94,7 +94,9 @@ def urllib_transport(method: str, url: str, headers: Mapping[str, str]) -> Respo
     request = urllib.request.Request(url, method=method, headers=dict(headers))
     try:
         with _OPENER.open(request, timeout=_TIMEOUT) as resp:
-            return Response(resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read())
+            return Response(
+                resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read()
+            )
     except urllib.error.HTTPError as err:
         return Response(err.code, {k.lower(): v for k, v in err.headers.items()}, err.read())
     except (urllib.error.URLError, OSError) as err:
@@ -119,17 +121,29 @@ def docker_config_path() -> Path:
 def _host_keys(host: str) -> list[str]:
     keys = [host, f"https://{host}", f"http://{host}", f"https://{host}/v1/", f"https://{host}/v2/"]
     if host in ("registry-1.docker.io", "docker.io", "index.docker.io"):
-        keys += ["https://index.docker.io/v1/", "index.docker.io", "docker.io", "registry-1.docker.io"]
+        keys += [
+            "https://index.docker.io/v1/",
+            "index.docker.io",
+            "docker.io",
+            "registry-1.docker.io",
+        ]
     return keys
 
 
 def _credential_helper(helper: str, host: str) -> Credentials | None:
     try:
         proc = subprocess.run(
-            [f"docker-credential-{helper}", "get"], input=host, capture_output=True, text=True, timeout=30, check=False
+            [f"docker-credential-{helper}", "get"],
+            input=host,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
         )
     except (OSError, subprocess.TimeoutExpired) as err:
-        raise AuthError(f"docker credential helper docker-credential-{helper} failed for {host}: {err}") from None
+        raise AuthError(
+            f"docker credential helper docker-credential-{helper} failed for {host}: {err}"
+        ) from None
     if proc.returncode != 0:
         return None  # "credentials not found in native keychain"
     try:
@@ -225,23 +239,41 @@ class OciRegistry:
         creds = self._creds()
         if scheme == "basic":
             if creds is None:
-                raise AuthError(f"registry {self.display_host} requires credentials: run 'docker login {self.display_host}' or add it to {docker_config_path()}")
+                raise AuthError(
+                    f"registry {self.display_host} requires credentials: run 'docker login {self.display_host}' or add it to {docker_config_path()}"
+                )
             token = base64.b64encode(f"{creds.username}:{creds.password}".encode()).decode()
             return f"Basic {token}"
         if scheme == "bearer":
             realm = params.get("realm")
             if not realm:
-                raise RegistryError(f"registry {self.display_host} sent a bearer challenge without a realm")
-            query = {k: v for k, v in (("service", params.get("service")), ("scope", params.get("scope") or scope)) if v}
+                raise RegistryError(
+                    f"registry {self.display_host} sent a bearer challenge without a realm"
+                )
+            query = {
+                k: v
+                for k, v in (
+                    ("service", params.get("service")),
+                    ("scope", params.get("scope") or scope),
+                )
+                if v
+            }
             url = realm + ("&" if "?" in realm else "?") + urllib.parse.urlencode(query)
             headers = {"Accept": "application/json"}
             if creds is not None:
-                headers["Authorization"] = "Basic " + base64.b64encode(f"{creds.username}:{creds.password}".encode()).decode()
+                headers["Authorization"] = (
+                    "Basic "
+                    + base64.b64encode(f"{creds.username}:{creds.password}".encode()).decode()
+                )
             resp = self._exchange("GET", url, headers)
             if resp.status in (401, 403):
-                raise AuthError(f"registry {self.display_host}: the token service refused {'the credentials' if creds else 'anonymous access'} for {scope}")
+                raise AuthError(
+                    f"registry {self.display_host}: the token service refused {'the credentials' if creds else 'anonymous access'} for {scope}"
+                )
             if resp.status != 200:
-                raise RegistryError(f"registry {self.display_host}: token service answered HTTP {resp.status}")
+                raise RegistryError(
+                    f"registry {self.display_host}: token service answered HTTP {resp.status}"
+                )
             bearer: str | None
             try:
                 data = json.loads(resp.body)
@@ -249,9 +281,13 @@ class OciRegistry:
             except (ValueError, AttributeError):
                 bearer = None
             if not bearer:
-                raise RegistryError(f"registry {self.display_host}: token service returned no token")
+                raise RegistryError(
+                    f"registry {self.display_host}: token service returned no token"
+                )
             return f"Bearer {bearer}"
-        raise RegistryError(f"registry {self.display_host}: unsupported authentication scheme {scheme!r}")
+        raise RegistryError(
+            f"registry {self.display_host}: unsupported authentication scheme {scheme!r}"
+        )
 
     def _request(self, method: str, url: str, *, scope: str, accept: str, what: str) -> Response:
         headers = {"Accept": accept, "User-Agent": "runlayer-tf"}
@@ -261,7 +297,9 @@ class OciRegistry:
         if resp.status == 401 and "Authorization" not in headers:
             challenge = resp.headers.get("www-authenticate", "")
             if not challenge:
-                raise AuthError(f"registry {self.display_host} requires authentication for {what} but sent no challenge")
+                raise AuthError(
+                    f"registry {self.display_host} requires authentication for {what} but sent no challenge"
+                )
             self._authorization[scope] = self._authorize(challenge, scope)
             headers["Authorization"] = self._authorization[scope]
             resp = self._exchange(method, url, headers)
@@ -283,15 +321,23 @@ class OciRegistry:
         tags: dict[str, str | None] = {}
         pages = 0
         while url:
-            resp = self._request("GET", url, scope=scope, accept="application/json", what=f"the tags of {repository}")
+            resp = self._request(
+                "GET", url, scope=scope, accept="application/json", what=f"the tags of {repository}"
+            )
             if resp.status == 404:
-                raise NotFoundError(f"repository {repository} not found in registry {self.display_host}")
+                raise NotFoundError(
+                    f"repository {repository} not found in registry {self.display_host}"
+                )
             if resp.status != 200:
-                raise RegistryError(f"registry {self.display_host}: listing tags of {repository} answered HTTP {resp.status}")
+                raise RegistryError(
+                    f"registry {self.display_host}: listing tags of {repository} answered HTTP {resp.status}"
+                )
             try:
                 page = json.loads(resp.body)
             except ValueError:
-                raise RegistryError(f"registry {self.display_host}: malformed tag list for {repository}") from None
+                raise RegistryError(
+                    f"registry {self.display_host}: malformed tag list for {repository}"
+                ) from None
             for tag in page.get("tags") or []:
                 tags[str(tag)] = None
             link = resp.headers.get("link", "")
@@ -304,14 +350,20 @@ class OciRegistry:
                 )
             pages += 1
             if pages > 10_000:
-                raise RegistryError(f"registry {self.display_host}: tag listing of {repository} does not end")
+                raise RegistryError(
+                    f"registry {self.display_host}: tag listing of {repository} does not end"
+                )
         return tags
 
     def digest_of(self, repository: str, reference: str) -> str:
         name = self._api_name(repository)
         url = f"{self.base}/v2/{name}/manifests/{reference}"
         scope = f"repository:{name}:pull"
-        what = f"{repository}:{reference}" if not reference.startswith("sha256:") else f"{repository}@{reference}"
+        what = (
+            f"{repository}:{reference}"
+            if not reference.startswith("sha256:")
+            else f"{repository}@{reference}"
+        )
         resp = self._request("HEAD", url, scope=scope, accept=MANIFEST_ACCEPT, what=what)
         if resp.status == 404:
             raise NotFoundError(f"{what} not found in registry {self.display_host}")
@@ -322,13 +374,19 @@ class OciRegistry:
             if resp.status == 404:
                 raise NotFoundError(f"{what} not found in registry {self.display_host}")
             if resp.status != 200:
-                raise RegistryError(f"registry {self.display_host}: manifest {what} answered HTTP {resp.status}")
+                raise RegistryError(
+                    f"registry {self.display_host}: manifest {what} answered HTTP {resp.status}"
+                )
             actual = "sha256:" + hashlib.sha256(resp.body).hexdigest()
             digest = resp.headers.get("docker-content-digest", "") or actual
             if digest != actual:
-                raise RegistryError(f"registry {self.display_host}: manifest {what} hashes to {actual}, not the {digest} it claims")
+                raise RegistryError(
+                    f"registry {self.display_host}: manifest {what} hashes to {actual}, not the {digest} it claims"
+                )
         if reference.startswith("sha256:") and digest != reference:
-            raise RegistryError(f"registry {self.display_host}: asked for {reference}, got {digest}")
+            raise RegistryError(
+                f"registry {self.display_host}: asked for {reference}, got {digest}"
+            )
         return digest
 
     def pushed_at(self, repository: str, digest: str) -> datetime.datetime | None:

@@ -21,8 +21,18 @@ def image_manifest(seed: str) -> str:
         {
             "schemaVersion": 2,
             "mediaType": DOCKER_MANIFEST,
-            "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1470, "digest": config},
-            "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 2811478, "digest": layer}],
+            "config": {
+                "mediaType": "application/vnd.docker.container.image.v1+json",
+                "size": 1470,
+                "digest": config,
+            },
+            "layers": [
+                {
+                    "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                    "size": 2811478,
+                    "digest": layer,
+                }
+            ],
         }
     )
 
@@ -39,6 +49,11 @@ def push(ecr: Any, repository: str, tags: list[str] | tuple[str, ...], *, seed: 
     manifest = image_manifest(seed)
     digest = ""
     for tag in tags:
-        resp = ecr.put_image(repositoryName=repository, imageManifest=manifest, imageTag=tag, imageManifestMediaType=DOCKER_MANIFEST)
+        resp = ecr.put_image(
+            repositoryName=repository,
+            imageManifest=manifest,
+            imageTag=tag,
+            imageManifestMediaType=DOCKER_MANIFEST,
+        )
         digest = resp["image"]["imageId"]["imageDigest"]
     return digest

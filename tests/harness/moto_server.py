@@ -42,7 +42,11 @@ def enable_ecr_list_images_paging() -> None:
 
         def list_images(self: Any) -> Any:
             result = original(self)
-            ids = result.result["imageIds"] if hasattr(result, "result") else json.loads(result)["imageIds"]
+            ids = (
+                result.result["imageIds"]
+                if hasattr(result, "result")
+                else json.loads(result)["imageIds"]
+            )
             max_results = int(self._get_param("maxResults") or ECR_DEFAULT_PAGE)
             max_results = max(1, min(max_results, ECR_MAX_PAGE))
             token = self._get_param("nextToken")
@@ -50,7 +54,9 @@ def enable_ecr_list_images_paging() -> None:
             page = ids[start : start + max_results]
             body: dict[str, Any] = {"imageIds": page}
             if start + max_results < len(ids):
-                body["nextToken"] = base64.b64encode(json.dumps({"offset": start + max_results}).encode()).decode()
+                body["nextToken"] = base64.b64encode(
+                    json.dumps({"offset": start + max_results}).encode()
+                ).decode()
             LIST_IMAGES_CALLS.append({"offset": start, "returned": len(page), "total": len(ids)})
             return ActionResult(body)
 

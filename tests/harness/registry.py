@@ -78,8 +78,7 @@ class DistributionRegistry:
             "version: 0.1\n"
             "log:\n  level: error\n  accesslog:\n    disabled: true\n"
             f"storage:\n  filesystem:\n    rootdirectory: {self.workdir / 'storage'}\n  delete:\n    enabled: true\n"
-            f"http:\n  addr: {self.host}\n"
-            + auth
+            f"http:\n  addr: {self.host}\n" + auth
         )
 
     def start(self, timeout: float = 20.0) -> DistributionRegistry:
@@ -90,7 +89,9 @@ class DistributionRegistry:
             config = self.workdir / "config.yml"
             config.write_text(self._config())
             log = (self.workdir / "registry.log").open("wb")
-            self.process = subprocess.Popen([str(self.binary), "serve", str(config)], stdout=log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(
+                [str(self.binary), "serve", str(config)], stdout=log, stderr=subprocess.STDOUT
+            )
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
                 if self.process.poll() is not None:
@@ -142,15 +143,21 @@ class RegistryPusher:
             self.session.auth = self.auth
         self.session.hooks["response"].append(self._bearer_retry)
 
-    def _bearer_retry(self, resp: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
+    def _bearer_retry(
+        self, resp: requests.Response, *args: Any, **kwargs: Any
+    ) -> requests.Response:
         """On a Bearer challenge, fetch a token with our credentials and replay the request."""
         challenge = resp.headers.get("WWW-Authenticate", "")
-        if resp.status_code != 401 or not challenge.startswith("Bearer ") or resp.request.headers.get("X-Retried"):
+        if (
+            resp.status_code != 401
+            or not challenge.startswith("Bearer ")
+            or resp.request.headers.get("X-Retried")
+        ):
             return resp
         params = dict(re.findall(r'(\w+)="([^"]*)"', challenge))
-        token = requests.get(
-            params.pop("realm"), params=params, auth=self.auth, timeout=10
-        ).json()["token"]
+        token = requests.get(params.pop("realm"), params=params, auth=self.auth, timeout=10).json()[
+            "token"
+        ]
         request = resp.request.copy()
         request.headers["Authorization"] = f"Bearer {token}"
         request.headers["X-Retried"] = "1"
@@ -173,7 +180,9 @@ class RegistryPusher:
         )
         put.raise_for_status()
         if put.headers.get("Docker-Content-Digest") not in (None, digest):
-            raise AssertionError(f"registry stored blob as {put.headers['Docker-Content-Digest']}, expected {digest}")
+            raise AssertionError(
+                f"registry stored blob as {put.headers['Docker-Content-Digest']}, expected {digest}"
+            )
         return digest
 
     def push_manifest(self, repository: str, reference: str, body: bytes, media_type: str) -> str:
@@ -184,7 +193,9 @@ class RegistryPusher:
             timeout=30,
         )
         if resp.status_code >= 400:
-            raise AssertionError(f"manifest push {repository}:{reference} failed: {resp.status_code} {resp.text}")
+            raise AssertionError(
+                f"manifest push {repository}:{reference} failed: {resp.status_code} {resp.text}"
+            )
         return resp.headers.get("Docker-Content-Digest", sha256(body))
 
     def push_image(
@@ -215,8 +226,18 @@ class RegistryPusher:
         manifest: dict[str, Any] = {
             "schemaVersion": 2,
             "mediaType": media_type,
-            "config": {"mediaType": DOCKER_CONFIG if docker_media_types else OCI_CONFIG, "digest": config_digest, "size": len(config_bytes)},
-            "layers": [{"mediaType": DOCKER_LAYER if docker_media_types else OCI_LAYER, "digest": layer_digest, "size": len(layer)}],
+            "config": {
+                "mediaType": DOCKER_CONFIG if docker_media_types else OCI_CONFIG,
+                "digest": config_digest,
+                "size": len(config_bytes),
+            },
+            "layers": [
+                {
+                    "mediaType": DOCKER_LAYER if docker_media_types else OCI_LAYER,
+                    "digest": layer_digest,
+                    "size": len(layer),
+                }
+            ],
         }
         if annotations:
             manifest["annotations"] = annotations
@@ -239,7 +260,14 @@ class RegistryPusher:
     ) -> tuple[PushedImage, list[PushedImage]]:
         """Push one image per platform (untagged) and an index over them under ``tags``."""
         children = [
-            self.push_image(repository, [], seed=f"{seed}-{os_}-{arch}", created=created, platform=(os_, arch), docker_media_types=docker_media_types)
+            self.push_image(
+                repository,
+                [],
+                seed=f"{seed}-{os_}-{arch}",
+                created=created,
+                platform=(os_, arch),
+                docker_media_types=docker_media_types,
+            )
             for os_, arch in platforms
         ]
         media_type = DOCKER_LIST if docker_media_types else OCI_INDEX

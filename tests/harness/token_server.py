@@ -107,9 +107,15 @@ class TokenServer:
                     kind, _, rest = scope.partition(":")
                     repository, _, actions = rest.rpartition(":")
                     wanted = actions.split(",")
-                    granted = wanted if user else [a for a in wanted if a == "pull" and repository.startswith("public/")]
+                    granted = (
+                        wanted
+                        if user
+                        else [a for a in wanted if a == "pull" and repository.startswith("public/")]
+                    )
                     if kind == "repository" and granted:
-                        access.append({"type": "repository", "name": repository, "actions": granted})
+                        access.append(
+                            {"type": "repository", "name": repository, "actions": granted}
+                        )
                 now = int(time.time())
                 claims = {
                     "iss": ISSUER,
@@ -123,7 +129,9 @@ class TokenServer:
                 }
                 server_self.issued.append({"user": user, "access": access})
                 token = sign_jwt(key, cert_der, claims)
-                body = json.dumps({"token": token, "access_token": token, "expires_in": 300}).encode()
+                body = json.dumps(
+                    {"token": token, "access_token": token, "expires_in": 300}
+                ).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))

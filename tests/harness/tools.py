@@ -10,7 +10,9 @@ import attrs
 
 
 def tools_dir() -> Path:
-    return Path(os.environ.get("RUNLAYER_TF_TOOLS") or Path.home() / ".cache" / "runlayer-tf" / "tools").expanduser()
+    return Path(
+        os.environ.get("RUNLAYER_TF_TOOLS") or Path.home() / ".cache" / "runlayer-tf" / "tools"
+    ).expanduser()
 
 
 @attrs.frozen
@@ -26,8 +28,17 @@ class ProvisionedTools:
     @classmethod
     def find(cls) -> ProvisionedTools | None:
         root = tools_dir()
-        tofu, cli_config, manifest_path = root / "bin" / "tofu", root / "cli.tfrc", root / "manifest.json"
-        if not (tofu.exists() and os.access(tofu, os.X_OK) and cli_config.is_file() and manifest_path.is_file()):
+        tofu, cli_config, manifest_path = (
+            root / "bin" / "tofu",
+            root / "cli.tfrc",
+            root / "manifest.json",
+        )
+        if not (
+            tofu.exists()
+            and os.access(tofu, os.X_OK)
+            and cli_config.is_file()
+            and manifest_path.is_file()
+        ):
             return None
         manifest = json.loads(manifest_path.read_text())
         return cls(

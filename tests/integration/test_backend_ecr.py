@@ -33,8 +33,15 @@ def big_repo(moto_server):
     for tag in versions()[:IMAGES]:
         digests[tag] = ecr_push.push(client, REPO, [tag], seed=f"{REPO}-{tag}")
     # Two releases also carry a build tag, a timestamp tag and latest.
-    ecr_push.push(client, REPO, ["v1.2.19-20241213-152430-a1b2c3d4", "20241213-152430"], seed=f"{REPO}-v1.2.19")
-    ecr_push.push(client, REPO, ["latest", "v1.50.19-20250114-090000-b2c3d4e5"], seed=f"{REPO}-v1.50.19")
+    ecr_push.push(
+        client,
+        REPO,
+        ["v1.2.19-20241213-152430-a1b2c3d4", "20241213-152430"],
+        seed=f"{REPO}-v1.2.19",
+    )
+    ecr_push.push(
+        client, REPO, ["latest", "v1.50.19-20250114-090000-b2c3d4e5"], seed=f"{REPO}-v1.50.19"
+    )
     ecr_push.push(client, REPO, ["v1.51.0-rc.1"], seed=f"{REPO}-rc")
     return digests
 
@@ -70,7 +77,9 @@ def test_resolve_partial_version_describes_only_the_chosen_image(big_repo):
     assert result["build_timestamp"] == "2024-12-13T15:24:30Z"
     assert result["commit"] == "a1b2c3d4"
     assert result["registry"] == HOST
-    pushed = datetime.datetime.strptime(result["pushed_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
+    pushed = datetime.datetime.strptime(result["pushed_at"], "%Y-%m-%dT%H:%M:%SZ").replace(
+        tzinfo=datetime.timezone.utc
+    )
     assert abs((datetime.datetime.now(datetime.timezone.utc) - pushed).total_seconds()) < 3600
 
 
@@ -101,7 +110,10 @@ def test_prerelease_needs_allow(big_repo):
     registry, _ = counting_registry()
     with pytest.raises(NoMatchError) as info:
         resolve(q("v1.51"), registry)
-    assert str(info.value) == f"no tag of {REPO} matches v1.51 (newest release: v1.50.19; a prerelease matches: set allow_prerelease)"
+    assert (
+        str(info.value)
+        == f"no tag of {REPO} matches v1.51 (newest release: v1.50.19; a prerelease matches: set allow_prerelease)"
+    )
     assert resolve(q("v1.51", allow_prerelease="true"), registry).tag == "v1.51.0-rc.1"
 
 
@@ -117,7 +129,9 @@ def test_digest_selector_is_checked_and_reported(big_repo):
 
 def test_registry_host_sets_account_and_region(big_repo):
     registry, _ = counting_registry(RegistryAddress.parse(HOST))
-    result = resolve(Query.from_mapping({"repository": REPO, "tag": "v1.3", "registry": HOST}), registry)
+    result = resolve(
+        Query.from_mapping({"repository": REPO, "tag": "v1.3", "registry": HOST}), registry
+    )
     assert result.image == f"{HOST}/{REPO}@{big_repo['v1.3.19']}"
 
 
@@ -129,7 +143,9 @@ def test_missing_repository(moto_server):
 
 
 def test_wrong_registry_id_is_not_found(big_repo):
-    registry, _ = counting_registry(RegistryAddress.parse("", registry_id="999999999999", region="us-east-1"))
+    registry, _ = counting_registry(
+        RegistryAddress.parse("", registry_id="999999999999", region="us-east-1")
+    )
     with pytest.raises(NotFoundError):
         registry.list_tags(REPO)
 
@@ -168,12 +184,31 @@ def test_refused_credentials_are_auth_errors():
 
     from runlayer_tf.registries.ecr import translate
 
-    err = ClientError({"Error": {"Code": "ExpiredTokenException", "Message": "The security token included in the request is expired"}}, "ListImages")
+    err = ClientError(
+        {
+            "Error": {
+                "Code": "ExpiredTokenException",
+                "Message": "The security token included in the request is expired",
+            }
+        },
+        "ListImages",
+    )
     translated = translate(err, what="listing x")
     assert isinstance(translated, AuthError)
-    assert str(translated) == "listing x: AWS refused the credentials (ExpiredTokenException: The security token included in the request is expired)"
-    throttled = translate(ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "ListImages"), what="listing x")
-    assert str(throttled) == "listing x: ECR throttled the request and 5 attempts failed (ThrottlingException)"
+    assert (
+        str(translated)
+        == "listing x: AWS refused the credentials (ExpiredTokenException: The security token included in the request is expired)"
+    )
+    throttled = translate(
+        ClientError(
+            {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "ListImages"
+        ),
+        what="listing x",
+    )
+    assert (
+        str(throttled)
+        == "listing x: ECR throttled the request and 5 attempts failed (ThrottlingException)"
+    )
 
 
 def test_concurrent_identical_data_sources_ask_ecr_once(moto_server, tmp_path):
@@ -191,7 +226,17 @@ def test_concurrent_identical_data_sources_ask_ecr_once(moto_server, tmp_path):
     env = dict(os.environ, RUNLAYER_TF_CACHE_DIR=str(tmp_path / "cache"))
     program = [str(Path(sys.executable).parent / "runlayer-tf"), "external"]
     query = json.dumps({"repository": "it/single-flight", "tag": "v1.0"})
-    procs = [subprocess.Popen(program, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True) for _ in range(8)]
+    procs = [
+        subprocess.Popen(
+            program,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            text=True,
+        )
+        for _ in range(8)
+    ]
     for proc in procs:  # all eight hold their query before any answer is read
         assert proc.stdin is not None
         proc.stdin.write(query)
@@ -228,7 +273,9 @@ def test_aws_region_alone_is_enough(big_repo, tmp_path):
     import os
 
     env = {k: v for k, v in os.environ.items() if k != "AWS_DEFAULT_REGION"}
-    env.update(AWS_REGION="us-east-1", RUNLAYER_TF_CACHE_TTL="0", AWS_CONFIG_FILE=str(tmp_path / "none"))
+    env.update(
+        AWS_REGION="us-east-1", RUNLAYER_TF_CACHE_TTL="0", AWS_CONFIG_FILE=str(tmp_path / "none")
+    )
     proc = subprocess.run(
         [sys.executable, "-m", "runlayer_tf.external"],
         input=json.dumps({"repository": REPO, "tag": "v1.3"}),
@@ -261,7 +308,9 @@ def test_throttling_is_retried_five_times_in_all_then_reported(monkeypatch):
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers.get("Content-Length", "0")))
             requests_seen.append(self.headers.get("X-Amz-Target", ""))
-            body = json.dumps({"__type": "ThrottlingException", "message": "Rate exceeded"}).encode()
+            body = json.dumps(
+                {"__type": "ThrottlingException", "message": "Rate exceeded"}
+            ).encode()
             self.send_response(400)
             self.send_header("Content-Type", "application/x-amz-json-1.1")
             self.send_header("x-amzn-ErrorType", "ThrottlingException")
@@ -276,12 +325,17 @@ def test_throttling_is_retried_five_times_in_all_then_reported(monkeypatch):
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{server.server_address[1]}")
-    monkeypatch.setattr(botocore.retries.standard.ExponentialBackoff, "delay_amount", lambda self, context: 0)
+    monkeypatch.setattr(
+        botocore.retries.standard.ExponentialBackoff, "delay_amount", lambda self, context: 0
+    )
     try:
         with pytest.raises(RegistryError) as info:
             EcrRegistry(RegistryAddress("ecr", region="us-east-1")).list_tags("it/throttled")
     finally:
         server.shutdown()
         server.server_close()
-    assert str(info.value) == "listing it/throttled: ECR throttled the request and 5 attempts failed (ThrottlingException)"
+    assert (
+        str(info.value)
+        == "listing it/throttled: ECR throttled the request and 5 attempts failed (ThrottlingException)"
+    )
     assert requests_seen == ["AmazonEC2ContainerRegistry_V20150921.ListImages"] * 5

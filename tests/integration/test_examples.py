@@ -27,14 +27,28 @@ from tests.harness.tofu import Tofu, TofuWorkspace
 
 ECR_HOST = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
 NO_CACHE = {"RUNLAYER_TF_CACHE_TTL": "0"}
-_ARTEFACTS = shutil.ignore_patterns(".terraform", ".terraform.lock.hcl", "*.tfstate*", "tf_resources.json", "tfplan", "__pycache__")
+_ARTEFACTS = shutil.ignore_patterns(
+    ".terraform", ".terraform.lock.hcl", "*.tfstate*", "tf_resources.json", "tfplan", "__pycache__"
+)
 
 # Digests in examples/oci-layout (scripts/build-example-layout).
 LAYOUT = {
-    ("backend-production", "1.2.3"): "sha256:d00f74ec3be925829ac9b69e51ca4b2a3b4aff665ab32da7578e07863358d33f",
-    ("backend-production", "1.3.0"): "sha256:a2adbb7af71be17527a272008b77b9215bc97b951d14c8810996c4f544ab7a51",
-    ("frontend-production", "1.2.3"): "sha256:6285e8428b828df978ec92d373590a155d47cc71b2507183383d453215ba5858",
-    ("frontend-production", "1.3.0"): "sha256:507ead83e7dfcb64514f828eb2f8ca3e128c95fd741f832224af21555040fcaa",
+    (
+        "backend-production",
+        "1.2.3",
+    ): "sha256:d00f74ec3be925829ac9b69e51ca4b2a3b4aff665ab32da7578e07863358d33f",
+    (
+        "backend-production",
+        "1.3.0",
+    ): "sha256:a2adbb7af71be17527a272008b77b9215bc97b951d14c8810996c4f544ab7a51",
+    (
+        "frontend-production",
+        "1.2.3",
+    ): "sha256:6285e8428b828df978ec92d373590a155d47cc71b2507183383d453215ba5858",
+    (
+        "frontend-production",
+        "1.3.0",
+    ): "sha256:507ead83e7dfcb64514f828eb2f8ca3e128c95fd741f832224af21555040fcaa",
 }
 
 
@@ -51,16 +65,33 @@ def example(tofu: Tofu, tree: Path, name: str) -> TofuWorkspace:
     return ws
 
 
-def tofu_cmd(ws: TofuWorkspace, command: str, *args: str, env: Mapping[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+def tofu_cmd(
+    ws: TofuWorkspace,
+    command: str,
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    check: bool = True,
+) -> subprocess.CompletedProcess[str]:
     extra = ["-auto-approve"] if command == "apply" else []
-    return ws.tofu.run([command, "-input=false", "-no-color", *extra, *args], cwd=ws.path, env=env, check=check)
+    return ws.tofu.run(
+        [command, "-input=false", "-no-color", *extra, *args], cwd=ws.path, env=env, check=check
+    )
 
 
 def container(name: str, image: str, version: str) -> list[dict[str, Any]]:
-    return [{"environment": [{"name": "RUNLAYER_VERSION", "value": version}], "essential": True, "image": image, "name": name}]
+    return [
+        {
+            "environment": [{"name": "RUNLAYER_VERSION", "value": version}],
+            "essential": True,
+            "image": image,
+            "name": name,
+        }
+    ]
 
 
-def expected_outputs(backend: tuple[str, str, str], frontend: tuple[str, str, str]) -> dict[str, Any]:
+def expected_outputs(
+    backend: tuple[str, str, str], frontend: tuple[str, str, str]
+) -> dict[str, Any]:
     """Outputs for (image, tag, version) of each service; container definitions decoded."""
     return {
         "backend_image": backend[0],
@@ -78,7 +109,9 @@ def expected_outputs(backend: tuple[str, str, str], frontend: tuple[str, str, st
 
 def decoded_outputs(ws: TofuWorkspace) -> dict[str, Any]:
     outputs = ws.outputs()
-    outputs["container_definitions"] = {k: json.loads(v) for k, v in outputs["container_definitions"].items()}
+    outputs["container_definitions"] = {
+        k: json.loads(v) for k, v in outputs["container_definitions"].items()
+    }
     return outputs
 
 
@@ -92,7 +125,10 @@ def layout_image(tree: Path, repository: str, version: str) -> str:
 def test_staging_tracks_latest_in_the_shipped_layout(tofu, tree):
     ws = example(tofu, tree, "staging")
     plan = tofu_cmd(ws, "plan")
-    assert f'+ backend_image         = "{layout_image(tree, "backend-production", "1.3.0")}"' in plan.stdout
+    assert (
+        f'+ backend_image         = "{layout_image(tree, "backend-production", "1.3.0")}"'
+        in plan.stdout
+    )
     assert "Plan: 1 to add, 0 to change, 0 to destroy." in plan.stdout
     tofu_cmd(ws, "apply")
     assert decoded_outputs(ws) == expected_outputs(
@@ -131,9 +167,14 @@ def test_production_upgrade_is_one_var_away(tofu, tree):
 
 def test_production_bad_version_fails_plan_with_the_program_error(tofu, tree):
     ws = example(tofu, tree, "production")
-    proc = tofu_cmd(ws, "plan", "-var-file=production.tfvars", "-var=backend_version=v9", check=False)
+    proc = tofu_cmd(
+        ws, "plan", "-var-file=production.tfvars", "-var=backend_version=v9", check=False
+    )
     assert proc.returncode == 1
-    assert "runlayer-tf external: no tag of backend-production matches v9 (newest release: v1.3.0)" in proc.stderr
+    assert (
+        "runlayer-tf external: no tag of backend-production matches v9 (newest release: v1.3.0)"
+        in proc.stderr
+    )
     assert "Traceback" not in proc.stderr
 
 
@@ -161,9 +202,24 @@ def ecr_repositories(moto_server: Any) -> Iterator[Any]:
         client.create_repository(repositoryName=name)
     for name in names:
         prefix = name.split("-")[0]
-        ecr_push.push(client, name, ["v1.2.3", "20241213-152430", "v1.2.3-20241213-152430-a1b2c3d4"], seed=f"{prefix}-1.2.3")
-        ecr_push.push(client, name, ["v1.2.4", "20241220-101010", "v1.2.4-20241220-101010-0a1b2c3d"], seed=f"{prefix}-1.2.4")
-        ecr_push.push(client, name, ["v1.3.0", "20250114-090000", "v1.3.0-20250114-090000-b2c3d4e5", "latest"], seed=f"{prefix}-1.3.0")
+        ecr_push.push(
+            client,
+            name,
+            ["v1.2.3", "20241213-152430", "v1.2.3-20241213-152430-a1b2c3d4"],
+            seed=f"{prefix}-1.2.3",
+        )
+        ecr_push.push(
+            client,
+            name,
+            ["v1.2.4", "20241220-101010", "v1.2.4-20241220-101010-0a1b2c3d"],
+            seed=f"{prefix}-1.2.4",
+        )
+        ecr_push.push(
+            client,
+            name,
+            ["v1.3.0", "20250114-090000", "v1.3.0-20250114-090000-b2c3d4e5", "latest"],
+            seed=f"{prefix}-1.3.0",
+        )
     yield client
     for name in names:
         client.delete_repository(repositoryName=name, force=True)
@@ -173,7 +229,9 @@ def ecr_image(repository: str, seed: str) -> str:
     return f"{ECR_HOST}/{repository}@{ecr_push.moto_digest(seed)}"
 
 
-def production_stays_while_staging_moves(tofu: Tofu, tree: Path, host: str, image: Any, release_v1_4_0: Any) -> dict[str, Any]:
+def production_stays_while_staging_moves(
+    tofu: Tofu, tree: Path, host: str, image: Any, release_v1_4_0: Any
+) -> dict[str, Any]:
     """The scenario run against each registry; returns staging's outputs before the release.
 
     Production (v1.2 in production.tfvars) and staging (latest) are applied;
@@ -219,7 +277,11 @@ def test_examples_against_ecr_pinned_production_and_moving_staging(tofu, tree, e
         return ecr_image("backend-production", "backend-1.4.0")
 
     production_stays_while_staging_moves(
-        tofu, tree, ECR_HOST, lambda repository, version: ecr_image(repository, f"{repository.split('-')[0]}-{version}"), release
+        tofu,
+        tree,
+        ECR_HOST,
+        lambda repository, version: ecr_image(repository, f"{repository.split('-')[0]}-{version}"),
+        release,
     )
 
 
@@ -239,38 +301,64 @@ def registry_repositories(oci_registry: Any) -> dict[tuple[str, str], str]:
     """
     for name in EXAMPLE_REPOSITORIES:
         listing = requests.get(f"{oci_registry.url}/v2/{name}/tags/list", timeout=10)
-        assert listing.status_code == 404, f"{name} already holds tags in the session registry: {listing.text}"
+        assert listing.status_code == 404, (
+            f"{name} already holds tags in the session registry: {listing.text}"
+        )
     pusher = oci_registry.pusher()
     digests: dict[tuple[str, str], str] = {}
     for name in EXAMPLE_REPOSITORIES:
         prefix = name.split("-")[0]
-        v123 = pusher.push_image(name, ["v1.2.3", "20241213-152430", "v1.2.3-20241213-152430-a1b2c3d4"], seed=f"{prefix}-1.2.3", created="2024-12-13T15:24:30Z")
-        v124 = pusher.push_image(name, ["v1.2.4", "20241220-101010", "v1.2.4-20241220-101010-0a1b2c3d"], seed=f"{prefix}-1.2.4", created="2024-12-20T10:10:10Z")
+        v123 = pusher.push_image(
+            name,
+            ["v1.2.3", "20241213-152430", "v1.2.3-20241213-152430-a1b2c3d4"],
+            seed=f"{prefix}-1.2.3",
+            created="2024-12-13T15:24:30Z",
+        )
+        v124 = pusher.push_image(
+            name,
+            ["v1.2.4", "20241220-101010", "v1.2.4-20241220-101010-0a1b2c3d"],
+            seed=f"{prefix}-1.2.4",
+            created="2024-12-20T10:10:10Z",
+        )
         v130_tags = ["v1.3.0", "20250114-090000", "v1.3.0-20250114-090000-b2c3d4e5", "latest"]
         if name == "backend-production":
-            index, children = pusher.push_index(name, v130_tags, seed=f"{prefix}-1.3.0", created="2025-01-14T09:00:00Z")
+            index, children = pusher.push_index(
+                name, v130_tags, seed=f"{prefix}-1.3.0", created="2025-01-14T09:00:00Z"
+            )
             v130 = index.digest
             digests[(name, "1.3.0-linux-amd64")] = children[0].digest
         else:
-            v130 = pusher.push_image(name, v130_tags, seed=f"{prefix}-1.3.0", created="2025-01-14T09:00:00Z").digest
-        digests.update({(name, "1.2.3"): v123.digest, (name, "1.2.4"): v124.digest, (name, "1.3.0"): v130})
+            v130 = pusher.push_image(
+                name, v130_tags, seed=f"{prefix}-1.3.0", created="2025-01-14T09:00:00Z"
+            ).digest
+        digests.update(
+            {(name, "1.2.3"): v123.digest, (name, "1.2.4"): v124.digest, (name, "1.3.0"): v130}
+        )
     assert len(set(digests.values())) == len(digests)
     return digests
 
 
-def test_examples_against_the_distribution_registry_pinned_production_and_moving_staging(tofu, tree, oci_registry, registry_repositories):
+def test_examples_against_the_distribution_registry_pinned_production_and_moving_staging(
+    tofu, tree, oci_registry, registry_repositories
+):
     """Against a real registry, production stays on v1.2.x while staging follows a new `latest` on its next apply."""
     host = oci_registry.host
     digests = registry_repositories
 
     def release() -> str:
         tags = ["v1.4.0", "20250301-120000", "v1.4.0-20250301-120000-deadbeef", "latest"]
-        v140 = oci_registry.pusher().push_image("backend-production", tags, seed="backend-1.4.0", created="2025-03-01T12:00:00Z")
+        v140 = oci_registry.pusher().push_image(
+            "backend-production", tags, seed="backend-1.4.0", created="2025-03-01T12:00:00Z"
+        )
         assert v140.digest not in digests.values()
         return f"{host}/backend-production@{v140.digest}"
 
     staged = production_stays_while_staging_moves(
-        tofu, tree, host, lambda repository, version: f"{host}/{repository}@{digests[(repository, version)]}", release
+        tofu,
+        tree,
+        host,
+        lambda repository, version: f"{host}/{repository}@{digests[(repository, version)]}",
+        release,
     )
     # backend v1.3.0 is an index: staging deploys the index digest, not a platform's.
     assert digests[("backend-production", "1.3.0-linux-amd64")] not in staged["backend_image"]
@@ -299,19 +387,38 @@ def test_examples_against_the_distribution_registry_pinned_production_and_moving
     ],
 )
 def test_python_example_resolves_against_the_demo_layout(args, stdout):
-    proc = subprocess.run([sys.executable, str(REPO / "examples" / "python" / "resolve_example.py"), *args], capture_output=True, text=True, check=False, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "examples" / "python" / "resolve_example.py"), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, stdout, "")
 
 
 def test_python_example_reports_no_match_in_one_line():
-    proc = subprocess.run([sys.executable, str(REPO / "examples" / "python" / "resolve_example.py"), "v7"], capture_output=True, text=True, check=False, timeout=60)
-    assert (proc.returncode, proc.stdout, proc.stderr) == (1, "", "resolve_example: no tag of backend-production matches v7 (newest release: v1.3.0)\n")
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "examples" / "python" / "resolve_example.py"), "v7"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert (proc.returncode, proc.stdout, proc.stderr) == (
+        1,
+        "",
+        "resolve_example: no tag of backend-production matches v7 (newest release: v1.3.0)\n",
+    )
 
 
 @pytest.mark.parametrize(
     ("directory", "files"),
     [
-        ("terraform-modules/image-pin", ["README.md", "main.tf", "outputs.tf", "variables.tf", "versions.tf"]),
+        (
+            "terraform-modules/image-pin",
+            ["README.md", "main.tf", "outputs.tf", "variables.tf", "versions.tf"],
+        ),
         ("examples/staging", ["main.tf", "outputs.tf", "variables.tf"]),
         ("examples/production", ["main.tf", "outputs.tf", "production.tfvars", "variables.tf"]),
     ],

@@ -28,7 +28,18 @@ RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
 # Fresh registry answers, not the resolver cache of an earlier test.
 NO_CACHE = {"RUNLAYER_TF_CACHE_TTL": "0"}
 
-OUTPUT_NAMES = ["build_timestamp", "commit", "digest", "image", "pushed_at", "registry", "repository", "tag", "tags", "version"]
+OUTPUT_NAMES = [
+    "build_timestamp",
+    "commit",
+    "digest",
+    "image",
+    "pushed_at",
+    "registry",
+    "repository",
+    "tag",
+    "tags",
+    "version",
+]
 
 
 def workspace(tofu: Tofu, tmp_path: Path) -> TofuWorkspace:
@@ -37,7 +48,9 @@ def workspace(tofu: Tofu, tmp_path: Path) -> TofuWorkspace:
     return ws
 
 
-def plan_and_apply(ws: TofuWorkspace, variables: Mapping[str, str], env: Mapping[str, str] | None = None) -> dict[str, Any]:
+def plan_and_apply(
+    ws: TofuWorkspace, variables: Mapping[str, str], env: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """Plan (asserting the planned image output), apply, and return the outputs."""
     plan = ws.plan(variables, env=env)
     applied = ws.apply(variables, env=env)
@@ -131,11 +144,35 @@ ECR_CASES = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("selector", "allow_prerelease", "seed", "tag", "version", "tags", "build_timestamp", "commit"), ECR_CASES)
-def test_module_resolves_ecr_selector(tofu, tmp_path, ecr_releases, selector, allow_prerelease, seed, tag, version, tags, build_timestamp, commit):
+@pytest.mark.parametrize(
+    ("selector", "allow_prerelease", "seed", "tag", "version", "tags", "build_timestamp", "commit"),
+    ECR_CASES,
+)
+def test_module_resolves_ecr_selector(
+    tofu,
+    tmp_path,
+    ecr_releases,
+    selector,
+    allow_prerelease,
+    seed,
+    tag,
+    version,
+    tags,
+    build_timestamp,
+    commit,
+):
     """With the ECR host as registry, each selector yields the digest moto stored and the image's build metadata."""
     ws = workspace(tofu, tmp_path)
-    outputs = plan_and_apply(ws, {"repository": ecr_releases, "tag": selector, "registry": ECR_HOST, "allow_prerelease": allow_prerelease}, NO_CACHE)
+    outputs = plan_and_apply(
+        ws,
+        {
+            "repository": ecr_releases,
+            "tag": selector,
+            "registry": ECR_HOST,
+            "allow_prerelease": allow_prerelease,
+        },
+        NO_CACHE,
+    )
     assert RFC3339.fullmatch(outputs["pushed_at"])
     assert outputs == expected(
         registry=ECR_HOST,
@@ -161,7 +198,12 @@ def test_module_default_registry_is_ecr_of_current_account(tofu, tmp_path, ecr_r
 
 def test_module_registry_id_and_region_select_ecr(tofu, tmp_path, ecr_releases):
     ws = workspace(tofu, tmp_path)
-    variables = {"repository": ecr_releases, "tag": "v1.2.1", "registry_id": "123456789012", "region": "us-east-1"}
+    variables = {
+        "repository": ecr_releases,
+        "tag": "v1.2.1",
+        "registry_id": "123456789012",
+        "region": "us-east-1",
+    }
     outputs = plan_and_apply(ws, variables, NO_CACHE)
     assert outputs["image"] == f"{ECR_HOST}/{ECR_REPO}@{D['1.2.1']}"
     assert outputs["tags"] == ["20241202-111500", "v1.2.1", "v1.2.1-20241202-111500-3a4b5c6d"]
@@ -179,14 +221,23 @@ def test_module_follows_a_new_release_on_the_next_plan(tofu, tmp_path, moto_serv
         ws = workspace(tofu, tmp_path)
         variables = {"repository": repository, "tag": "v1.2", "registry": ECR_HOST}
         first = plan_and_apply(ws, variables, NO_CACHE)
-        assert (first["tag"], first["digest"], first["tags"]) == ("v1.2.3", ecr_push.moto_digest("moving-1.2.3"), ["v1.2.3"])
+        assert (first["tag"], first["digest"], first["tags"]) == (
+            "v1.2.3",
+            ecr_push.moto_digest("moving-1.2.3"),
+            ["v1.2.3"],
+        )
         ecr_push.push(client, repository, ["v1.2.4"], seed="moving-1.2.4")
         plan = ws.plan(variables, env=NO_CACHE)
         digest = ecr_push.moto_digest("moving-1.2.4")
         assert f'~ digest          = "{first["digest"]}" -> "{digest}"' in plan.stdout
         ws.apply(variables, env=NO_CACHE)
         second = ws.outputs()
-        assert (second["tag"], second["version"], second["digest"], second["image"]) == ("v1.2.4", "1.2.4", digest, f"{ECR_HOST}/{repository}@{digest}")
+        assert (second["tag"], second["version"], second["digest"], second["image"]) == (
+            "v1.2.4",
+            "1.2.4",
+            digest,
+            f"{ECR_HOST}/{repository}@{digest}",
+        )
     finally:
         client.delete_repository(repositoryName=repository, force=True)
 
@@ -200,10 +251,18 @@ def registry_releases(oci_registry: Any) -> dict[str, str]:
     pusher = oci_registry.pusher()
     repo = "image-pin/frontend-production"
     digests = {
-        "1.2.0": pusher.push_image(repo, ["v1.2.0", "20241120-141000", "v1.2.0-20241120-141000-0badc0de"], seed="f-1.2.0").digest,
-        "1.2.3": pusher.push_image(repo, ["v1.2.3", "20241213-153000", "v1.2.3-20241213-153000-a1b2c3d4"], seed="f-1.2.3").digest,
+        "1.2.0": pusher.push_image(
+            repo, ["v1.2.0", "20241120-141000", "v1.2.0-20241120-141000-0badc0de"], seed="f-1.2.0"
+        ).digest,
+        "1.2.3": pusher.push_image(
+            repo, ["v1.2.3", "20241213-153000", "v1.2.3-20241213-153000-a1b2c3d4"], seed="f-1.2.3"
+        ).digest,
     }
-    index, children = pusher.push_index(repo, ["v1.3.0", "20250114-091500", "v1.3.0-20250114-091500-feedface", "latest"], seed="f-1.3.0")
+    index, children = pusher.push_index(
+        repo,
+        ["v1.3.0", "20250114-091500", "v1.3.0-20250114-091500-feedface", "latest"],
+        seed="f-1.3.0",
+    )
     digests["1.3.0"] = index.digest
     digests["1.3.0-amd64"] = children[0].digest
     return digests
@@ -223,9 +282,23 @@ REGISTRY_REPO = "image-pin/frontend-production"
         ("1.2.0", "1.2.0", "v1.2.0", "1.2.0", ["20241120-141000", "v1.2.0", "v1.2.0-20241120-141000-0badc0de"], "2024-11-20T14:10:00Z", "0badc0de"),
     ],
 )  # fmt: skip
-def test_module_resolves_distribution_registry_selector(tofu, tmp_path, oci_registry, registry_releases, selector, seed, tag, version, tags, build_timestamp, commit):
+def test_module_resolves_distribution_registry_selector(
+    tofu,
+    tmp_path,
+    oci_registry,
+    registry_releases,
+    selector,
+    seed,
+    tag,
+    version,
+    tags,
+    build_timestamp,
+    commit,
+):
     ws = workspace(tofu, tmp_path)
-    outputs = plan_and_apply(ws, {"repository": REGISTRY_REPO, "tag": selector, "registry": oci_registry.host})
+    outputs = plan_and_apply(
+        ws, {"repository": REGISTRY_REPO, "tag": selector, "registry": oci_registry.host}
+    )
     assert outputs == expected(
         registry=oci_registry.host,
         repository=REGISTRY_REPO,
@@ -238,10 +311,14 @@ def test_module_resolves_distribution_registry_selector(tofu, tmp_path, oci_regi
     )
 
 
-def test_module_multi_platform_digest_is_the_index_digest(tofu, tmp_path, oci_registry, registry_releases):
+def test_module_multi_platform_digest_is_the_index_digest(
+    tofu, tmp_path, oci_registry, registry_releases
+):
     """For an image index the outputs carry the index digest (what one deploys), never a platform's."""
     ws = workspace(tofu, tmp_path)
-    outputs = plan_and_apply(ws, {"repository": REGISTRY_REPO, "tag": "~> 1.3", "registry": oci_registry.url})
+    outputs = plan_and_apply(
+        ws, {"repository": REGISTRY_REPO, "tag": "~> 1.3", "registry": oci_registry.url}
+    )
     assert outputs["digest"] == registry_releases["1.3.0"] != registry_releases["1.3.0-amd64"]
     assert outputs["image"] == f"{oci_registry.host}/{REGISTRY_REPO}@{registry_releases['1.3.0']}"
     assert (outputs["tag"], outputs["version"]) == ("v1.3.0", "1.3.0")
@@ -249,16 +326,25 @@ def test_module_multi_platform_digest_is_the_index_digest(tofu, tmp_path, oci_re
 
 def test_module_uses_docker_config_credentials(tofu, tmp_path, auth_registry):
     """Against a registry behind basic auth, the program reads the credentials from DOCKER_CONFIG's auths."""
-    image = auth_registry.pusher().push_image("image-pin/private", ["v3.1.4", "latest"], seed="private-3.1.4")
+    image = auth_registry.pusher().push_image(
+        "image-pin/private", ["v3.1.4", "latest"], seed="private-3.1.4"
+    )
     docker = tmp_path / "docker"
     docker.mkdir()
     token = base64.b64encode(":".join(REGISTRY_CREDENTIALS).encode()).decode()
-    (docker / "config.json").write_text(json.dumps({"auths": {auth_registry.host: {"auth": token}}}))
+    (docker / "config.json").write_text(
+        json.dumps({"auths": {auth_registry.host: {"auth": token}}})
+    )
     ws = workspace(tofu, tmp_path)
     variables = {"repository": "image-pin/private", "tag": "v3", "registry": auth_registry.host}
     outputs = plan_and_apply(ws, variables, {"DOCKER_CONFIG": str(docker), **NO_CACHE})
     assert outputs == expected(
-        registry=auth_registry.host, repository="image-pin/private", digest=image.digest, tag="v3.1.4", version="3.1.4", tags=["latest", "v3.1.4"]
+        registry=auth_registry.host,
+        repository="image-pin/private",
+        digest=image.digest,
+        tag="v3.1.4",
+        version="3.1.4",
+        tags=["latest", "v3.1.4"],
     )
     # Without credentials the plan fails with the program's one-line message.
     empty = tmp_path / "no-docker"
@@ -298,10 +384,17 @@ LAYOUT_BACKEND = {
         ),
     ],
 )  # fmt: skip
-def test_module_resolves_shipped_layout(tofu, tmp_path, selector, allow_prerelease, digest, tag, version, tags, build_timestamp, commit):
+def test_module_resolves_shipped_layout(
+    tofu, tmp_path, selector, allow_prerelease, digest, tag, version, tags, build_timestamp, commit
+):
     ws = workspace(tofu, tmp_path)
     registry = f"oci-layout:{LAYOUT}"
-    variables = {"repository": "backend-production", "tag": selector, "registry": registry, "allow_prerelease": allow_prerelease}
+    variables = {
+        "repository": "backend-production",
+        "tag": selector,
+        "registry": registry,
+        "allow_prerelease": allow_prerelease,
+    }
     outputs = plan_and_apply(ws, variables)
     assert outputs == expected(
         registry=registry,
@@ -319,14 +412,27 @@ def test_module_relative_layout_path_is_read_from_the_working_directory(tofu, tm
     """As the README says, a relative oci-layout: path is taken from where tofu runs (the root module here)."""
     shutil.copytree(LAYOUT, tmp_path / "demo-layout")
     ws = workspace(tofu, tmp_path)
-    outputs = plan_and_apply(ws, {"repository": "frontend-production", "tag": "v1.2", "registry": "oci-layout:../demo-layout"})
-    assert outputs["image"] == "oci-layout:../demo-layout/frontend-production@sha256:6285e8428b828df978ec92d373590a155d47cc71b2507183383d453215ba5858"
+    outputs = plan_and_apply(
+        ws,
+        {
+            "repository": "frontend-production",
+            "tag": "v1.2",
+            "registry": "oci-layout:../demo-layout",
+        },
+    )
+    assert (
+        outputs["image"]
+        == "oci-layout:../demo-layout/frontend-production@sha256:6285e8428b828df978ec92d373590a155d47cc71b2507183383d453215ba5858"
+    )
     assert outputs["tag"] == "v1.2.3"
 
 
 def test_module_outputs_are_the_documented_set(tofu, tmp_path):
     ws = workspace(tofu, tmp_path)
-    outputs = plan_and_apply(ws, {"repository": "backend-production", "tag": "v1.2.3", "registry": f"oci-layout:{LAYOUT}"})
+    outputs = plan_and_apply(
+        ws,
+        {"repository": "backend-production", "tag": "v1.2.3", "registry": f"oci-layout:{LAYOUT}"},
+    )
     assert sorted(outputs) == OUTPUT_NAMES
     assert outputs["tags"] == ["20241213-152430", "v1.2.3", "v1.2.3-20241213-152430-a1b2c3d4"]
 
@@ -338,17 +444,37 @@ def test_module_outputs_are_the_documented_set(tofu, tmp_path):
     ("variables", "message"),
     [
         ({"tag": "v9"}, "no tag of backend-production matches v9 (newest release: v1.3.0)"),
-        ({"tag": "v2"}, "no tag of backend-production matches v2 (newest release: v1.3.0; a prerelease matches: set allow_prerelease)"),
-        ({"tag": "v1.2.3.4"}, 'invalid selector "v1.2.3.4": not a semantic version vMAJOR.MINOR.PATCH[-PRERELEASE]'),
-        ({"tag": "~> banana"}, """invalid selector "~> banana": cannot read constraint '~> banana' (expected e.g. ">= 1.2", "~> 1.2.0")"""),
-        ({"tag": "sha256:abc"}, 'invalid selector "sha256:abc": sha256 needs 64 hex digits, got 3 characters'),
-        ({"repository": "no-such-repo"}, "repository no-such-repo not found in oci-layout:{layout} (no {layout}/no-such-repo/index.json)"),
+        (
+            {"tag": "v2"},
+            "no tag of backend-production matches v2 (newest release: v1.3.0; a prerelease matches: set allow_prerelease)",
+        ),
+        (
+            {"tag": "v1.2.3.4"},
+            'invalid selector "v1.2.3.4": not a semantic version vMAJOR.MINOR.PATCH[-PRERELEASE]',
+        ),
+        (
+            {"tag": "~> banana"},
+            """invalid selector "~> banana": cannot read constraint '~> banana' (expected e.g. ">= 1.2", "~> 1.2.0")""",
+        ),
+        (
+            {"tag": "sha256:abc"},
+            'invalid selector "sha256:abc": sha256 needs 64 hex digits, got 3 characters',
+        ),
+        (
+            {"repository": "no-such-repo"},
+            "repository no-such-repo not found in oci-layout:{layout} (no {layout}/no-such-repo/index.json)",
+        ),
     ],
 )
 def test_module_plan_fails_with_the_program_error(tofu, tmp_path, variables, message):
     """A selector the program rejects fails `tofu plan` with its one-line message in stderr, and no traceback."""
     ws = workspace(tofu, tmp_path)
-    full = {"repository": "backend-production", "tag": "v1.2", "registry": f"oci-layout:{LAYOUT}", **variables}
+    full = {
+        "repository": "backend-production",
+        "tag": "v1.2",
+        "registry": f"oci-layout:{LAYOUT}",
+        **variables,
+    }
     proc = ws.plan(full, check=False)
     assert proc.returncode == 1
     assert f"runlayer-tf external: {message.format(layout=LAYOUT)}" in proc.stderr
@@ -358,8 +484,14 @@ def test_module_plan_fails_with_the_program_error(tofu, tmp_path, variables, mes
 @pytest.mark.parametrize(
     ("variables", "message"),
     [
-        ({"repository": "Backend_Production"}, "The repository must be a valid OCI repository name"),
-        ({"repository": "backend//production"}, "The repository must be a valid OCI repository name"),
+        (
+            {"repository": "Backend_Production"},
+            "The repository must be a valid OCI repository name",
+        ),
+        (
+            {"repository": "backend//production"},
+            "The repository must be a valid OCI repository name",
+        ),
         ({"tag": "  "}, "The tag must not be empty"),
         ({"registry_id": "12345"}, "The registry_id must be empty or a 12-digit AWS account id."),
         ({"region": "US-EAST-1"}, "The region must be empty or an AWS region such as us-east-1."),
@@ -370,9 +502,16 @@ def test_module_plan_fails_with_the_program_error(tofu, tmp_path, variables, mes
         ({"registry": "-registry.example.com"}, "The registry must be empty, an ECR host"),
     ],
 )
-def test_module_validation_rejects_bad_inputs_before_running_the_program(tofu, tmp_path, variables, message):
+def test_module_validation_rejects_bad_inputs_before_running_the_program(
+    tofu, tmp_path, variables, message
+):
     ws = workspace(tofu, tmp_path)
-    full = {"repository": "backend-production", "tag": "v1.2", "registry": f"oci-layout:{LAYOUT}", **variables}
+    full = {
+        "repository": "backend-production",
+        "tag": "v1.2",
+        "registry": f"oci-layout:{LAYOUT}",
+        **variables,
+    }
     proc = ws.plan(full, check=False)
     assert proc.returncode == 1
     assert "Error: Invalid value for variable" in proc.stderr
@@ -384,5 +523,16 @@ def test_module_program_can_be_python_dash_m(tofu, tmp_path):
     """The documented alternative `program` (the module run with python -m) gives the same answer."""
     ws = workspace(tofu, tmp_path)
     program = json.dumps(["python", "-m", "runlayer_tf.external"])
-    outputs = plan_and_apply(ws, {"repository": "frontend-production", "tag": "~> 1.2.0", "registry": f"oci-layout:{LAYOUT}", "program": program})
-    assert (outputs["tag"], outputs["digest"]) == ("v1.2.3", "sha256:6285e8428b828df978ec92d373590a155d47cc71b2507183383d453215ba5858")
+    outputs = plan_and_apply(
+        ws,
+        {
+            "repository": "frontend-production",
+            "tag": "~> 1.2.0",
+            "registry": f"oci-layout:{LAYOUT}",
+            "program": program,
+        },
+    )
+    assert (outputs["tag"], outputs["digest"]) == (
+        "v1.2.3",
+        "sha256:6285e8428b828df978ec92d373590a155d47cc71b2507183383d453215ba5858",
+    )

@@ -13,7 +13,12 @@ REPO = "it/pins-backend"
 def releases(oci_registry):
     pusher = oci_registry.pusher()
     digests = {}
-    for version, extra in [("v1.2.0", []), ("v1.2.3", ["v1.2.3-20241213-152430-a1b2c3d4"]), ("v1.3.0", ["latest"]), ("v2.0.0", [])]:
+    for version, extra in [
+        ("v1.2.0", []),
+        ("v1.2.3", ["v1.2.3-20241213-152430-a1b2c3d4"]),
+        ("v1.3.0", ["latest"]),
+        ("v2.0.0", []),
+    ]:
         digests[version] = pusher.push_image(REPO, [version, *extra], seed=f"pins-{version}").digest
     return digests
 
@@ -45,9 +50,14 @@ def run(capsys, *argv):
 def test_bump_levels(project, releases, oci_registry, capsys, level, version):
     code, out, err = run(capsys, "pins", "bump", "--to", level, str(project))
     assert code == 0, err
-    assert (project / "prod.tfvars").read_text() == f'backend_version = "{version}"   # bumped by runlayer-tf\n'
+    assert (
+        project / "prod.tfvars"
+    ).read_text() == f'backend_version = "{version}"   # bumped by runlayer-tf\n'
     main_tf = (project / "main.tf").read_text()
-    assert f'worker_image  = "{oci_registry.host}/{REPO}:{version}@{releases[version]}" # pinned by digest' in main_tf
+    assert (
+        f'worker_image  = "{oci_registry.host}/{REPO}:{version}@{releases[version]}" # pinned by digest'
+        in main_tf
+    )
     assert "${var.backend_version}" in main_tf
     assert sorted(out.splitlines()) == sorted(
         [
@@ -63,8 +73,14 @@ def test_bump_digest_dry_run_writes_nothing(project, releases, oci_registry, cap
     assert code == 0
     assert {p.name: p.read_bytes() for p in project.iterdir()} == before
     assert '+backend_version = "v1.3.0"   # bumped by runlayer-tf' in out
-    assert f'+  worker_image  = "{oci_registry.host}/{REPO}:v1.3.0@{releases["v1.3.0"]}" # pinned by digest' in out
-    assert err == f"runlayer-tf: {project / 'prod.tfvars'}:1:20: backend_version: a version variable holds no digest; pin the image reference to keep one\n"
+    assert (
+        f'+  worker_image  = "{oci_registry.host}/{REPO}:v1.3.0@{releases["v1.3.0"]}" # pinned by digest'
+        in out
+    )
+    assert (
+        err
+        == f"runlayer-tf: {project / 'prod.tfvars'}:1:20: backend_version: a version variable holds no digest; pin the image reference to keep one\n"
+    )
 
 
 def test_bump_when_newest_already(project, capsys):
@@ -96,7 +112,10 @@ def test_online_check_accepts_a_version_selector_that_matches(project, capsys):
     assert run(capsys, "pins", "check", "--online", str(project)) == (0, "", "")
     (project / "staging.tfvars").write_text('backend_version = "v1.7"\n')
     code, out, _ = run(capsys, "pins", "check", "--online", str(project))
-    assert (code, out) == (1, f'{project / "staging.tfvars"}:1:20: RTF005 backend_version: tag "v1.7" does not exist in {REPO} ({_host(project)}) (newest release: v2.0.0)\n')
+    assert (code, out) == (
+        1,
+        f'{project / "staging.tfvars"}:1:20: RTF005 backend_version: tag "v1.7" does not exist in {REPO} ({_host(project)}) (newest release: v2.0.0)\n',
+    )
 
 
 def _host(project):
@@ -114,7 +133,7 @@ def test_online_check_finds_a_moved_tag(project, oci_registry, releases, capsys)
         column = len(f'  worker_image  = "{oci_registry.host}/{REPO}:v1.2.0@') + 1
         assert out.splitlines() == [
             f'{project / "main.tf"}:{line}:{column}: RTF004 local.worker_image: tag "v1.2.0" of {REPO} now points at {moved}, '
-            f'not the pinned {releases["v1.2.0"]}: the tag was moved'
+            f"not the pinned {releases['v1.2.0']}: the tag was moved"
         ]
         # Offline, nothing is wrong.
         assert run(capsys, "pins", "check", str(project))[0] == 0
@@ -126,4 +145,6 @@ def test_online_check_reports_an_unreachable_registry(tmp_path, capsys):
     (tmp_path / "main.tf").write_text('locals {\n  image = "127.0.0.1:9/it/none:v1.0.0"\n}\n')
     code, out, _ = run(capsys, "pins", "check", "--online", str(tmp_path))
     assert code == 1
-    assert out.startswith(f"{tmp_path / 'main.tf'}:2:12: RTF005 local.image: cannot check it/none (127.0.0.1:9): cannot reach 127.0.0.1:9: ")
+    assert out.startswith(
+        f"{tmp_path / 'main.tf'}:2:12: RTF005 local.image: cannot check it/none (127.0.0.1:9): cannot reach 127.0.0.1:9: "
+    )

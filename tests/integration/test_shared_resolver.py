@@ -34,7 +34,12 @@ def releases() -> list[tuple[str, ...]]:
     out = []
     for minor in range(8):
         for patch in range(3):
-            out.append((f"v1.{minor}.{patch}", f"v1.{minor}.{patch}-20241213-15{minor}{patch}00-abcdef{minor}{patch}"))
+            out.append(
+                (
+                    f"v1.{minor}.{patch}",
+                    f"v1.{minor}.{patch}-20241213-15{minor}{patch}00-abcdef{minor}{patch}",
+                )
+            )
     return out
 
 
@@ -61,13 +66,28 @@ def environment(tmp_path: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def external(query: Mapping[str, str], env: Mapping[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(PROGRAM, input=json.dumps(query), env=dict(env), cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
+def external(
+    query: Mapping[str, str], env: Mapping[str, str], cwd: Path
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        PROGRAM,
+        input=json.dumps(query),
+        env=dict(env),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
-def in_process(query: Mapping[str, str], env: Mapping[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+def in_process(
+    query: Mapping[str, str], env: Mapping[str, str], cwd: Path
+) -> subprocess.CompletedProcess[str]:
     """The same query answered without the resolver and without the cache."""
-    return external(query, {**env, "RUNLAYER_TF_SHARED_RESOLVER": "0", "RUNLAYER_TF_CACHE_TTL": "0"}, cwd)
+    return external(
+        query, {**env, "RUNLAYER_TF_SHARED_RESOLVER": "0", "RUNLAYER_TF_CACHE_TTL": "0"}, cwd
+    )
 
 
 PROBE = (
@@ -79,19 +99,45 @@ PROBE = (
 )
 
 
-def probed(query: Mapping[str, str], env: Mapping[str, str], cwd: Path) -> tuple[subprocess.CompletedProcess[str], bool]:
+def probed(
+    query: Mapping[str, str], env: Mapping[str, str], cwd: Path
+) -> tuple[subprocess.CompletedProcess[str], bool]:
     """The program's ``main`` run in a process that then says whether it imported botocore itself
     (a data source the resolver answered never does)."""
-    proc = subprocess.run([sys.executable, "-c", PROBE], input=json.dumps(query), env=dict(env), cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        input=json.dumps(query),
+        env=dict(env),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     *lines, last = proc.stderr.splitlines()
     assert last in ("botocore imported: True", "botocore imported: False"), proc.stderr
     stderr = "".join(f"{line}\n" for line in lines)
-    return subprocess.CompletedProcess(proc.args, proc.returncode, proc.stdout, stderr), last.endswith("True")
+    return subprocess.CompletedProcess(
+        proc.args, proc.returncode, proc.stdout, stderr
+    ), last.endswith("True")
 
 
-def concurrently(queries: list[Mapping[str, str]], env: Mapping[str, str], cwd: Path) -> list[subprocess.CompletedProcess[str]]:
+def concurrently(
+    queries: list[Mapping[str, str]], env: Mapping[str, str], cwd: Path
+) -> list[subprocess.CompletedProcess[str]]:
     """Start one process per query, give every one its query, then collect (like a plan at parallelism N)."""
-    procs = [subprocess.Popen(PROGRAM, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(env), cwd=cwd, text=True) for _ in queries]
+    procs = [
+        subprocess.Popen(
+            PROGRAM,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=dict(env),
+            cwd=cwd,
+            text=True,
+        )
+        for _ in queries
+    ]
     for proc, query in zip(procs, queries, strict=True):
         assert proc.stdin is not None
         proc.stdin.write(json.dumps(query))
@@ -179,17 +225,32 @@ def test_data_sources_with_different_selectors_share_one_listing(repo: str, tmp_
     assert sorted(p.name for p in resolver_dir(tmp_path).iterdir()) == []
 
 
-def test_errors_from_the_resolver_are_the_programs_one_line_errors(repo: str, tmp_path: Path) -> None:
+def test_errors_from_the_resolver_are_the_programs_one_line_errors(
+    repo: str, tmp_path: Path
+) -> None:
     env = environment(tmp_path, RUNLAYER_TF_SHARED_RESOLVER_IDLE="30")
-    for query in ({"repository": repo, "tag": "v9"}, {"repository": "shared/no-such-repository", "tag": "v1"}, {"repository": repo, "tag": "v1.2", "bogus": "x"}):
+    for query in (
+        {"repository": repo, "tag": "v9"},
+        {"repository": "shared/no-such-repository", "tag": "v1"},
+        {"repository": repo, "tag": "v1.2", "bogus": "x"},
+    ):
         shared, loaded_here = probed(query, env, tmp_path)
         alone, loaded_alone = probed(query, {**env, "RUNLAYER_TF_SHARED_RESOLVER": "0"}, tmp_path)
-        assert (shared.returncode, shared.stdout, shared.stderr) == (alone.returncode, alone.stdout, alone.stderr)
+        assert (shared.returncode, shared.stdout, shared.stderr) == (
+            alone.returncode,
+            alone.stdout,
+            alone.stderr,
+        )
         assert (shared.returncode, shared.stdout, shared.stderr.count("\n")) == (1, "", 1)
         assert not loaded_here  # the resolver answered (the fallback would have imported botocore)
-        assert loaded_alone == (query.get("bogus") is None)  # an unknown key fails before any registry
+        assert loaded_alone == (
+            query.get("bogus") is None
+        )  # an unknown key fails before any registry
     proc, _ = probed({"repository": repo, "tag": "v9"}, env, tmp_path)
-    assert proc.stderr == "runlayer-tf external: no tag of shared/backend-production matches v9 (newest release: v1.7.2)\n"
+    assert (
+        proc.stderr
+        == "runlayer-tf external: no tag of shared/backend-production matches v9 (newest release: v1.7.2)\n"
+    )
 
 
 def test_an_answer_is_cached_as_old_as_the_listing_it_came_from(repo: str, tmp_path: Path) -> None:
@@ -201,7 +262,9 @@ def test_an_answer_is_cached_as_old_as_the_listing_it_came_from(repo: str, tmp_p
     assert second.returncode == 0, second.stderr
     assert json.loads(second.stdout)["tag"] == "v1.5.2"
     assert len(LIST_IMAGES_CALLS) - before == 1
-    entries = [json.loads(p.read_text()) for p in sorted((tmp_path / "cache" / "resolve").glob("*.json"))]
+    entries = [
+        json.loads(p.read_text()) for p in sorted((tmp_path / "cache" / "resolve").glob("*.json"))
+    ]
     assert len(entries) == 2
     assert entries[0]["stored_at"] == entries[1]["stored_at"]  # both from the one listing
     assert time.time() - entries[0]["stored_at"] >= 1.0
@@ -216,18 +279,28 @@ def test_a_release_pushed_after_the_listing_is_found(moto_server: Any, tmp_path:
     ecr_push.push(client, name, ["v1.0.0"], seed=f"{name}-1.0.0")
     env = environment(tmp_path, RUNLAYER_TF_SHARED_RESOLVER_IDLE="30")
     before = len(LIST_IMAGES_CALLS)
-    assert json.loads(external({"repository": name, "tag": "v1"}, env, tmp_path).stdout)["tag"] == "v1.0.0"
+    assert (
+        json.loads(external({"repository": name, "tag": "v1"}, env, tmp_path).stdout)["tag"]
+        == "v1.0.0"
+    )
     digest = ecr_push.push(client, name, ["v1.1.0"], seed=f"{name}-1.1.0")
     fresh = external({"repository": name, "tag": "v1.1"}, env, tmp_path)
     assert fresh.returncode == 0, fresh.stderr
-    assert (json.loads(fresh.stdout)["tag"], json.loads(fresh.stdout)["digest"]) == ("v1.1.0", digest)
+    assert (json.loads(fresh.stdout)["tag"], json.loads(fresh.stdout)["digest"]) == (
+        "v1.1.0",
+        digest,
+    )
     assert len(LIST_IMAGES_CALLS) - before == 2  # the second query listed again rather than fail
     assert len(sockets(resolver_dir(tmp_path))) == 1
 
 
 def test_each_environment_gets_its_own_resolver(repo: str, tmp_path: Path) -> None:
-    first = environment(tmp_path, RUNLAYER_TF_SHARED_RESOLVER_IDLE="30", AWS_SESSION_TOKEN="one-session")
-    second = environment(tmp_path, RUNLAYER_TF_SHARED_RESOLVER_IDLE="30", AWS_SESSION_TOKEN="another-session")
+    first = environment(
+        tmp_path, RUNLAYER_TF_SHARED_RESOLVER_IDLE="30", AWS_SESSION_TOKEN="one-session"
+    )
+    second = environment(
+        tmp_path, RUNLAYER_TF_SHARED_RESOLVER_IDLE="30", AWS_SESSION_TOKEN="another-session"
+    )
     assert external({"repository": repo, "tag": "v1.3"}, first, tmp_path).returncode == 0
     assert external({"repository": repo, "tag": "v1.4"}, second, tmp_path).returncode == 0
     found = sockets(resolver_dir(tmp_path))
@@ -236,7 +309,10 @@ def test_each_environment_gets_its_own_resolver(repo: str, tmp_path: Path) -> No
     assert len(pids) == 2
     assert all(alive(pid) for pid in pids)
     for sock in found:
-        assert (sock.stat().st_mode & 0o777, resolver_dir(tmp_path).stat().st_mode & 0o777) == (0o700, 0o700)
+        assert (sock.stat().st_mode & 0o777, resolver_dir(tmp_path).stat().st_mode & 0o777) == (
+            0o700,
+            0o700,
+        )
 
 
 def test_removing_the_socket_stops_the_resolver(repo: str, tmp_path: Path) -> None:
@@ -248,14 +324,22 @@ def test_removing_the_socket_stops_the_resolver(repo: str, tmp_path: Path) -> No
     sock.unlink()
     assert wait_until(lambda: not alive(pid), timeout=10)
     # The next data source starts a new one.
-    assert json.loads(external({"repository": repo, "tag": "v1.5"}, env, tmp_path).stdout)["tag"] == "v1.5.2"
+    assert (
+        json.loads(external({"repository": repo, "tag": "v1.5"}, env, tmp_path).stdout)["tag"]
+        == "v1.5.2"
+    )
     (again,) = sockets(resolver_dir(tmp_path))
     assert resolver_pid(again) != pid
 
 
 @pytest.mark.parametrize(
     "extra",
-    [{"RUNLAYER_TF_SHARED_RESOLVER": "0"}, {"RUNLAYER_TF_SHARED_RESOLVER": "off"}, {"RUNLAYER_TF_CACHE_TTL": "0"}, {"RUNLAYER_TF_DEBUG": "1"}],
+    [
+        {"RUNLAYER_TF_SHARED_RESOLVER": "0"},
+        {"RUNLAYER_TF_SHARED_RESOLVER": "off"},
+        {"RUNLAYER_TF_CACHE_TTL": "0"},
+        {"RUNLAYER_TF_DEBUG": "1"},
+    ],
     ids=["switch-0", "switch-off", "cache-off", "debug"],
 )
 def test_no_resolver_when_switched_off(repo: str, tmp_path: Path, extra: dict[str, str]) -> None:
@@ -332,10 +416,15 @@ def test_a_directory_others_could_reach_is_not_used(repo: str, tmp_path: Path) -
     assert (run / "runlayer-tf").stat().st_mode & 0o777 == 0o700
 
 
-def test_one_plan_of_many_pins_lists_the_repository_once(repo: str, tofu: Any, tmp_path: Path) -> None:
+def test_one_plan_of_many_pins_lists_the_repository_once(
+    repo: str, tofu: Any, tmp_path: Path
+) -> None:
     """The image-pin module, five instances with five selectors, under real OpenTofu, cache on."""
     root = tmp_path / "plan"
-    shutil.copytree(Path(__file__).resolve().parents[2] / "terraform-modules" / "image-pin", root / "modules" / "image-pin")
+    shutil.copytree(
+        Path(__file__).resolve().parents[2] / "terraform-modules" / "image-pin",
+        root / "modules" / "image-pin",
+    )
     (root / "main.tf").write_text(
         f"""
 variable "selectors" {{
@@ -363,7 +452,13 @@ output "tags" {{
     before = len(LIST_IMAGES_CALLS)
     selectors = ["v1.1", "v1.3", "~> 1.5.0", "v1.6.1", "v1"]
     ws.apply({"selectors": json.dumps(selectors)}, env=env)
-    assert ws.outputs()["tags"] == {"v1.1": "v1.1.2", "v1.3": "v1.3.2", "~> 1.5.0": "v1.5.2", "v1.6.1": "v1.6.1", "v1": "v1.7.2"}
+    assert ws.outputs()["tags"] == {
+        "v1.1": "v1.1.2",
+        "v1.3": "v1.3.2",
+        "~> 1.5.0": "v1.5.2",
+        "v1.6.1": "v1.6.1",
+        "v1": "v1.7.2",
+    }
     assert len(LIST_IMAGES_CALLS) - before == 1
 
 
@@ -387,7 +482,9 @@ def test_editing_the_aws_config_starts_a_fresh_resolver(moto_server: Any, tmp_pa
     config.write_text("[default]\nregion = eu-west-1\n")
     second, loaded = probed({"repository": name, "tag": "v1.0"}, env, tmp_path)
     assert not loaded
-    assert json.loads(second.stdout) == json.loads(in_process({"repository": name, "tag": "v1.0"}, env, tmp_path).stdout)
+    assert json.loads(second.stdout) == json.loads(
+        in_process({"repository": name, "tag": "v1.0"}, env, tmp_path).stdout
+    )
     assert json.loads(second.stdout)["digest"] == digests["eu-west-1"]
     assert json.loads(second.stdout)["registry"] == "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
     assert len(sockets(resolver_dir(tmp_path))) == 2
@@ -395,13 +492,19 @@ def test_editing_the_aws_config_starts_a_fresh_resolver(moto_server: Any, tmp_pa
 
 def test_credentials_written_after_a_failure_are_used(repo: str, tmp_path: Path) -> None:
     credentials = tmp_path / "aws-credentials"
-    env = environment(tmp_path, AWS_SHARED_CREDENTIALS_FILE=str(credentials), RUNLAYER_TF_SHARED_RESOLVER_IDLE="30")
+    env = environment(
+        tmp_path,
+        AWS_SHARED_CREDENTIALS_FILE=str(credentials),
+        RUNLAYER_TF_SHARED_RESOLVER_IDLE="30",
+    )
     for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         env.pop(key, None)
     refused, loaded = probed({"repository": repo, "tag": "v1.1"}, env, tmp_path)
     assert (refused.returncode, loaded) == (1, False)
     assert "no AWS credentials found" in refused.stderr
-    credentials.write_text("[default]\naws_access_key_id = testing\naws_secret_access_key = testing\n")
+    credentials.write_text(
+        "[default]\naws_access_key_id = testing\naws_secret_access_key = testing\n"
+    )
     accepted, loaded = probed({"repository": repo, "tag": "v1.1"}, env, tmp_path)
     assert (accepted.returncode, accepted.stderr, loaded) == (0, "", False)
     assert json.loads(accepted.stdout)["tag"] == "v1.1.2"
@@ -416,7 +519,10 @@ def test_an_image_deleted_since_the_listing_is_not_found(moto_server: Any, tmp_p
     client.create_repository(repositoryName=name)
     digest = ecr_push.push(client, name, ["v1.0.0"], seed=f"{name}-1")
     env = environment(tmp_path, RUNLAYER_TF_SHARED_RESOLVER_IDLE="30")
-    assert json.loads(external({"repository": name, "tag": "v1.0"}, env, tmp_path).stdout)["digest"] == digest
+    assert (
+        json.loads(external({"repository": name, "tag": "v1.0"}, env, tmp_path).stdout)["digest"]
+        == digest
+    )
     client.batch_delete_image(repositoryName=name, imageIds=[{"imageDigest": digest}])
     gone, loaded = probed({"repository": name, "tag": digest}, env, tmp_path)
     alone = in_process({"repository": name, "tag": digest}, env, tmp_path)
@@ -445,7 +551,9 @@ def test_an_exiting_resolver_leaves_its_successors_files_alone(repo: str, tmp_pa
     assert external({"repository": repo, "tag": "v1.0"}, env, tmp_path).returncode == 0
     (sock,) = sockets(resolver_dir(tmp_path))
     old = resolver_pid(sock)
-    shutil.rmtree(resolver_dir(tmp_path))  # e.g. someone clears the cache: the old resolver winds down
+    shutil.rmtree(
+        resolver_dir(tmp_path)
+    )  # e.g. someone clears the cache: the old resolver winds down
     assert external({"repository": repo, "tag": "v1.1"}, env, tmp_path).returncode == 0
     assert wait_until(lambda: not alive(old))
     new = resolver_pid(sock)
@@ -463,7 +571,9 @@ def test_the_resolver_refuses_peers_of_another_user(short_tmp: Path) -> None:
     server.bind(path)
     os.chmod(path, 0o777)
     server.listen(2)
-    users = [os.getuid()] + ([65534] if os.getuid() == 0 else [])  # only root can connect as another user
+    users = [os.getuid()] + (
+        [65534] if os.getuid() == 0 else []
+    )  # only root can connect as another user
     try:
         for uid in users:
             code = f"import os, socket; os.setuid({uid}); s = socket.socket(socket.AF_UNIX); s.connect({path!r}); s.recv(1)"

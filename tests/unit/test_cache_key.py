@@ -40,7 +40,9 @@ def test_the_key_is_stable(aws: Path) -> None:
         ("AWS_REGION", "eu-west-1"),
     ],
 )
-def test_another_identity_or_place_is_another_key(aws: Path, monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+def test_another_identity_or_place_is_another_key(
+    aws: Path, monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
     before = cache.key_for(ECR)
     monkeypatch.setenv(name, value)
     assert cache.key_for(ECR) != before
@@ -55,13 +57,17 @@ def test_editing_the_aws_files_is_another_key(aws: Path, change: str) -> None:
     if change == "config":
         (aws / ".aws" / "config").write_text("[default]\nregion = eu-west-1\n")
     elif change == "credentials":
-        (aws / ".aws" / "credentials").write_text("[default]\naws_access_key_id = AKIA\naws_secret_access_key = s\n")
+        (aws / ".aws" / "credentials").write_text(
+            "[default]\naws_access_key_id = AKIA\naws_secret_access_key = s\n"
+        )
     else:
         (aws / ".aws" / "sso" / "cache").mkdir(parents=True)
     assert cache.key_for(ECR) != before
 
 
-def test_a_layout_query_ignores_the_aws_files_but_not_the_directory(aws: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_layout_query_ignores_the_aws_files_but_not_the_directory(
+    aws: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     layout = {"repository": "backend-production", "tag": "v1.2", "registry": "oci-layout:images"}
     before = cache.key_for(layout, cwd="/srv/a")
     (aws / ".aws" / "config").write_text("[default]\nregion = eu-west-1\n")

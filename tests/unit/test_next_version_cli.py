@@ -74,7 +74,9 @@ def test_next_version_requires_current(monkeypatch, capsys):
     assert captured.err.endswith("error: the following arguments are required: --current\n")
 
 
-@pytest.mark.parametrize(("argv", "stdin", "code", "out", "err"), [CASES[0], CASES[4], CASES[6], CASES[7]])
+@pytest.mark.parametrize(
+    ("argv", "stdin", "code", "out", "err"), [CASES[0], CASES[4], CASES[6], CASES[7]]
+)
 def test_next_version_subprocess(argv, stdin, code, out, err):
     """The installed console script behaves like main()."""
     proc = subprocess.run(

@@ -51,9 +51,34 @@ def test_tags_follow_link_pagination_as_given():
     base = "https://registry.example.com"
     transport = Script(
         [
-            ("GET", f"{base}/v2/app/tags/list?n=1000", anyone, Response(200, {"link": '</v2/app/tags/list?last=b&n=1000>; rel="next"'}, b'{"tags":["a","b"]}')),
-            ("GET", f"{base}/v2/app/tags/list?last=b", anyone, Response(200, {"link": '<https://registry.example.com/v2/app/tags/list?opaque=xyz>; rel="next"'}, b'{"tags":["c"]}')),
-            ("GET", f"{base}/v2/app/tags/list?opaque=xyz", anyone, Response(200, {}, b'{"tags":["d"]}')),
+            (
+                "GET",
+                f"{base}/v2/app/tags/list?n=1000",
+                anyone,
+                Response(
+                    200,
+                    {"link": '</v2/app/tags/list?last=b&n=1000>; rel="next"'},
+                    b'{"tags":["a","b"]}',
+                ),
+            ),
+            (
+                "GET",
+                f"{base}/v2/app/tags/list?last=b",
+                anyone,
+                Response(
+                    200,
+                    {
+                        "link": '<https://registry.example.com/v2/app/tags/list?opaque=xyz>; rel="next"'
+                    },
+                    b'{"tags":["c"]}',
+                ),
+            ),
+            (
+                "GET",
+                f"{base}/v2/app/tags/list?opaque=xyz",
+                anyone,
+                Response(200, {}, b'{"tags":["d"]}'),
+            ),
         ]
     )
     assert list(registry(transport).list_tags("app")) == ["a", "b", "c", "d"]
@@ -68,8 +93,18 @@ def test_basic_challenge_uses_credentials():
     expected = "Basic " + base64.b64encode(b"user:pw").decode()
     transport = Script(
         [
-            ("HEAD", "https://registry.example.com/v2/app/manifests/v1", lambda h: h.get("Authorization") == expected, Response(200, {"docker-content-digest": DIGEST}, b"")),
-            ("HEAD", "https://registry.example.com/v2/app/manifests/v1", anyone, Response(401, {"www-authenticate": 'Basic realm="r"'}, b"")),
+            (
+                "HEAD",
+                "https://registry.example.com/v2/app/manifests/v1",
+                lambda h: h.get("Authorization") == expected,
+                Response(200, {"docker-content-digest": DIGEST}, b""),
+            ),
+            (
+                "HEAD",
+                "https://registry.example.com/v2/app/manifests/v1",
+                anyone,
+                Response(401, {"www-authenticate": 'Basic realm="r"'}, b""),
+            ),
         ]
     )
     assert registry(transport, creds=Credentials("user", "pw")).digest_of("app", "v1") == DIGEST
@@ -78,19 +113,46 @@ def test_basic_challenge_uses_credentials():
 
 def test_basic_challenge_without_credentials_says_how_to_log_in(tmp_path, monkeypatch):
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
-    transport = Script([("HEAD", "https://registry.example.com/", anyone, Response(401, {"www-authenticate": 'Basic realm="r"'}, b""))])
+    transport = Script(
+        [
+            (
+                "HEAD",
+                "https://registry.example.com/",
+                anyone,
+                Response(401, {"www-authenticate": 'Basic realm="r"'}, b""),
+            )
+        ]
+    )
     with pytest.raises(AuthError) as info:
         registry(transport).digest_of("app", "v1")
-    assert str(info.value) == f"registry registry.example.com requires credentials: run 'docker login registry.example.com' or add it to {tmp_path / 'config.json'}"
+    assert (
+        str(info.value)
+        == f"registry registry.example.com requires credentials: run 'docker login registry.example.com' or add it to {tmp_path / 'config.json'}"
+    )
 
 
 def test_bearer_challenge_fetches_a_token_for_the_scope():
     challenge = 'Bearer realm="https://auth.example.com/token",service="registry.example.com",scope="repository:team/app:pull"'
     transport = Script(
         [
-            ("GET", "https://auth.example.com/token?service=registry.example.com&scope=repository%3Ateam%2Fapp%3Apull", lambda h: h.get("Authorization", "").startswith("Basic "), Response(200, {}, b'{"token":"t0k"}')),
-            ("GET", "https://registry.example.com/v2/team/app/tags/list", lambda h: h.get("Authorization") == "Bearer t0k", Response(200, {}, b'{"tags":["v1.0.0"]}')),
-            ("GET", "https://registry.example.com/v2/team/app/tags/list", anyone, Response(401, {"www-authenticate": challenge}, b"")),
+            (
+                "GET",
+                "https://auth.example.com/token?service=registry.example.com&scope=repository%3Ateam%2Fapp%3Apull",
+                lambda h: h.get("Authorization", "").startswith("Basic "),
+                Response(200, {}, b'{"token":"t0k"}'),
+            ),
+            (
+                "GET",
+                "https://registry.example.com/v2/team/app/tags/list",
+                lambda h: h.get("Authorization") == "Bearer t0k",
+                Response(200, {}, b'{"tags":["v1.0.0"]}'),
+            ),
+            (
+                "GET",
+                "https://registry.example.com/v2/team/app/tags/list",
+                anyone,
+                Response(401, {"www-authenticate": challenge}, b""),
+            ),
         ]
     )
     reg = registry(transport, creds=Credentials("u", "p"))
@@ -109,9 +171,24 @@ def test_anonymous_bearer_token_uses_access_token_field():
     challenge = 'Bearer realm="https://auth.docker.io/token",service="registry.docker.io"'
     transport = Script(
         [
-            ("GET", "https://auth.docker.io/token?service=registry.docker.io&scope=repository%3Alibrary%2Fnginx%3Apull", lambda h: "Authorization" not in h, Response(200, {}, b'{"access_token":"anon"}')),
-            ("HEAD", "https://registry-1.docker.io/v2/library/nginx/manifests/latest", lambda h: h.get("Authorization") == "Bearer anon", Response(200, {"docker-content-digest": DIGEST}, b"")),
-            ("HEAD", "https://registry-1.docker.io/v2/library/nginx/manifests/latest", anyone, Response(401, {"www-authenticate": challenge}, b"")),
+            (
+                "GET",
+                "https://auth.docker.io/token?service=registry.docker.io&scope=repository%3Alibrary%2Fnginx%3Apull",
+                lambda h: "Authorization" not in h,
+                Response(200, {}, b'{"access_token":"anon"}'),
+            ),
+            (
+                "HEAD",
+                "https://registry-1.docker.io/v2/library/nginx/manifests/latest",
+                lambda h: h.get("Authorization") == "Bearer anon",
+                Response(200, {"docker-content-digest": DIGEST}, b""),
+            ),
+            (
+                "HEAD",
+                "https://registry-1.docker.io/v2/library/nginx/manifests/latest",
+                anyone,
+                Response(401, {"www-authenticate": challenge}, b""),
+            ),
         ]
     )
     reg = OciRegistry(RegistryAddress.parse("docker.io"), transport=transport, credentials=None)
@@ -125,26 +202,56 @@ def test_refused_token_is_an_auth_error():
     transport = Script(
         [
             ("GET", "https://auth.example.com/token", anyone, Response(401, {}, b"")),
-            ("GET", "https://registry.example.com/", anyone, Response(401, {"www-authenticate": challenge}, b"")),
+            (
+                "GET",
+                "https://registry.example.com/",
+                anyone,
+                Response(401, {"www-authenticate": challenge}, b""),
+            ),
         ]
     )
     with pytest.raises(AuthError) as info:
         registry(transport, creds=Credentials("u", "bad")).list_tags("app")
-    assert str(info.value) == "registry registry.example.com: the token service refused the credentials for repository:app:pull"
+    assert (
+        str(info.value)
+        == "registry registry.example.com: the token service refused the credentials for repository:app:pull"
+    )
 
 
 def test_wrong_credentials_are_reported():
-    transport = Script([("GET", "https://registry.example.com/", anyone, Response(401, {"www-authenticate": 'Basic realm="r"'}, b""))])
+    transport = Script(
+        [
+            (
+                "GET",
+                "https://registry.example.com/",
+                anyone,
+                Response(401, {"www-authenticate": 'Basic realm="r"'}, b""),
+            )
+        ]
+    )
     with pytest.raises(AuthError) as info:
         registry(transport, creds=Credentials("u", "bad")).list_tags("app")
-    assert str(info.value) == "registry registry.example.com refused the credentials for the tags of app"
+    assert (
+        str(info.value)
+        == "registry registry.example.com refused the credentials for the tags of app"
+    )
 
 
 def test_head_without_digest_falls_back_to_get_and_verifies_bytes():
     transport = Script(
         [
-            ("HEAD", "https://registry.example.com/v2/app/manifests/v1", anyone, Response(200, {}, b"")),
-            ("GET", "https://registry.example.com/v2/app/manifests/v1", anyone, Response(200, {}, MANIFEST)),
+            (
+                "HEAD",
+                "https://registry.example.com/v2/app/manifests/v1",
+                anyone,
+                Response(200, {}, b""),
+            ),
+            (
+                "GET",
+                "https://registry.example.com/v2/app/manifests/v1",
+                anyone,
+                Response(200, {}, MANIFEST),
+            ),
         ]
     )
     assert registry(transport).digest_of("app", "v1") == DIGEST
@@ -154,17 +261,39 @@ def test_manifest_bytes_that_do_not_match_the_claimed_digest_are_rejected():
     bogus = "sha256:" + "0" * 64
     transport = Script(
         [
-            ("HEAD", "https://registry.example.com/v2/app/manifests/v1", anyone, Response(200, {}, b"")),
-            ("GET", "https://registry.example.com/v2/app/manifests/v1", anyone, Response(200, {"docker-content-digest": bogus}, MANIFEST)),
+            (
+                "HEAD",
+                "https://registry.example.com/v2/app/manifests/v1",
+                anyone,
+                Response(200, {}, b""),
+            ),
+            (
+                "GET",
+                "https://registry.example.com/v2/app/manifests/v1",
+                anyone,
+                Response(200, {"docker-content-digest": bogus}, MANIFEST),
+            ),
         ]
     )
     with pytest.raises(RegistryError) as info:
         registry(transport).digest_of("app", "v1")
-    assert str(info.value) == f"registry registry.example.com: manifest app:v1 hashes to {DIGEST}, not the {bogus} it claims"
+    assert (
+        str(info.value)
+        == f"registry registry.example.com: manifest app:v1 hashes to {DIGEST}, not the {bogus} it claims"
+    )
 
 
 def test_accept_header_lists_index_and_manifest_types():
-    transport = Script([("HEAD", "https://registry.example.com/", anyone, Response(200, {"docker-content-digest": DIGEST}, b""))])
+    transport = Script(
+        [
+            (
+                "HEAD",
+                "https://registry.example.com/",
+                anyone,
+                Response(200, {"docker-content-digest": DIGEST}, b""),
+            )
+        ]
+    )
     registry(transport).digest_of("app", "v1")
     accept = transport.calls[0][2]["Accept"]
     assert accept.split(", ") == [
@@ -177,11 +306,16 @@ def test_accept_header_lists_index_and_manifest_types():
 
 def test_retries_transient_errors(monkeypatch):
     monkeypatch.setattr("runlayer_tf.registries.oci.time.sleep", lambda s: None)
-    answers = iter([Response(503, {}, b""), Response(429, {}, b""), Response(200, {}, b'{"tags":["v1.0.0"]}')])
+    answers = iter(
+        [Response(503, {}, b""), Response(429, {}, b""), Response(200, {}, b'{"tags":["v1.0.0"]}')]
+    )
+
     def flaky(method, url, headers):
         return next(answers)
 
-    reg = OciRegistry(RegistryAddress.parse("registry.example.com"), transport=flaky, credentials=None)
+    reg = OciRegistry(
+        RegistryAddress.parse("registry.example.com"), transport=flaky, credentials=None
+    )
     assert list(reg.list_tags("app")) == ["v1.0.0"]
 
 
@@ -190,18 +324,26 @@ def test_retries_transient_errors(monkeypatch):
     [
         (404, NotFoundError, "repository app not found in registry registry.example.com"),
         (403, AuthError, "registry registry.example.com denied access to the tags of app"),
-        (500, RegistryError, "registry registry.example.com: listing tags of app answered HTTP 500"),
+        (
+            500,
+            RegistryError,
+            "registry registry.example.com: listing tags of app answered HTTP 500",
+        ),
     ],
 )
 def test_tag_listing_errors(status, error, message):
-    transport = Script([("GET", "https://registry.example.com/", anyone, Response(status, {}, b""))])
+    transport = Script(
+        [("GET", "https://registry.example.com/", anyone, Response(status, {}, b""))]
+    )
     with pytest.raises(error) as info:
         registry(transport).list_tags("app")
     assert str(info.value) == message
 
 
 def test_parse_challenge():
-    assert parse_challenge('Bearer realm="https://a/token",service="reg",scope="repository:x:pull"') == (
+    assert parse_challenge(
+        'Bearer realm="https://a/token",service="reg",scope="repository:x:pull"'
+    ) == (
         "bearer",
         {"realm": "https://a/token", "service": "reg", "scope": "repository:x:pull"},
     )
@@ -214,27 +356,46 @@ def write_config(tmp_path, config):
 
 def test_docker_config_auths(tmp_path):
     auth = base64.b64encode(b"alice:s3cret:with:colons").decode()
-    path = write_config(tmp_path, {"auths": {"https://registry.example.com": {"auth": auth}, "ghcr.io": {"username": "bob", "password": "pw"}}})
-    assert docker_credentials("registry.example.com", path) == Credentials("alice", "s3cret:with:colons")
+    path = write_config(
+        tmp_path,
+        {
+            "auths": {
+                "https://registry.example.com": {"auth": auth},
+                "ghcr.io": {"username": "bob", "password": "pw"},
+            }
+        },
+    )
+    assert docker_credentials("registry.example.com", path) == Credentials(
+        "alice", "s3cret:with:colons"
+    )
     assert docker_credentials("ghcr.io", path) == Credentials("bob", "pw")
     assert docker_credentials("other.example.com", path) is None
 
 
 def test_docker_hub_legacy_key(tmp_path):
-    path = write_config(tmp_path, {"auths": {"https://index.docker.io/v1/": {"auth": base64.b64encode(b"u:p").decode()}}})
+    path = write_config(
+        tmp_path,
+        {"auths": {"https://index.docker.io/v1/": {"auth": base64.b64encode(b"u:p").decode()}}},
+    )
     assert docker_credentials("registry-1.docker.io", path) == Credentials("u", "p")
 
 
 def test_credential_helper(tmp_path, monkeypatch):
     helper = tmp_path / "bin" / "docker-credential-fake"
     helper.parent.mkdir()
-    helper.write_text('#!/bin/sh\nread host\n[ "$host" = "registry.example.com" ] || exit 1\necho \'{"Username":"helper-user","Secret":"helper-secret"}\'\n')
+    helper.write_text(
+        '#!/bin/sh\nread host\n[ "$host" = "registry.example.com" ] || exit 1\necho \'{"Username":"helper-user","Secret":"helper-secret"}\'\n'
+    )
     helper.chmod(helper.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("PATH", f"{helper.parent}{os.pathsep}{os.environ['PATH']}")
     path = write_config(tmp_path, {"credHelpers": {"registry.example.com": "fake"}})
-    assert docker_credentials("registry.example.com", path) == Credentials("helper-user", "helper-secret")
+    assert docker_credentials("registry.example.com", path) == Credentials(
+        "helper-user", "helper-secret"
+    )
     path = write_config(tmp_path, {"credsStore": "fake"})
-    assert docker_credentials("registry.example.com", path) == Credentials("helper-user", "helper-secret")
+    assert docker_credentials("registry.example.com", path) == Credentials(
+        "helper-user", "helper-secret"
+    )
     assert docker_credentials("unknown.example.com", path) is None
 
 

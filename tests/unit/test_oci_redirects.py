@@ -78,7 +78,9 @@ def registry_redirecting_to(target):
 
 def test_redirect_to_another_host_drops_the_credentials(storage):
     server, seen = storage
-    registry, _ = registry_redirecting_to(lambda port: f"http://127.0.0.2:{server.server_port}/v2/app/tags/list")
+    registry, _ = registry_redirecting_to(
+        lambda port: f"http://127.0.0.2:{server.server_port}/v2/app/tags/list"
+    )
     reg = OciRegistry(RegistryAddress.parse(f"127.0.0.1:{registry.server_port}"), credentials=CREDS)
     assert list(reg.list_tags("app")) == ["v1.0.0"]
     assert seen == [None]
@@ -89,7 +91,11 @@ def test_redirect_on_the_same_host_keeps_the_credentials():
     registry, seen = registry_redirecting_to(lambda port: f"http://127.0.0.1:{port}/final")
     reg = OciRegistry(RegistryAddress.parse(f"127.0.0.1:{registry.server_port}"), credentials=CREDS)
     assert list(reg.list_tags("app")) == ["v2.0.0"]
-    assert seen == [("/v2/app/tags/list?n=1000", None), ("/v2/app/tags/list?n=1000", BASIC), ("/final", BASIC)]
+    assert seen == [
+        ("/v2/app/tags/list?n=1000", None),
+        ("/v2/app/tags/list?n=1000", BASIC),
+        ("/final", BASIC),
+    ]
     registry.shutdown()
 
 
@@ -97,9 +103,15 @@ def test_link_to_another_host_is_refused():
     from runlayer_tf.registries.oci import Response
 
     def transport(method, url, headers):
-        return Response(200, {"link": '<https://evil.example.com/v2/app/tags/list?last=a>; rel="next"'}, b'{"tags": ["a"]}')
+        return Response(
+            200,
+            {"link": '<https://evil.example.com/v2/app/tags/list?last=a>; rel="next"'},
+            b'{"tags": ["a"]}',
+        )
 
-    reg = OciRegistry(RegistryAddress.parse("registry.example.com"), transport=transport, credentials=CREDS)
+    reg = OciRegistry(
+        RegistryAddress.parse("registry.example.com"), transport=transport, credentials=CREDS
+    )
     with pytest.raises(RegistryError) as info:
         reg.list_tags("app")
     assert str(info.value) == (

@@ -39,7 +39,9 @@ CHECK_CASES = [
     ),
     (
         "prod",
-        ['prod/main.tf:3:77: RTF002 module.backend.image: moving tag "v1" in a production file; pin a release such as v1.2.3'],
+        [
+            'prod/main.tf:3:77: RTF002 module.backend.image: moving tag "v1" in a production file; pin a release such as v1.2.3'
+        ],
     ),
     (
         "malformed",
@@ -75,13 +77,26 @@ def test_check_table(corpus, capsys, path, expected):
 def test_check_whole_corpus_counts(corpus, capsys):
     assert main(["pins", "check", "."]) == 1
     rules = [line.split(": ")[1].split()[0] for line in capsys.readouterr().out.splitlines()]
-    assert sorted(rules) == ["RTF000", "RTF001", "RTF001", "RTF001", "RTF002", "RTF002", "RTF002", "RTF003"]
+    assert sorted(rules) == [
+        "RTF000",
+        "RTF001",
+        "RTF001",
+        "RTF001",
+        "RTF002",
+        "RTF002",
+        "RTF002",
+        "RTF003",
+    ]
 
 
 def test_config_file_disables_rules_and_flags_override(corpus, capsys):
-    (corpus / ".runlayer-tf.toml").write_text('[pins]\ndisable = ["RTF002"]\nproduction-globs = ["nothing/**"]\n')
+    (corpus / ".runlayer-tf.toml").write_text(
+        '[pins]\ndisable = ["RTF002"]\nproduction-globs = ["nothing/**"]\n'
+    )
     assert main(["pins", "check", "envs/prod-eu.tfvars", "prod"]) == 0
-    assert main(["pins", "check", "--production-glob", "prod/**", "prod"]) == 0  # RTF002 still disabled
+    assert (
+        main(["pins", "check", "--production-glob", "prod/**", "prod"]) == 0
+    )  # RTF002 still disabled
     (corpus / ".runlayer-tf.toml").write_text('[pins]\nproduction-globs = ["nothing/**"]\n')
     assert main(["pins", "check", "prod"]) == 0
     assert main(["pins", "check", "--production-glob", "prod/**", "prod"]) == 1
@@ -106,7 +121,7 @@ def test_configured_follows_feeds_rtf003(corpus, capsys):
 @pytest.mark.parametrize(
     ("toml", "message"),
     [
-        ('[pins]\nbogus = 1\n', "unknown pins setting 'bogus'"),
+        ("[pins]\nbogus = 1\n", "unknown pins setting 'bogus'"),
         ('[pins]\ndisable = ["X1"]\n', "'X1' is not a rule id"),
         ('[pins]\nfollows = ["a"]\n', "follows must be a table"),
         ("[pins\n", "invalid TOML"),
@@ -165,8 +180,12 @@ def test_load_config_rejects_bad_pyproject(tmp_path):
 
 def test_library_check_scans():
     scans = scan_paths([CORPUS / "malformed"])
-    assert [v.rule for v in check_scans(scans, PinConfig(disabled_rules=frozenset({"RTF000"})))] == [
-        "RTF001", "RTF001", "RTF001",
+    assert [
+        v.rule for v in check_scans(scans, PinConfig(disabled_rules=frozenset({"RTF000"})))
+    ] == [
+        "RTF001",
+        "RTF001",
+        "RTF001",
     ]
 
 
@@ -178,18 +197,63 @@ def test_list_json(corpus, capsys):
 
     assert main(["pins", "list", "--json", "runbook/stable.tf", "envs/prod.tfvars"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    keys = ("file", "line", "column", "kind", "name", "value", "registry", "repository", "tag", "digest")
+    keys = (
+        "file",
+        "line",
+        "column",
+        "kind",
+        "name",
+        "value",
+        "registry",
+        "repository",
+        "tag",
+        "digest",
+    )
     assert [tuple(r[k] for k in keys) for r in rows] == [
-        ("runbook/stable.tf", 4, 13, "image", "image", f"{R}/backend-production:v1.2.3", R,
-         "backend-production", "v1.2.3", None),
-        ("envs/prod.tfvars", 4, 21, "version", "backend_version", "v1.2.3", None, None, "v1.2.3", None),
-        ("envs/prod.tfvars", 5, 21, "version", "frontend_version", "v1.2.3", None, None, "v1.2.3", None),
+        (
+            "runbook/stable.tf",
+            4,
+            13,
+            "image",
+            "image",
+            f"{R}/backend-production:v1.2.3",
+            R,
+            "backend-production",
+            "v1.2.3",
+            None,
+        ),
+        (
+            "envs/prod.tfvars",
+            4,
+            21,
+            "version",
+            "backend_version",
+            "v1.2.3",
+            None,
+            None,
+            "v1.2.3",
+            None,
+        ),
+        (
+            "envs/prod.tfvars",
+            5,
+            21,
+            "version",
+            "frontend_version",
+            "v1.2.3",
+            None,
+            None,
+            "v1.2.3",
+            None,
+        ),
     ]
 
 
 def test_list_reports_broken_file_and_exits_1(corpus, capsys):
     assert main(["pins", "list", "misc/broken.tf"]) == 1
-    assert capsys.readouterr().err == "runlayer-tf: misc/broken.tf:7:1: does not parse: syntax error\n"
+    assert (
+        capsys.readouterr().err == "runlayer-tf: misc/broken.tf:7:1: does not parse: syntax error\n"
+    )
 
 
 def test_set_dry_run_prints_diff_and_writes_nothing(corpus, capsys):
@@ -213,7 +277,10 @@ def test_set_writes_changed_files_only_and_keeps_mode(corpus, capsys):
     target, other = corpus / "envs/prod.tfvars", corpus / "runbook/stable.tf"
     target.chmod(0o640)
     os.utime(other, (1_000_000_000, 1_000_000_000))
-    assert main(["pins", "set", "frontend_version=v1.2.4", "envs/prod.tfvars", "runbook/stable.tf"]) == 0
+    assert (
+        main(["pins", "set", "frontend_version=v1.2.4", "envs/prod.tfvars", "runbook/stable.tf"])
+        == 0
+    )
     assert capsys.readouterr().out == "envs/prod.tfvars: 1 pin(s) updated\n"
     assert b'frontend_version = "v1.2.4"   # tested' in target.read_bytes()
     assert (target.stat().st_mode & 0o777) == 0o640
@@ -231,8 +298,16 @@ def test_set_same_value_leaves_mtime(corpus, capsys):
 @pytest.mark.parametrize(
     ("argv", "code", "err"),
     [
-        (["backend_version=v2.0.0", "envs/prod.tfvars"], 1, "crosses a major version; pass --allow-major"),
-        (["backend-production=v1.2.4", "ecs/task_digest.tf"], 1, "pins a digest; give v1.2.4@sha256:..."),
+        (
+            ["backend_version=v2.0.0", "envs/prod.tfvars"],
+            1,
+            "crosses a major version; pass --allow-major",
+        ),
+        (
+            ["backend-production=v1.2.4", "ecs/task_digest.tf"],
+            1,
+            "pins a digest; give v1.2.4@sha256:...",
+        ),
         (["backend_version=v1.2.3.4", "envs/prod.tfvars"], 1, 'invalid tag "v1.2.3.4"'),
         (["envs/prod.tfvars"], 2, "pins set needs at least one NAME=VALUE"),
         (["backend_version=v1.2.4", "misc/broken.tf"], 1, "misc/broken.tf:7:1: does not parse"),

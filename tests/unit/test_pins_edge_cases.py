@@ -53,7 +53,10 @@ def test_a_symlinked_production_file_is_checked_as_production(tmp_path, capsys, 
     monkeypatch.chdir(tmp_path)
     code, out, _ = run(capsys, "pins", "check", "envs/prod/")
     assert code == 1
-    assert out == 'envs/prod/terraform.tfvars:1:20: RTF002 backend_version: moving tag "latest" in a production file; pin a release such as v1.2.3\n'
+    assert (
+        out
+        == 'envs/prod/terraform.tfvars:1:20: RTF002 backend_version: moving tag "latest" in a production file; pin a release such as v1.2.3\n'
+    )
 
 
 @pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
@@ -70,7 +73,10 @@ def test_a_config_file_that_is_not_utf8_is_a_configuration_error(tmp_path, capsy
     monkeypatch.chdir(tmp_path)
     code, out, err = run(capsys, "pins", "check", "prod.tfvars")
     assert (code, out) == (2, "")
-    assert err == f"runlayer-tf: error: {tmp_path / '.runlayer-tf.toml'}: not UTF-8 (invalid continuation byte at byte 28)\n"
+    assert (
+        err
+        == f"runlayer-tf: error: {tmp_path / '.runlayer-tf.toml'}: not UTF-8 (invalid continuation byte at byte 28)\n"
+    )
 
 
 def test_the_config_knows_every_rule_id():
@@ -83,17 +89,33 @@ def test_the_config_knows_every_rule_id():
 @pytest.mark.parametrize(
     ("config", "flags", "message"),
     [
-        ('[pins]\ndisable = ["RTF999"]\n', [], "{config}: disable: no rule RTF999 (rules: RTF000, RTF001, RTF002, RTF003, RTF004, RTF005)"),
-        ('[pins]\ndisable = ["bogus"]\n', [], "{config}: disable: 'bogus' is not a rule id like RTF002"),
-        (None, ["--disable", "RTF999"], "--disable: no rule RTF999 (rules: RTF000, RTF001, RTF002, RTF003, RTF004, RTF005)"),
+        (
+            '[pins]\ndisable = ["RTF999"]\n',
+            [],
+            "{config}: disable: no rule RTF999 (rules: RTF000, RTF001, RTF002, RTF003, RTF004, RTF005)",
+        ),
+        (
+            '[pins]\ndisable = ["bogus"]\n',
+            [],
+            "{config}: disable: 'bogus' is not a rule id like RTF002",
+        ),
+        (
+            None,
+            ["--disable", "RTF999"],
+            "--disable: no rule RTF999 (rules: RTF000, RTF001, RTF002, RTF003, RTF004, RTF005)",
+        ),
         (None, ["--disable", "bogus"], "--disable: 'bogus' is not a rule id like RTF002"),
     ],
 )
-def test_unknown_rule_ids_are_configuration_errors(tmp_path, capsys, monkeypatch, config, flags, message):
+def test_unknown_rule_ids_are_configuration_errors(
+    tmp_path, capsys, monkeypatch, config, flags, message
+):
     if config is not None:
         (tmp_path / ".runlayer-tf.toml").write_text(config)
     (tmp_path / "prod.tfvars").write_text('backend_version = "latest"\n')
     monkeypatch.chdir(tmp_path)
     code, out, err = run(capsys, "pins", "check", *flags, "prod.tfvars")
     assert (code, out) == (2, "")
-    assert err == "runlayer-tf: error: " + message.format(config=tmp_path / ".runlayer-tf.toml") + "\n"
+    assert (
+        err == "runlayer-tf: error: " + message.format(config=tmp_path / ".runlayer-tf.toml") + "\n"
+    )

@@ -12,16 +12,16 @@ from runlayer_tf.pins.finder import TerraformParseError, scan_paths
 
 CORPUS = Path(__file__).resolve().parent.parent / "fixtures" / "pins"
 R = "170974506510.dkr.ecr.us-east-1.amazonaws.com"
-CORPUS_FILES = sorted(
-    p for p in CORPUS.rglob("*") if p.is_file() and ".terraform" not in p.parts
-)
+CORPUS_FILES = sorted(p for p in CORPUS.rglob("*") if p.is_file() and ".terraform" not in p.parts)
 PARSEABLE = [p for p in CORPUS_FILES if p.name != "broken.tf"]
 
 # fixture -> [(line, column, kind, path, name, tag, depends_on)]
 EXPECTED = {
     "runbook/latest.tf": [(5, 12, "image", "module.backend.image", "image", "latest", None)],
     "runbook/stable.tf": [(4, 13, "image", "module.backend.image", "image", "v1.2.3", None)],
-    "runbook/timestamp.tf": [(3, 13, "image", "module.backend.image", "image", "20241213-152430", None)],
+    "runbook/timestamp.tf": [
+        (3, 13, "image", "module.backend.image", "image", "20241213-152430", None)
+    ],
     "runbook/partial.tf": [(4, 13, "image", "module.backend.image", "image", "v1.2", None)],
     "runbook/build.tf": [
         (4, 12, "image", "module.backend.image", "image", "v1.2.3-20241213-152430-a1b2c3d4", None)
@@ -31,26 +31,88 @@ EXPECTED = {
         (10, 13, "image", "module.backend_production.image", "image", "v1.2.3", None),
     ],
     "ecs/task_jsonencode.tf": [
-        (11, 20, "image", "aws_ecs_task_definition.backend.container_definitions[0].image", "image",
-         "${var.backend_version}", "var.backend_version"),
-        (20, 20, "image", "aws_ecs_task_definition.backend.container_definitions[1].image", "image", "2.32.2", None),
+        (
+            11,
+            20,
+            "image",
+            "aws_ecs_task_definition.backend.container_definitions[0].image",
+            "image",
+            "${var.backend_version}",
+            "var.backend_version",
+        ),
+        (
+            20,
+            20,
+            "image",
+            "aws_ecs_task_definition.backend.container_definitions[1].image",
+            "image",
+            "2.32.2",
+            None,
+        ),
     ],
     "ecs/task_heredoc.tf": [
-        (8, 15, "image", "aws_ecs_task_definition.frontend.container_definitions", "image", "v1.2.3", None)
+        (
+            8,
+            15,
+            "image",
+            "aws_ecs_task_definition.frontend.container_definitions",
+            "image",
+            "v1.2.3",
+            None,
+        )
     ],
     "ecs/task_heredoc_trim.tf": [
-        (8, 19, "image", "aws_ecs_task_definition.worker.container_definitions", "image",
-         "${var.backend_version}", "var.backend_version"),
-        (14, 19, "image", "aws_ecs_task_definition.worker.container_definitions", "image", "v0.98.0", None),
+        (
+            8,
+            19,
+            "image",
+            "aws_ecs_task_definition.worker.container_definitions",
+            "image",
+            "${var.backend_version}",
+            "var.backend_version",
+        ),
+        (
+            14,
+            19,
+            "image",
+            "aws_ecs_task_definition.worker.container_definitions",
+            "image",
+            "v0.98.0",
+            None,
+        ),
     ],
     "ecs/service.tf": [],
     "modules/main.tf": [
-        (5, 24, "image", "module.backend.image", "image", "${var.backend_version}", "var.backend_version"),
-        (13, 24, "image", "module.frontend.image", "image", "${var.frontend_version}", "var.frontend_version"),
+        (
+            5,
+            24,
+            "image",
+            "module.backend.image",
+            "image",
+            "${var.backend_version}",
+            "var.backend_version",
+        ),
+        (
+            13,
+            24,
+            "image",
+            "module.frontend.image",
+            "image",
+            "${var.frontend_version}",
+            "var.frontend_version",
+        ),
     ],
     "modules/variables.tf": [
         (4, 18, "version", "variable.backend_version.default", "backend_version", "v1.2.3", None),
-        (10, 18, "version", "variable.frontend_version.default", "frontend_version", "v1.2.3", None),
+        (
+            10,
+            18,
+            "version",
+            "variable.frontend_version.default",
+            "frontend_version",
+            "v1.2.3",
+            None,
+        ),
     ],
     "modules/versions.tf": [],
     "envs/staging.tfvars": [
@@ -96,7 +158,15 @@ EXPECTED = {
     "misc/tfvars_aligned.tfvars": [
         (2, 22, "version", "backend_version", "backend_version", "v1.2.3", None),
         (3, 22, "version", "frontend_version", "frontend_version", "v1.2.3", None),
-        (4, 22, "version", "worker_image_tag", "worker_image_tag", "v1.2.3-20241213-152430-a1b2c3d4", None),
+        (
+            4,
+            22,
+            "version",
+            "worker_image_tag",
+            "worker_image_tag",
+            "v1.2.3-20241213-152430-a1b2c3d4",
+            None,
+        ),
         (5, 22, "version", "image_tag", "image_tag", "20241213-152430", None),
     ],
     "prod/main.tf": [
@@ -183,19 +253,24 @@ def test_inline(text, tags):
 def test_configured_version_name_takes_any_value():
     config = PinConfig(version_names=frozenset({"backend_release"}))
     pins = find_pins('backend_release = "2024.12"\n', config=config)
-    assert [(p.kind, p.name, p.value) for p in pins] == [(PinKind.VERSION, "backend_release", "2024.12")]
+    assert [(p.kind, p.name, p.value) for p in pins] == [
+        (PinKind.VERSION, "backend_release", "2024.12")
+    ]
 
 
 def test_image_fields():
     (pin,) = find_pins(f'image = "{R}/team/backend-production:v1.2.3@sha256:{"b" * 64}"\n')
     assert (pin.registry, pin.repository, pin.tag, pin.digest) == (
-        R, "team/backend-production", "v1.2.3", "sha256:" + "b" * 64,
+        R,
+        "team/backend-production",
+        "v1.2.3",
+        "sha256:" + "b" * 64,
     )
     assert str(pin.image) == pin.value
 
 
 def test_byte_offsets_after_non_ascii_and_bom():
-    data = "\ufeff# é\nbackend_version = \"v1.2.3\" # ü\n".encode()
+    data = '\ufeff# é\nbackend_version = "v1.2.3" # ü\n'.encode()
     (pin,) = find_pins(data)
     assert data[pin.start : pin.end] == b"v1.2.3"
     assert (pin.line, pin.column, pin.start) == (2, 20, 3 + len("# é\n".encode()) + 19)
@@ -204,8 +279,12 @@ def test_byte_offsets_after_non_ascii_and_bom():
 @pytest.mark.parametrize(
     ("name", "text", "message"),
     [
-        ("broken.tf", 'module "x" {\n  image = "a"\n', "broken.tf:3:1: does not parse: syntax error"),
-        ("bad.tf", 'a = = 1\n', "bad.tf:1:5: does not parse: unexpected '= 1'"),
+        (
+            "broken.tf",
+            'module "x" {\n  image = "a"\n',
+            "broken.tf:3:1: does not parse: syntax error",
+        ),
+        ("bad.tf", "a = = 1\n", "bad.tf:1:5: does not parse: unexpected '= 1'"),
         ("bad.tfvars.json", '{"a": }', "bad.tfvars.json:1:7: does not parse: Expecting value"),
     ],
 )

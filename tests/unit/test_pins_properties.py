@@ -25,7 +25,9 @@ tags = st.one_of(
     st.just("latest"),
     st.builds(lambda d, t: f"2024{d:04d}-{t:06d}", st.integers(101, 1231), st.integers(0, 235959)),
 )
-digests = st.one_of(st.none(), st.text("0123456789abcdef", min_size=64, max_size=64).map(lambda h: "sha256:" + h))
+digests = st.one_of(
+    st.none(), st.text("0123456789abcdef", min_size=64, max_size=64).map(lambda h: "sha256:" + h)
+)
 
 
 def new_value(pin, tag, digest):
@@ -39,7 +41,9 @@ def new_value(pin, tag, digest):
 @given(st.data())
 def test_random_edits(data):
     path, original, pins = data.draw(st.sampled_from(WITH_PINS))
-    chosen = data.draw(st.lists(st.sampled_from(pins), min_size=1, max_size=len(pins), unique_by=lambda p: p.start))
+    chosen = data.draw(
+        st.lists(st.sampled_from(pins), min_size=1, max_size=len(pins), unique_by=lambda p: p.start)
+    )
     edits = [Edit.of(p, new_value(p, data.draw(tags), data.draw(digests))) for p in chosen]
     result = apply_edits(original, edits)
 
@@ -82,7 +86,9 @@ def test_corrupted_files_raise_only_parse_error(data):
     damaged = bytearray(original)
     for _ in range(data.draw(st.integers(1, 3))):
         at = data.draw(st.integers(0, len(damaged) - 1))
-        damaged[at : at + 1] = data.draw(st.sampled_from([b"", b'"', b"{", b"}", b"$", b"\\", b"\n", b"\xff", b"<"]))
+        damaged[at : at + 1] = data.draw(
+            st.sampled_from([b"", b'"', b"{", b"}", b"$", b"\\", b"\n", b"\xff", b"<"])
+        )
     message = ""
     try:
         find_pins(bytes(damaged), file=str(path))

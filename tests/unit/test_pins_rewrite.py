@@ -115,7 +115,9 @@ def test_set_changes_only_the_pins_lines(name, assignments, lines):
 def test_digest_pin_refuses_a_bare_tag():
     data = (CORPUS / "ecs/task_digest.tf").read_bytes()
     pins = find_pins(data, file="task_digest.tf")
-    with pytest.raises(PinError, match=r"task_digest.tf:5:14: .* pins a digest; give v1.2.4@sha256:\.\.\."):
+    with pytest.raises(
+        PinError, match=r"task_digest.tf:5:14: .* pins a digest; give v1.2.4@sha256:\.\.\."
+    ):
         plan_edits(pins, {"backend-production": "v1.2.4"})
 
 
@@ -136,7 +138,11 @@ def test_digest_pin_gets_the_digest_from_the_lookup():
 @pytest.mark.parametrize(
     ("assignment", "allow_major", "error"),
     [
-        ("backend_version=v2.0.0", False, "v1.2.3 -> v2.0.0 crosses a major version; pass --allow-major"),
+        (
+            "backend_version=v2.0.0",
+            False,
+            "v1.2.3 -> v2.0.0 crosses a major version; pass --allow-major",
+        ),
         ("backend_version=v2.0.0", True, None),
         ("backend_version=v1.9.0", False, None),
         ("backend_version=" + D1, False, "holds a tag, not a digest"),
@@ -169,7 +175,12 @@ def test_pin_value_parse(text, expected):
 
 @pytest.mark.parametrize(
     ("text", "error"),
-    [("backend_version", UsageError), ("=v1", UsageError), ("x=v1.2.3.4", TagError), ("x=sha256:12", TagError)],
+    [
+        ("backend_version", UsageError),
+        ("=v1", UsageError),
+        ("x=v1.2.3.4", TagError),
+        ("x=sha256:12", TagError),
+    ],
 )
 def test_bad_assignments(text, error):
     with pytest.raises(error):

@@ -17,7 +17,13 @@ PUSHED = datetime.datetime(2024, 12, 13, 15, 30, tzinfo=datetime.timezone.utc)
 class FakeRegistry:
     """Tags -> digests; ``listing_digests=False`` hides digests like an OCI registry listing."""
 
-    def __init__(self, tags: dict[str, str], *, listing_digests: bool = True, host: str = "registry.example.com") -> None:
+    def __init__(
+        self,
+        tags: dict[str, str],
+        *,
+        listing_digests: bool = True,
+        host: str = "registry.example.com",
+    ) -> None:
         self.tags = tags
         self.listing_digests = listing_digests
         self.display_host = host
@@ -58,7 +64,12 @@ TAGS = {
 
 def query(tag: str, *, allow_prerelease: bool = False) -> Query:
     return Query.from_mapping(
-        {"repository": "backend-production", "tag": tag, "registry": "registry.example.com", "allow_prerelease": "true" if allow_prerelease else "false"}
+        {
+            "repository": "backend-production",
+            "tag": tag,
+            "registry": "registry.example.com",
+            "allow_prerelease": "true" if allow_prerelease else "false",
+        }
     )
 
 
@@ -67,11 +78,25 @@ CASES = [
     ("v1.2", D["e"], "v1.2.4-20241221-101010-abcdef0", "1.2.4", "2024-12-21T10:10:10Z", "abcdef0"),
     ("1.2", D["e"], "v1.2.4-20241221-101010-abcdef0", "1.2.4", "2024-12-21T10:10:10Z", "abcdef0"),
     ("v1.2.3", D["c"], "v1.2.3", "1.2.3", "2024-12-13T15:24:30Z", "a1b2c3d4"),
-    ("~> 1.2.0", D["e"], "v1.2.4-20241221-101010-abcdef0", "1.2.4", "2024-12-21T10:10:10Z", "abcdef0"),
+    (
+        "~> 1.2.0",
+        D["e"],
+        "v1.2.4-20241221-101010-abcdef0",
+        "1.2.4",
+        "2024-12-21T10:10:10Z",
+        "abcdef0",
+    ),
     (">= 1.1.0, < 1.2.0", D["a"], "v1.1.0", "1.1.0", "2024-10-15T09:30:00Z", "5e6f7a8b"),
     ("latest", D["c"], "latest", "1.2.3", "2024-12-13T15:24:30Z", "a1b2c3d4"),
     ("20241213-152430", D["c"], "20241213-152430", "1.2.3", "2024-12-13T15:24:30Z", "a1b2c3d4"),
-    ("v1.2.3-20241213-152430-a1b2c3d4", D["c"], "v1.2.3-20241213-152430-a1b2c3d4", "1.2.3", "2024-12-13T15:24:30Z", "a1b2c3d4"),
+    (
+        "v1.2.3-20241213-152430-a1b2c3d4",
+        D["c"],
+        "v1.2.3-20241213-152430-a1b2c3d4",
+        "1.2.3",
+        "2024-12-13T15:24:30Z",
+        "a1b2c3d4",
+    ),
     (D["c"], D["c"], "v1.2.3", "1.2.3", "2024-12-13T15:24:30Z", "a1b2c3d4"),
     ("debug", D["b"], "debug", "1.2.0", "", ""),
     ("v1.2.0", D["b"], "v1.2.0", "1.2.0", "", ""),
@@ -81,7 +106,9 @@ CASES = [
 @pytest.mark.parametrize("listing_digests", [True, False], ids=["ecr-like", "oci-like"])
 @pytest.mark.parametrize(("selector", "digest", "tag", "version", "stamp", "commit"), CASES)
 def test_resolve(listing_digests, selector, digest, tag, version, stamp, commit):
-    result = resolve(query(selector), FakeRegistry(TAGS, listing_digests=listing_digests)).to_external()
+    result = resolve(
+        query(selector), FakeRegistry(TAGS, listing_digests=listing_digests)
+    ).to_external()
     assert result["digest"] == digest
     assert result["tag"] == tag
     assert result["version"] == version
@@ -102,12 +129,25 @@ def test_oci_listing_heads_only_the_tags_that_can_share_the_image():
     registry = FakeRegistry(TAGS, listing_digests=False)
     result = resolve(query("v1.2.3"), registry).to_external()
     assert result["tags"] == "20241213-152430,latest,v1.2.3,v1.2.3-20241213-152430-a1b2c3d4"
-    assert sorted(registry.lookups) == sorted(["v1.2.3", "latest", "v1.2.3-20241213-152430-a1b2c3d4", "20241213-152430"])
+    assert sorted(registry.lookups) == sorted(
+        ["v1.2.3", "latest", "v1.2.3-20241213-152430-a1b2c3d4", "20241213-152430"]
+    )
 
 
 def test_result_is_all_strings_with_every_key():
     result = resolve(query("v1.2.3"), FakeRegistry(TAGS)).to_external()
-    assert sorted(result) == ["build_timestamp", "commit", "digest", "image", "pushed_at", "registry", "repository", "tag", "tags", "version"]
+    assert sorted(result) == [
+        "build_timestamp",
+        "commit",
+        "digest",
+        "image",
+        "pushed_at",
+        "registry",
+        "repository",
+        "tag",
+        "tags",
+        "version",
+    ]
     assert all(isinstance(v, str) for v in result.values())
     assert result["pushed_at"] == "2024-12-13T15:30:00Z"
     assert result["registry"] == "registry.example.com"
@@ -118,14 +158,25 @@ def test_prerelease_only_when_allowed():
     assert resolve(query("v1.3", allow_prerelease=True), FakeRegistry(TAGS)).tag == "v1.3.0-rc.1"
     with pytest.raises(NoMatchError) as info:
         resolve(query("v1.3"), FakeRegistry(TAGS))
-    assert str(info.value) == "no tag of backend-production matches v1.3 (newest release: v1.2.4-20241221-101010-abcdef0; a prerelease matches: set allow_prerelease)"
+    assert (
+        str(info.value)
+        == "no tag of backend-production matches v1.3 (newest release: v1.2.4-20241221-101010-abcdef0; a prerelease matches: set allow_prerelease)"
+    )
 
 
 @pytest.mark.parametrize(
     ("tags", "selector", "message"),
     [
-        (TAGS, "v9", "no tag of backend-production matches v9 (newest release: v1.2.4-20241221-101010-abcdef0)"),
-        ({"v1.0.0": D["a"]}, "latest", "no tag of backend-production matches latest (newest release: v1.0.0)"),
+        (
+            TAGS,
+            "v9",
+            "no tag of backend-production matches v9 (newest release: v1.2.4-20241221-101010-abcdef0)",
+        ),
+        (
+            {"v1.0.0": D["a"]},
+            "latest",
+            "no tag of backend-production matches latest (newest release: v1.0.0)",
+        ),
         ({"debug": D["a"]}, "v1", "no tag of backend-production matches v1 (no releases)"),
         ({}, "v1", "no tag of backend-production matches v1 (no tags)"),
     ],
@@ -142,7 +193,14 @@ def test_unknown_digest_is_not_found():
 
 
 def test_resolution_image_reference():
-    r = Resolution("123456789012.dkr.ecr.us-east-1.amazonaws.com", "backend-production", D["a"], "v1.1.0", "1.1.0", ("v1.1.0",))
+    r = Resolution(
+        "123456789012.dkr.ecr.us-east-1.amazonaws.com",
+        "backend-production",
+        D["a"],
+        "v1.1.0",
+        "1.1.0",
+        ("v1.1.0",),
+    )
     assert r.image == f"123456789012.dkr.ecr.us-east-1.amazonaws.com/backend-production@{D['a']}"
     assert r.to_external()["build_timestamp"] == ""
 
@@ -151,10 +209,26 @@ BAD_QUERIES = [
     ({"tag": "v1"}, UsageError, "query key 'repository' is required"),
     ({"repository": "backend-production"}, UsageError, "query key 'tag' is required"),
     ({"repository": "backend-production", "tag": " "}, UsageError, "query key 'tag' is required"),
-    ({"repository": "backend-production", "tag": "v1", "bogus": "x"}, UsageError, "unknown query key 'bogus'; allowed keys: repository, tag, registry, registry_id, region, allow_prerelease, insecure"),
-    ({"repository": "backend-production", "tag": "v1", "allow_prerelease": "yes"}, UsageError, "query value 'allow_prerelease' must be \"true\" or \"false\", got 'yes'"),
-    ({"repository": "backend-production", "tag": 1}, UsageError, "query value 'tag' must be a string, got int"),
-    ({"repository": "Backend", "tag": "v1"}, UsageError, 'invalid repository name "Backend": use lowercase letters, digits and separators (. _ __ -), path components joined by /'),
+    (
+        {"repository": "backend-production", "tag": "v1", "bogus": "x"},
+        UsageError,
+        "unknown query key 'bogus'; allowed keys: repository, tag, registry, registry_id, region, allow_prerelease, insecure",
+    ),
+    (
+        {"repository": "backend-production", "tag": "v1", "allow_prerelease": "yes"},
+        UsageError,
+        "query value 'allow_prerelease' must be \"true\" or \"false\", got 'yes'",
+    ),
+    (
+        {"repository": "backend-production", "tag": 1},
+        UsageError,
+        "query value 'tag' must be a string, got int",
+    ),
+    (
+        {"repository": "Backend", "tag": "v1"},
+        UsageError,
+        'invalid repository name "Backend": use lowercase letters, digits and separators (. _ __ -), path components joined by /',
+    ),
 ]
 
 
@@ -171,5 +245,12 @@ def test_query_bad_selector_is_a_tag_error():
 
 
 def test_query_parses_registry_address():
-    q = Query.from_mapping({"repository": "backend-production", "tag": "v1", "registry": "127.0.0.1:5000", "insecure": "false"})
+    q = Query.from_mapping(
+        {
+            "repository": "backend-production",
+            "tag": "v1",
+            "registry": "127.0.0.1:5000",
+            "insecure": "false",
+        }
+    )
     assert q.address == RegistryAddress("oci", host="127.0.0.1:5000", scheme="http")

@@ -29,7 +29,9 @@ from runlayer_tf import shared_resolver
         ("ftp://123456789012.dkr.ecr.us-east-1.amazonaws.com", False),
     ],
 )
-def test_only_ecr_queries_go_to_the_resolver(registry: str, ecr: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_only_ecr_queries_go_to_the_resolver(
+    registry: str, ecr: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("RUNLAYER_TF_SHARED_RESOLVER", raising=False)
     monkeypatch.delenv("RUNLAYER_TF_CACHE_TTL", raising=False)
     assert shared_resolver.usable({"repository": "r", "tag": "v1", "registry": registry}) is ecr
@@ -56,13 +58,18 @@ def test_switches(name: str, value: str, usable: bool, monkeypatch: pytest.Monke
     assert shared_resolver.usable({"repository": "r", "tag": "v1"}) is usable
 
 
-@pytest.mark.parametrize(("raw", "seconds"), [("", 10.0), ("2.5", 2.5), ("junk", 10.0), ("0", 0.05), ("-3", 0.05), ("99999", 600.0)])
+@pytest.mark.parametrize(
+    ("raw", "seconds"),
+    [("", 10.0), ("2.5", 2.5), ("junk", 10.0), ("0", 0.05), ("-3", 0.05), ("99999", 600.0)],
+)
 def test_idle_timeout(raw: str, seconds: float, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RUNLAYER_TF_SHARED_RESOLVER_IDLE", raw)
     assert shared_resolver.idle_timeout() == seconds
 
 
-def test_the_socket_name_follows_the_environment_and_directory(short_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_socket_name_follows_the_environment_and_directory(
+    short_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("RUNLAYER_TF_CACHE_DIR", str(short_tmp / "c"))
     monkeypatch.chdir(short_tmp)
     first = shared_resolver.socket_path()
@@ -74,11 +81,15 @@ def test_the_socket_name_follows_the_environment_and_directory(short_tmp: Path, 
     third = shared_resolver.socket_path()
     assert None not in (first, second, third)
     assert len({first, second, third}) == 3
-    assert {os.path.dirname(str(p)) for p in (first, second, third)} == {str(short_tmp / "c" / "resolver")}
+    assert {os.path.dirname(str(p)) for p in (first, second, third)} == {
+        str(short_tmp / "c" / "resolver")
+    }
     assert (short_tmp / "c" / "resolver").stat().st_mode & 0o777 == 0o700
 
 
-def test_a_too_long_cache_dir_moves_the_socket_to_the_runtime_dir(short_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_too_long_cache_dir_moves_the_socket_to_the_runtime_dir(
+    short_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     deep = short_tmp / ("d" * 90)
     monkeypatch.setenv("RUNLAYER_TF_CACHE_DIR", str(deep))
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(short_tmp / "run"))
@@ -87,7 +98,9 @@ def test_a_too_long_cache_dir_moves_the_socket_to_the_runtime_dir(short_tmp: Pat
     assert not (deep / "resolver").exists()
 
 
-def test_a_group_writable_directory_of_ours_is_closed_first(short_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_group_writable_directory_of_ours_is_closed_first(
+    short_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("RUNLAYER_TF_CACHE_DIR", str(short_tmp / "c"))
     (short_tmp / "c" / "resolver").mkdir(parents=True)
     (short_tmp / "c" / "resolver").chmod(0o777)
@@ -130,4 +143,6 @@ def test_the_ecr_host_pattern_is_the_parsers_without_its_group_names() -> None:
 
     from runlayer_tf.registries.base import ECR_HOST
 
-    assert shared_resolver._ECR_HOST.pattern == re.sub(r"\(\?P<\w+>([^)]*)\)", r"\1", ECR_HOST.pattern)
+    assert shared_resolver._ECR_HOST.pattern == re.sub(
+        r"\(\?P<\w+>([^)]*)\)", r"\1", ECR_HOST.pattern
+    )

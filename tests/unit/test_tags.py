@@ -38,8 +38,20 @@ VALID_TAGS = [
     ("v1.2.3", TagKind.RELEASE, V(1, 2, 3), None, None),
     ("v0.0.0", TagKind.RELEASE, V(0, 0, 0), None, None),
     ("v10.20.30", TagKind.RELEASE, V(10, 20, 30), None, None),
-    ("20241213-152430", TagKind.TIMESTAMP, None, datetime.datetime(2024, 12, 13, 15, 24, 30, tzinfo=UTC), None),
-    ("20240229-235959", TagKind.TIMESTAMP, None, datetime.datetime(2024, 2, 29, 23, 59, 59, tzinfo=UTC), None),
+    (
+        "20241213-152430",
+        TagKind.TIMESTAMP,
+        None,
+        datetime.datetime(2024, 12, 13, 15, 24, 30, tzinfo=UTC),
+        None,
+    ),
+    (
+        "20240229-235959",
+        TagKind.TIMESTAMP,
+        None,
+        datetime.datetime(2024, 2, 29, 23, 59, 59, tzinfo=UTC),
+        None,
+    ),
     (
         "v1.2.3-20241213-152430-a1b2c3d4",
         TagKind.BUILD,
@@ -86,14 +98,17 @@ def test_tag_parse(text, kind, version, timestamp, commit):
 
 
 MALFORMED_TAGS = [
-    ("v01.2.3", 'invalid tag "v01.2.3": leading zero in \'01\''),
-    ("v1.02.3", 'invalid tag "v1.02.3": leading zero in \'02\''),
-    ("v1.2.03", 'invalid tag "v1.2.03": leading zero in \'03\''),
-    ("v1.2.3-rc.01", 'invalid tag "v1.2.3-rc.01": leading zero in \'01\''),
+    ("v01.2.3", "invalid tag \"v01.2.3\": leading zero in '01'"),
+    ("v1.02.3", "invalid tag \"v1.02.3\": leading zero in '02'"),
+    ("v1.2.03", "invalid tag \"v1.2.03\": leading zero in '03'"),
+    ("v1.2.3-rc.01", "invalid tag \"v1.2.3-rc.01\": leading zero in '01'"),
     ("v1.2.3-", 'invalid tag "v1.2.3-": empty version or prerelease component'),
     ("v1.2.3-rc..1", 'invalid tag "v1.2.3-rc..1": empty version or prerelease component'),
     ("v1.2.3.4", 'invalid tag "v1.2.3.4": not a semantic version vMAJOR.MINOR.PATCH[-PRERELEASE]'),
-    ("v1.2.3_rc1", 'invalid tag "v1.2.3_rc1": not a semantic version vMAJOR.MINOR.PATCH[-PRERELEASE]'),
+    (
+        "v1.2.3_rc1",
+        'invalid tag "v1.2.3_rc1": not a semantic version vMAJOR.MINOR.PATCH[-PRERELEASE]',
+    ),
     (
         "v1.2.3-20241313-152430-a1b2c3d4",
         'invalid tag "v1.2.3-20241313-152430-a1b2c3d4": bad build timestamp (month must be in 1..12)',
@@ -132,13 +147,25 @@ MALFORMED_TAGS = [
     ),
     ("20241313-152430", 'invalid tag "20241313-152430": bad timestamp (month must be in 1..12)'),
     ("20241213-250000", 'invalid tag "20241213-250000": bad timestamp (hour must be in 0..23)'),
-    ("20230229-120000", 'invalid tag "20230229-120000": bad timestamp (day is out of range for month)'),
+    (
+        "20230229-120000",
+        'invalid tag "20230229-120000": bad timestamp (day is out of range for month)',
+    ),
     ("20241213-120060", 'invalid tag "20241213-120060": bad timestamp (second must be in 0..59)'),
     ("", 'invalid tag "": not a valid OCI tag ([A-Za-z0-9_][A-Za-z0-9._-]{0,127})'),
     ("-v1.2.3", 'invalid tag "-v1.2.3": not a valid OCI tag ([A-Za-z0-9_][A-Za-z0-9._-]{0,127})'),
-    ("v1.2.3+build", 'invalid tag "v1.2.3+build": not a valid OCI tag ([A-Za-z0-9_][A-Za-z0-9._-]{0,127})'),
-    ("has space", 'invalid tag "has space": not a valid OCI tag ([A-Za-z0-9_][A-Za-z0-9._-]{0,127})'),
-    ("a" * 129, f'invalid tag "{"a" * 129}": not a valid OCI tag ([A-Za-z0-9_][A-Za-z0-9._-]{{0,127}})'),
+    (
+        "v1.2.3+build",
+        'invalid tag "v1.2.3+build": not a valid OCI tag ([A-Za-z0-9_][A-Za-z0-9._-]{0,127})',
+    ),
+    (
+        "has space",
+        'invalid tag "has space": not a valid OCI tag ([A-Za-z0-9_][A-Za-z0-9._-]{0,127})',
+    ),
+    (
+        "a" * 129,
+        f'invalid tag "{"a" * 129}": not a valid OCI tag ([A-Za-z0-9_][A-Za-z0-9._-]{{0,127}})',
+    ),
 ]
 
 
@@ -180,18 +207,33 @@ def test_digest_round_trip():
 
 
 def test_digest_of_bytes():
-    assert str(Digest.of_bytes(b"")) == "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    assert (
+        str(Digest.of_bytes(b""))
+        == "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    )
 
 
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("sha256:" + "AB" * 32, f'invalid digest "sha256:{"AB" * 32}": hex digits must be lowercase'),
+        (
+            "sha256:" + "AB" * 32,
+            f'invalid digest "sha256:{"AB" * 32}": hex digits must be lowercase',
+        ),
         ("sha256:abc", 'invalid digest "sha256:abc": sha256 needs 64 hex digits, got 3 characters'),
-        ("sha256:" + "a" * 65, f'invalid digest "sha256:{"a" * 65}": sha256 needs 64 hex digits, got 65 characters'),
-        ("sha512:" + "a" * 128, f"invalid digest \"sha512:{'a' * 128}\": unsupported algorithm 'sha512' (only sha256)"),
+        (
+            "sha256:" + "a" * 65,
+            f'invalid digest "sha256:{"a" * 65}": sha256 needs 64 hex digits, got 65 characters',
+        ),
+        (
+            "sha512:" + "a" * 128,
+            f"invalid digest \"sha512:{'a' * 128}\": unsupported algorithm 'sha512' (only sha256)",
+        ),
         ("a" * 64, f'invalid digest "{"a" * 64}": expected sha256:<64 hex digits>'),
-        ("SHA256:" + "a" * 64, f'invalid digest "SHA256:{"a" * 64}": expected sha256:<64 hex digits>'),
+        (
+            "SHA256:" + "a" * 64,
+            f'invalid digest "SHA256:{"a" * 64}": expected sha256:<64 hex digits>',
+        ),
     ],
 )
 def test_digest_parse_rejects(text, message):
@@ -239,7 +281,11 @@ SELECTORS = [
         SelectorKind.CONSTRAINT,
         {"constraints": (Constraint("=", V(1, 2, 3), 3), Constraint("!=", V(1, 2, 4), 3))},
     ),
-    ("= 1.3.0-rc.1", SelectorKind.CONSTRAINT, {"constraints": (Constraint("=", V(1, 3, 0, "rc.1"), 3),)}),
+    (
+        "= 1.3.0-rc.1",
+        SelectorKind.CONSTRAINT,
+        {"constraints": (Constraint("=", V(1, 3, 0, "rc.1"), 3),)},
+    ),
 ]
 
 
@@ -266,16 +312,19 @@ BAD_SELECTORS = [
     ("v1.2.", "empty version or prerelease component"),
     ("v1.2.3-20241313-152430-a1b2c3d4", "bad build timestamp (month must be in 1..12)"),
     ("v1.2.3-20241213-152430-A1B2C3D4", "commit 'A1B2C3D4' must be lowercase hex"),
-    ("1.2.3-20241213-152430-a1b2c3d4", 'build tags start with "v" (v1.2.3-20241213-152430-a1b2c3d4)'),
+    (
+        "1.2.3-20241213-152430-a1b2c3d4",
+        'build tags start with "v" (v1.2.3-20241213-152430-a1b2c3d4)',
+    ),
     ("20241301-000000", "bad timestamp (month must be in 1..12)"),
     ("sha256:abc", "sha256 needs 64 hex digits, got 3 characters"),
     ("md5:abc", "unsupported algorithm 'md5' (only sha256)"),
     ("bad tag", "not a valid OCI tag ([A-Za-z0-9_][A-Za-z0-9._-]{0,127})"),
-    (">=", "cannot read constraint '>=' (expected e.g. \">= 1.2\", \"~> 1.2.0\")"),
+    (">=", 'cannot read constraint \'>=\' (expected e.g. ">= 1.2", "~> 1.2.0")'),
     ("~> 1.2, ", "empty constraint clause"),
-    (">= 1.2 < 2", "cannot read constraint '>= 1.2 < 2' (expected e.g. \">= 1.2\", \"~> 1.2.0\")"),
-    ("=> 1.2", "cannot read constraint '=> 1.2' (expected e.g. \">= 1.2\", \"~> 1.2.0\")"),
-    (">= 01.2", "cannot read constraint '>= 01.2' (expected e.g. \">= 1.2\", \"~> 1.2.0\")"),
+    (">= 1.2 < 2", 'cannot read constraint \'>= 1.2 < 2\' (expected e.g. ">= 1.2", "~> 1.2.0")'),
+    ("=> 1.2", 'cannot read constraint \'=> 1.2\' (expected e.g. ">= 1.2", "~> 1.2.0")'),
+    (">= 01.2", 'cannot read constraint \'>= 01.2\' (expected e.g. ">= 1.2", "~> 1.2.0")'),
     (">= 1.2-rc.1", "a prerelease needs a full version in '>= 1.2-rc.1'"),
     ("~> 1.2.0-rc.1", "~> does not take a prerelease in '~> 1.2.0-rc.1'"),
 ]
@@ -463,9 +512,15 @@ def test_parse_version(text, expected):
     [
         ("v01.2.3", "invalid version \"v01.2.3\": leading zero in '01'"),
         ("v1.2", 'invalid version "v1.2": expected MAJOR.MINOR.PATCH with an optional leading v'),
-        ("latest", 'invalid version "latest": expected MAJOR.MINOR.PATCH with an optional leading v'),
+        (
+            "latest",
+            'invalid version "latest": expected MAJOR.MINOR.PATCH with an optional leading v',
+        ),
         ("", 'invalid version "": expected MAJOR.MINOR.PATCH with an optional leading v'),
-        ("1.2.3.4", 'invalid version "1.2.3.4": not a semantic version vMAJOR.MINOR.PATCH[-PRERELEASE]'),
+        (
+            "1.2.3.4",
+            'invalid version "1.2.3.4": not a semantic version vMAJOR.MINOR.PATCH[-PRERELEASE]',
+        ),
     ],
 )
 def test_parse_version_rejects(text, message):
@@ -497,7 +552,10 @@ def test_crosses_major(current, target, expected):
 def test_crosses_major_rejects_bad_version():
     with pytest.raises(TagError) as info:
         crosses_major("v1.x.0", "v2.0.0")
-    assert str(info.value) == 'invalid version "v1.x.0": expected MAJOR.MINOR.PATCH with an optional leading v'
+    assert (
+        str(info.value)
+        == 'invalid version "v1.x.0": expected MAJOR.MINOR.PATCH with an optional leading v'
+    )
 
 
 # --- properties ---------------------------------------------------------------------
@@ -522,7 +580,13 @@ def test_classify_never_raises(text):
     assert isinstance(tag.kind, TagKind)
 
 
-@given(st.lists(st.tuples(_nums, _nums, _nums).map(lambda t: f"v{t[0]}.{t[1]}.{t[2]}"), min_size=1, max_size=30))
+@given(
+    st.lists(
+        st.tuples(_nums, _nums, _nums).map(lambda t: f"v{t[0]}.{t[1]}.{t[2]}"),
+        min_size=1,
+        max_size=30,
+    )
+)
 def test_newest_release_is_the_maximum_version(tags):
     expected = max(tags, key=lambda t: V.parse(t[1:]))
     assert newest_release(tags).text == expected
@@ -544,5 +608,7 @@ def test_import_stays_light():
     import sys
 
     code = "import sys, runlayer_tf.tags; print(sorted(m for m in ('boto3', 'botocore', 'hcl2') if m in sys.modules))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out == "[]\n"

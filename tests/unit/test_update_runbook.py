@@ -765,14 +765,30 @@ def test_version_change_parse_rejects(text: str) -> None:
 @pytest.mark.parametrize(
     ("window", "force", "expected"),
     [
-        ("sat:05:00-sat:06:00", False, "window gate would refuse: outside maintenance window sat:05:00-sat:06:00 (now sun:05:30 UTC); wait for it or pass --force-window"),
-        ("sat:05:00-sat:06:00", True, "window gate: outside maintenance window sat:05:00-sat:06:00 (now sun:05:30 UTC), forced"),
-        ("sun:05:00-sun:06:00", False, "window gate: inside maintenance window sun:05:00-sun:06:00 (now sun:05:30 UTC)"),
+        (
+            "sat:05:00-sat:06:00",
+            False,
+            "window gate would refuse: outside maintenance window sat:05:00-sat:06:00 (now sun:05:30 UTC); wait for it or pass --force-window",
+        ),
+        (
+            "sat:05:00-sat:06:00",
+            True,
+            "window gate: outside maintenance window sat:05:00-sat:06:00 (now sun:05:30 UTC), forced",
+        ),
+        (
+            "sun:05:00-sun:06:00",
+            False,
+            "window gate: inside maintenance window sun:05:00-sun:06:00 (now sun:05:30 UTC)",
+        ),
     ],
 )
-def test_dry_run_previews_the_window_gate_truthfully(world: World, window: str, force: bool, expected: str) -> None:
+def test_dry_run_previews_the_window_gate_truthfully(
+    world: World, window: str, force: bool, expected: str
+) -> None:
     """A dry run outside the window says the real run would refuse (it used to say 'forced')."""
     report = world.run(dry_run=True, window=MaintenanceWindow.parse(window), force_window=force)
     assert (report.outcome, report.exit_code) == ("dry-run", 0)
     preflight = {s.name: s.message for s in report.steps}["preflight"]
-    assert preflight.startswith(f"check that DB cluster anysource-production is available; {expected}; ")
+    assert preflight.startswith(
+        f"check that DB cluster anysource-production is available; {expected}; "
+    )

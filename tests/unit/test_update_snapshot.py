@@ -23,9 +23,24 @@ from runlayer_tf.update.snapshot import (
 TAGS = {"runlayer-tf:from-version": "v1.2.3", "runlayer-tf:to-version": "v1.3.0"}
 
 
-def snapshot(rds: FakeRds, clock: FakeClock, *, cluster: str = "anysource-production", tags: dict[str, str] | None = None, **options: Any) -> Any:
+def snapshot(
+    rds: FakeRds,
+    clock: FakeClock,
+    *,
+    cluster: str = "anysource-production",
+    tags: dict[str, str] | None = None,
+    **options: Any,
+) -> Any:
     """``ensure_snapshot`` of ``snap-1`` on the fake RDS with the fake clock (tags default to none)."""
-    return ensure_snapshot(rds, cluster=cluster, identifier="snap-1", tags=tags or {}, clock=clock, sleep=clock.sleep, **options)
+    return ensure_snapshot(
+        rds,
+        cluster=cluster,
+        identifier="snap-1",
+        tags=tags or {},
+        clock=clock,
+        sleep=clock.sleep,
+        **options,
+    )
 
 
 @pytest.mark.parametrize(
@@ -79,7 +94,13 @@ def test_creates_waits_and_reports_progress() -> None:
     rds, clock = FakeRds(), FakeClock()
     rds.polls_to_available = 3
     seen: list[tuple[str, int]] = []
-    result = snapshot(rds, clock, tags=TAGS, interval=10, on_progress=lambda status, pct: seen.append((status, pct)))
+    result = snapshot(
+        rds,
+        clock,
+        tags=TAGS,
+        interval=10,
+        on_progress=lambda status, pct: seen.append((status, pct)),
+    )
     assert (result.identifier, result.reused) == ("snap-1", False)
     assert result.arn == "arn:aws:rds:us-east-1:123456789012:cluster-snapshot:snap-1"
     assert seen == [("creating", 0), ("creating", 50), ("creating", 50), ("available", 100)]

@@ -159,7 +159,10 @@ def test_set_vars_writes_every_value_in_one_write(var_file: Path) -> None:
     ("values", "problem"),
     [
         ({"backend_version": "v1.3.0", "absent": "v1"}, "has no plain string assignment of absent"),
-        ({"backend_version": "v1.3.0", "frontend_version": "${var.x}"}, "templates are not allowed"),
+        (
+            {"backend_version": "v1.3.0", "frontend_version": "${var.x}"},
+            "templates are not allowed",
+        ),
         (
             {"backend_version": "v1.3.0", "tags": "v1"},
             "assigns tags something other than a plain string",

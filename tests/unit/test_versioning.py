@@ -118,7 +118,10 @@ def test_next_version(current, bump, expected):
     [
         ("v1.2", 'invalid version "v1.2": expected MAJOR.MINOR.PATCH with an optional leading v'),
         ("v01.2.3", "invalid version \"v01.2.3\": leading zero in '01'"),
-        ("latest", 'invalid version "latest": expected MAJOR.MINOR.PATCH with an optional leading v'),
+        (
+            "latest",
+            'invalid version "latest": expected MAJOR.MINOR.PATCH with an optional leading v',
+        ),
         (
             "v1.3.0-rc.1",
             'invalid current version "v1.3.0-rc.1": a prerelease; give the last release (vX.Y.Z)',

@@ -365,11 +365,12 @@ class _Listings:
 
         if address.kind != "ecr":
             return open_registry(address)
-        from runlayer_tf.registries.ecr import EcrRegistry, make_client
+        from runlayer_tf import aws
+        from runlayer_tf.registries.ecr import EcrRegistry
 
         with self._lock(address):
             if address not in self._clients:
-                self._clients[address] = make_client(address.region)
+                self._clients[address] = aws.ecr(address.region)
             return EcrRegistry(address, client=self._clients[address])
 
     def forget(self, address: RegistryAddress) -> None:
@@ -533,9 +534,10 @@ def serve(path: str, lock_fd: int) -> int:
     inode = (bound.st_dev, bound.st_ino)
     server.settimeout(0.2)
     # The heavy imports, once, while the first clients queue on the socket.
-    import botocore.session  # noqa: F401
-
     import runlayer_tf.resolve  # noqa: F401
+    from runlayer_tf import aws
+
+    aws.preload()
 
     listings = _Listings(ttl)
     active = 0

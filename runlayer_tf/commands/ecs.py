@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import cast
 
-from runlayer_tf.update._aws import LazyClient
-from runlayer_tf.update.ecs import EcsApi, force_new_deployment, scale_bounce, wait_stable
+from runlayer_tf import aws
+from runlayer_tf.update.ecs import force_new_deployment, scale_bounce, wait_stable
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -33,7 +32,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    ecs = cast(EcsApi, LazyClient("ecs"))
+    ecs = aws.ecs()
     if args.action == "scale-bounce":
         bounced = scale_bounce(ecs, args.cluster, args.service)
         rows = [

@@ -13,12 +13,11 @@ import shutil
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Literal, cast
+from typing import Literal
 
+from runlayer_tf import aws
 from runlayer_tf.commands.registry_options import add_registry_options, address_from
 from runlayer_tf.errors import ConfigError, UsageError
-from runlayer_tf.update._aws import AwsSession, LazyClient
-from runlayer_tf.update.ecs import EcsApi
 from runlayer_tf.update.health import default_health_urls
 from runlayer_tf.update.progress import SilentProgress, make_progress, redact
 from runlayer_tf.update.registry import RegistryLookups, repository_defaults
@@ -29,7 +28,7 @@ from runlayer_tf.update.runbook import (
     VersionChange,
     run_update,
 )
-from runlayer_tf.update.snapshot import DEFAULT_SNAPSHOT_TEMPLATE, RdsApi
+from runlayer_tf.update.snapshot import DEFAULT_SNAPSHOT_TEMPLATE
 from runlayer_tf.update.terraform import find_binary
 from runlayer_tf.update.window import MaintenanceWindow
 
@@ -309,10 +308,10 @@ def deps_from_args(args: argparse.Namespace) -> UpdateDeps:
     the workdir (:func:`repository_defaults`), read only when a run needs them.
     """
     lookups = lookups_from_args(args)
-    session = AwsSession()
+    session = aws.Session()
     return UpdateDeps(
-        rds=cast(RdsApi, LazyClient("rds", session)),
-        ecs=cast(EcsApi, LazyClient("ecs", session)),
+        rds=aws.rds(session),
+        ecs=aws.ecs(session),
         version_exists=lookups.version_exists,
         previous_release=lookups.previous_release,
         repository_defaults=repository_defaults,

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import attrs
-from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
+from runlayer_tf import aws
+from runlayer_tf.aws import EcsApi, Waiter
 from runlayer_tf.errors import RunlayerError, UpdateError
-from runlayer_tf.update._aws import translate
 
 __all__ = [
     "Deployment",
@@ -22,29 +22,6 @@ __all__ = [
     "scale_bounce",
     "wait_stable",
 ]
-
-
-class Waiter(Protocol):
-    def wait(
-        self, *, cluster: str, services: list[str], WaiterConfig: Mapping[str, int]
-    ) -> None: ...
-
-
-class EcsApi(Protocol):
-    """The ECS calls used here; a boto3 ``ecs`` client satisfies it."""
-
-    def describe_services(self, *, cluster: str, services: list[str]) -> Mapping[str, Any]: ...
-
-    def update_service(
-        self,
-        *,
-        cluster: str,
-        service: str,
-        desiredCount: int = ...,
-        forceNewDeployment: bool = ...,
-    ) -> Mapping[str, Any]: ...
-
-    def get_waiter(self, waiter_name: str) -> Waiter: ...
 
 
 @attrs.frozen
@@ -85,10 +62,8 @@ def describe_services(
     ecs: EcsApi, cluster: str, services: Sequence[str]
 ) -> tuple[ServiceState, ...]:
     """Describe ``services`` of ``cluster``; raises UpdateError when one is missing."""
-    try:
+    with aws.translated(f"describing ECS services in {cluster}"):
         answer = ecs.describe_services(cluster=cluster, services=list(services))
-    except (ClientError, BotoCoreError) as err:
-        raise translate(err, f"describing ECS services in {cluster}") from err
     failures = answer.get("failures") or []
     if failures:
         missing = ", ".join(f"{f.get('arn', '?')} ({f.get('reason', '?')})" for f in failures)
@@ -133,17 +108,16 @@ def wait_stable(
     if not services:
         return ()
     try:
-        ecs.get_waiter("services_stable").wait(
-            cluster=cluster,
-            services=list(services),
-            WaiterConfig={"Delay": delay, "MaxAttempts": max_attempts},
-        )
-    except WaiterError as err:
+        with aws.translated(f"waiting for ECS services in {cluster}"):
+            ecs.get_waiter("services_stable").wait(
+                cluster=cluster,
+                services=list(services),
+                WaiterConfig={"Delay": delay, "MaxAttempts": max_attempts},
+            )
+    except aws.WaiterFailed as err:
         # A missing service fails the waiter at once; say that, not "not stable".
         states = "; ".join(str(s) for s in describe_services(ecs, cluster, services))
         raise UpdateError(f"ECS services in {cluster} did not become stable: {states}") from err
-    except (ClientError, BotoCoreError) as err:
-        raise translate(err, f"waiting for ECS services in {cluster}") from err
     return describe_services(ecs, cluster, services)
 
 
@@ -156,10 +130,8 @@ def force_new_deployment(
 ) -> tuple[ServiceState, ...]:
     """The security-patch procedure: redeploy each service with the same task definition, then wait."""
     for service in services:
-        try:
+        with aws.translated(f"forcing a new deployment of {service} in {cluster}"):
             ecs.update_service(cluster=cluster, service=service, forceNewDeployment=True)
-        except (ClientError, BotoCoreError) as err:
-            raise translate(err, f"forcing a new deployment of {service} in {cluster}") from err
     return wait(ecs, cluster, services)
 
 
@@ -241,7 +213,5 @@ def _scale_back(
 
 def _update_count(ecs: EcsApi, cluster: str, service: str, count: int, doing: str) -> None:
     """Set ``service``'s desired count; raises the AWS error translated, naming ``doing``."""
-    try:
+    with aws.translated(doing):
         ecs.update_service(cluster=cluster, service=service, desiredCount=count)
-    except (ClientError, BotoCoreError) as err:
-        raise translate(err, doing) from err

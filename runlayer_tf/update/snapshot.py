@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
-from typing import Any, Protocol
+from typing import Any
 
 import attrs
-from botocore.exceptions import BotoCoreError, ClientError
 
+from runlayer_tf import aws
+from runlayer_tf.aws import RdsApi
 from runlayer_tf.errors import ConfigError, UpdateError
-from runlayer_tf.update._aws import error_code, translate
 
 __all__ = [
     "DEFAULT_SNAPSHOT_TEMPLATE",
@@ -32,28 +32,6 @@ DEFAULT_SNAPSHOT_TEMPLATE = "backup-before-update-{utc:%Y%m%d-%H%M%S}"
 TAG_FROM = "runlayer-tf:from-version"
 TAG_TO = "runlayer-tf:to-version"
 TAG_RUN = "runlayer-tf:run"
-
-
-class RdsApi(Protocol):
-    """The RDS calls the update uses; a boto3 ``rds`` client satisfies it."""
-
-    def describe_db_clusters(self, *, DBClusterIdentifier: str) -> Mapping[str, Any]: ...
-
-    def create_db_cluster_snapshot(
-        self,
-        *,
-        DBClusterSnapshotIdentifier: str,
-        DBClusterIdentifier: str,
-        Tags: Sequence[Mapping[str, str]],
-    ) -> Mapping[str, Any]: ...
-
-    def describe_db_cluster_snapshots(
-        self, *, DBClusterSnapshotIdentifier: str
-    ) -> Mapping[str, Any]: ...
-
-    def add_tags_to_resource(
-        self, *, ResourceName: str, Tags: Sequence[Mapping[str, str]]
-    ) -> Mapping[str, Any]: ...
 
 
 _ID_CHARS = re.compile(r"[A-Za-z][A-Za-z0-9-]*")
@@ -104,10 +82,8 @@ class ClusterInfo:
 
 def describe_cluster(rds: RdsApi, cluster: str) -> ClusterInfo:
     """Describe ``cluster``; raises UpdateError (or AuthError) when it cannot."""
-    try:
+    with aws.translated(f"describing DB cluster {cluster}"):
         answer = rds.describe_db_clusters(DBClusterIdentifier=cluster)
-    except (ClientError, BotoCoreError) as err:
-        raise translate(err, f"describing DB cluster {cluster}") from err
     clusters = answer.get("DBClusters") or []
     if not clusters:
         raise UpdateError(f"DB cluster {cluster} not found")
@@ -146,11 +122,12 @@ class SnapshotResult:
 def snapshot_status(rds: RdsApi, identifier: str) -> Mapping[str, Any] | None:
     """The snapshot's description, or None when no snapshot has that id."""
     try:
-        answer = rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=identifier)
-    except (ClientError, BotoCoreError) as err:
-        if isinstance(err, ClientError) and error_code(err) == "DBClusterSnapshotNotFoundFault":
+        with aws.translated(f"describing snapshot {identifier}"):
+            answer = rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=identifier)
+    except UpdateError as err:
+        if aws.aws_code(err) == "DBClusterSnapshotNotFoundFault":
             return None
-        raise translate(err, f"describing snapshot {identifier}") from err
+        raise
     snapshots = answer.get("DBClusterSnapshots") or []
     return snapshots[0] if snapshots else None
 
@@ -178,12 +155,10 @@ def ensure_snapshot(
     existing = snapshot_status(rds, identifier)
     reused = existing is not None
     if existing is None:
-        try:
+        with aws.translated(f"creating snapshot {identifier} of DB cluster {cluster}"):
             created = rds.create_db_cluster_snapshot(
                 DBClusterSnapshotIdentifier=identifier, DBClusterIdentifier=cluster, Tags=tag_list
             )
-        except (ClientError, BotoCoreError) as err:
-            raise translate(err, f"creating snapshot {identifier} of DB cluster {cluster}") from err
         current: Mapping[str, Any] = created.get("DBClusterSnapshot") or {}
     else:
         current = existing
@@ -194,10 +169,8 @@ def ensure_snapshot(
             )
         arn = str(existing.get("DBClusterSnapshotArn", ""))
         if arn:
-            try:
+            with aws.translated(f"tagging snapshot {identifier}"):
                 rds.add_tags_to_resource(ResourceName=arn, Tags=tag_list)
-            except (ClientError, BotoCoreError) as err:
-                raise translate(err, f"tagging snapshot {identifier}") from err
     deadline = clock().timestamp() + timeout
     while True:
         status = str(current.get("Status", "creating"))

@@ -272,7 +272,7 @@ def test_ecs_force_deploy_command(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     ecs = FakeEcs()
-    monkeypatch.setattr("runlayer_tf.commands.ecs.LazyClient", lambda service: ecs)
+    monkeypatch.setattr("runlayer_tf.aws.ecs", lambda: ecs)
     assert (
         cli.main(["ecs", "force-deploy", "--cluster", "prod", "--service", "backend-service"]) == 0
     )
@@ -290,7 +290,7 @@ def test_ecs_scale_bounce_command_json(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     ecs = FakeEcs({"backend-service": 2})
-    monkeypatch.setattr("runlayer_tf.commands.ecs.LazyClient", lambda service: ecs)
+    monkeypatch.setattr("runlayer_tf.aws.ecs", lambda: ecs)
     assert (
         cli.main(
             ["ecs", "scale-bounce", "--cluster", "prod", "--service", "backend-service", "--json"]

@@ -155,7 +155,8 @@ def test_failed_snapshot() -> None:
         (
             "AccessDenied",
             AuthError,
-            "creating snapshot snap-1 of DB cluster anysource-production: AccessDenied: not allowed",
+            "creating snapshot snap-1 of DB cluster anysource-production: "
+            "AWS refused the credentials (AccessDenied: not allowed)",
         ),
         (
             "InvalidDBClusterStateFault",

@@ -196,8 +196,8 @@ def test_refused_credentials_are_auth_errors():
     translated = translate(err, what="listing x")
     assert isinstance(translated, AuthError)
     assert (
-        str(translated)
-        == "listing x: AWS refused the credentials (ExpiredTokenException: The security token included in the request is expired)"
+        str(translated) == "listing x: AWS refused the credentials "
+        "(ExpiredTokenException: The security token included in the request is expired)"
     )
     throttled = translate(
         ClientError(

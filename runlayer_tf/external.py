@@ -117,7 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{PROG}: {err}", file=sys.stderr)
         else:
             print(
-                f"{PROG}: internal error: {type(err).__name__}: {' '.join(str(err).split())} (set RUNLAYER_TF_DEBUG=1 for a traceback)",
+                f"{PROG}: internal error: {type(err).__name__}: {' '.join(str(err).split())} "
+                "(set RUNLAYER_TF_DEBUG=1 for a traceback)",
                 file=sys.stderr,
             )
         return 1

@@ -138,7 +138,10 @@ def _code_stamp() -> list[object]:
 
 
 def fingerprint() -> str:
-    """What a resolver's answers depend on, hashed: the environment, the AWS files, working directory, interpreter and code."""
+    """What a resolver's answers depend on, hashed.
+
+    The environment, the AWS files, working directory, interpreter and code.
+    """
     from runlayer_tf._version import __version__
 
     blob = json.dumps(

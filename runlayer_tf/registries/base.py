@@ -49,7 +49,8 @@ def validate_repository(name: str) -> str:
     """Return ``name`` if it is a valid OCI repository name, else raise UsageError."""
     if not name or len(name) > 255 or not _REPOSITORY.fullmatch(name):
         raise UsageError(
-            f'invalid repository name "{name}": use lowercase letters, digits and separators (. _ __ -), path components joined by /'
+            f'invalid repository name "{name}": use lowercase letters, digits and separators '
+            "(. _ __ -), path components joined by /"
         )
     return name
 

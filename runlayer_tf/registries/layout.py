@@ -77,7 +77,8 @@ class OciLayoutRegistry:
                     continue
                 if not isinstance(name, str) or not name:
                     raise RegistryError(
-                        f"{self._layout(repository)}/index.json: manifests[{number}] has a {REF_NAME} that is not a tag name"
+                        f"{self._layout(repository)}/index.json: manifests[{number}] has a {REF_NAME} "
+                        "that is not a tag name"
                     )
                 refs[name] = str(entry["digest"])
             self._ref_cache[repository] = refs

@@ -240,7 +240,8 @@ class OciRegistry:
         if scheme == "basic":
             if creds is None:
                 raise AuthError(
-                    f"registry {self.display_host} requires credentials: run 'docker login {self.display_host}' or add it to {docker_config_path()}"
+                    f"registry {self.display_host} requires credentials: "
+                    f"run 'docker login {self.display_host}' or add it to {docker_config_path()}"
                 )
             token = base64.b64encode(f"{creds.username}:{creds.password}".encode()).decode()
             return f"Basic {token}"
@@ -268,7 +269,8 @@ class OciRegistry:
             resp = self._exchange("GET", url, headers)
             if resp.status in (401, 403):
                 raise AuthError(
-                    f"registry {self.display_host}: the token service refused {'the credentials' if creds else 'anonymous access'} for {scope}"
+                    f"registry {self.display_host}: the token service refused "
+                    f"{'the credentials' if creds else 'anonymous access'} for {scope}"
                 )
             if resp.status != 200:
                 raise RegistryError(

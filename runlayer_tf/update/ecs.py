@@ -36,7 +36,8 @@ class Deployment:
     running: int
 
     def __str__(self) -> str:
-        return f"{self.status.lower()} {self.rollout_state} {self.running}/{self.desired} {self.task_definition.rsplit('/', 1)[-1]}"
+        family_revision = self.task_definition.rsplit("/", 1)[-1]
+        return f"{self.status.lower()} {self.rollout_state} {self.running}/{self.desired} {family_revision}"
 
 
 @attrs.frozen

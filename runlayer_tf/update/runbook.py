@@ -139,7 +139,10 @@ def repository_of(value: str) -> str | None:
 
 
 def target_value(previous: str, version: str) -> str:
-    """The new variable value: ``version`` as-is when it is a full reference, else the previous repository with the new tag."""
+    """The new variable value for ``version``.
+
+    ``version`` as-is when it is a full reference, else the previous repository with the new tag.
+    """
     repository = repository_of(previous)
     if repository is None or repository_of(version) is not None:
         return version
@@ -510,7 +513,8 @@ class _Execution:
         target_tag, previous_tag = tag_of(change.target), tag_of(change.previous)
         if change.repository is None:
             raise ConfigError(
-                f"cannot check that {target_tag} exists: {change.name} is a bare tag; pass --repository {change.name}=REPO"
+                f"cannot check that {target_tag} exists: {change.name} is a bare tag; "
+                f"pass --repository {change.name}=REPO"
             )
         if not self.deps.version_exists(change.repository, target_tag):
             raise UpdateError(f"{change.repository}:{target_tag} does not exist")
@@ -674,12 +678,14 @@ class _Execution:
         except _StepFailed as failed:
             return self._finish(
                 "failed",
-                f"{self._what()} stopped at {step}: {cause}; restoring the previous value also failed ({failed.error}); "
+                f"{self._what()} stopped at {step}: {cause}; "
+                f"restoring the previous value also failed ({failed.error}); "
                 f"{self._var_file_state()}; nothing was applied{self._snapshot_note()}",
             )
         return self._finish(
             "failed",
-            f"{self._what()} stopped at {step}: {cause}; nothing was applied; {self._var_file_state()}{self._snapshot_note()}",
+            f"{self._what()} stopped at {step}: {cause}; nothing was applied; "
+            f"{self._var_file_state()}{self._snapshot_note()}",
         )
 
     def _roll_back(self, step: str, cause: str, *, noted: bool = False) -> UpdateReport:
@@ -702,15 +708,19 @@ class _Execution:
         except _StepFailed as failed:
             return self._finish(
                 "rollback-failed",
-                f"{self._what()} failed at {step} ({cause}) and the roll-back failed at {failed.step} ({failed.error}). "
-                f"State: {self._var_file_state()}; the Terraform state may hold a partial apply of {_moves(self.facts, 'target')}; "
+                f"{self._what()} failed at {step} ({cause}) and the roll-back failed at "
+                f"{failed.step} ({failed.error}). "
+                f"State: {self._var_file_state()}; the Terraform state may hold a partial apply of "
+                f"{_moves(self.facts, 'target')}; "
                 f"DB snapshot {self.facts.snapshot} (taken before any apply) is available. "
                 f"Fix and re-apply by hand; restore the database only if it was damaged: {self._restore_command()}",
             )
         return self._finish(
             "rolled-back",
-            f"{self._what()} failed at {step} ({cause}); rolled back to {_moves(self.facts, 'previous')} and verified. "
-            f"DB snapshot {self.facts.snapshot} is kept; if the database was damaged restore it with: {self._restore_command()}",
+            f"{self._what()} failed at {step} ({cause}); "
+            f"rolled back to {_moves(self.facts, 'previous')} and verified. "
+            f"DB snapshot {self.facts.snapshot} is kept; "
+            f"if the database was damaged restore it with: {self._restore_command()}",
         )
 
     # -- report
@@ -890,7 +900,8 @@ def _dry_run(spec: UpdateSpec, deps: UpdateDeps) -> UpdateReport:
         )
     if spec.health_urls:
         verify.append(
-            f"poll {', '.join(spec.health_urls)} until {spec.health_consecutive} consecutive 2xx within {spec.health_deadline:.0f}s"
+            f"poll {', '.join(spec.health_urls)} until {spec.health_consecutive} consecutive 2xx "
+            f"within {spec.health_deadline:.0f}s"
         )
     snapshot_cmd = cmd(
         [

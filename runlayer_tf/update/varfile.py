@@ -64,10 +64,11 @@ def _pins_of(var_file: Path, data: bytes, names: list[str]) -> dict[str, Pin]:
 
 
 def read_vars(var_file: Path, names: Iterable[str]) -> dict[str, str]:
-    """The string value ``var_file`` assigns to each top-level name of ``names`` (names it does not assign are left out).
+    """The string value ``var_file`` assigns to each top-level name of ``names``.
 
-    The file is read and parsed once.  Raises PinError when it cannot be read
-    or parsed, or an assignment is not a plain string literal, or appears twice.
+    Names it does not assign are left out.  The file is read and parsed once.
+    Raises PinError when it cannot be read or parsed, or an assignment is not a
+    plain string literal, or appears twice.
     """
     wanted = list(dict.fromkeys(names))
     return {name: pin.value for name, pin in _pins_of(var_file, _read(var_file), wanted).items()}

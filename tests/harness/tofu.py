@@ -24,7 +24,9 @@ _IGNORED = shutil.ignore_patterns(
 class TofuFailed(AssertionError):
     def __init__(self, argv: Sequence[str], proc: subprocess.CompletedProcess[str]) -> None:
         super().__init__(
-            f"{' '.join(argv)} exited {proc.returncode}\n--- stdout\n{proc.stdout[-4000:]}\n--- stderr\n{proc.stderr[-4000:]}"
+            f"{' '.join(argv)} exited {proc.returncode}\n"
+            f"--- stdout\n{proc.stdout[-4000:]}\n"
+            f"--- stderr\n{proc.stderr[-4000:]}"
         )
         self.proc = proc
 

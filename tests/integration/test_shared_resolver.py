@@ -576,7 +576,10 @@ def test_the_resolver_refuses_peers_of_another_user(short_tmp: Path) -> None:
     )  # only root can connect as another user
     try:
         for uid in users:
-            code = f"import os, socket; os.setuid({uid}); s = socket.socket(socket.AF_UNIX); s.connect({path!r}); s.recv(1)"
+            code = (
+                f"import os, socket; os.setuid({uid}); "
+                f"s = socket.socket(socket.AF_UNIX); s.connect({path!r}); s.recv(1)"
+            )
             client = subprocess.Popen([sys.executable, "-c", code])
             conn, _ = server.accept()
             with conn:

@@ -126,8 +126,8 @@ def test_basic_challenge_without_credentials_says_how_to_log_in(tmp_path, monkey
     with pytest.raises(AuthError) as info:
         registry(transport).digest_of("app", "v1")
     assert (
-        str(info.value)
-        == f"registry registry.example.com requires credentials: run 'docker login registry.example.com' or add it to {tmp_path / 'config.json'}"
+        str(info.value) == "registry registry.example.com requires credentials: "
+        f"run 'docker login registry.example.com' or add it to {tmp_path / 'config.json'}"
     )
 
 
@@ -384,7 +384,10 @@ def test_credential_helper(tmp_path, monkeypatch):
     helper = tmp_path / "bin" / "docker-credential-fake"
     helper.parent.mkdir()
     helper.write_text(
-        '#!/bin/sh\nread host\n[ "$host" = "registry.example.com" ] || exit 1\necho \'{"Username":"helper-user","Secret":"helper-secret"}\'\n'
+        "#!/bin/sh\n"
+        "read host\n"
+        '[ "$host" = "registry.example.com" ] || exit 1\n'
+        'echo \'{"Username":"helper-user","Secret":"helper-secret"}\'\n'
     )
     helper.chmod(helper.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("PATH", f"{helper.parent}{os.pathsep}{os.environ['PATH']}")

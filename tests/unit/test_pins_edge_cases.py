@@ -54,8 +54,8 @@ def test_a_symlinked_production_file_is_checked_as_production(tmp_path, capsys, 
     code, out, _ = run(capsys, "pins", "check", "envs/prod/")
     assert code == 1
     assert (
-        out
-        == 'envs/prod/terraform.tfvars:1:20: RTF002 backend_version: moving tag "latest" in a production file; pin a release such as v1.2.3\n'
+        out == 'envs/prod/terraform.tfvars:1:20: RTF002 backend_version: moving tag "latest" '
+        "in a production file; pin a release such as v1.2.3\n"
     )
 
 

@@ -120,7 +120,10 @@ BAD = [
     (
         "http://registry.example.com",
         {},
-        'refusing plain HTTP to "registry.example.com": only loopback registries may use http:// unless insecure is "true"',
+        (
+            'refusing plain HTTP to "registry.example.com": '
+            'only loopback registries may use http:// unless insecure is "true"'
+        ),
     ),
     (
         "ftp://registry.example.com",

@@ -139,7 +139,10 @@ MALFORMED_TAGS = [
     ),
     (
         "v1.2.3-20241213-152430",
-        'invalid tag "v1.2.3-20241213-152430": build tag needs a commit after the timestamp (7-40 lowercase hex digits)',
+        (
+            'invalid tag "v1.2.3-20241213-152430": '
+            "build tag needs a commit after the timestamp (7-40 lowercase hex digits)"
+        ),
     ),
     (
         "v01.2.3-20241213-152430-a1b2c3d4",

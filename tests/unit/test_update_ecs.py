@@ -66,7 +66,10 @@ def test_wait_stable_failure_names_deployments() -> None:
 def test_missing_service() -> None:
     with pytest.raises(
         UpdateError,
-        match=r"^ECS services not found in cluster prod: arn:aws:ecs:us-east-1:123456789012:service/prod/nope \(MISSING\)$",
+        match=(
+            r"^ECS services not found in cluster prod: "
+            r"arn:aws:ecs:us-east-1:123456789012:service/prod/nope \(MISSING\)$"
+        ),
     ):
         describe_services(FakeEcs(), "prod", ["nope"])
 

@@ -402,7 +402,8 @@ def test_rollback_apply_also_fails_names_snapshot_and_state(world: World) -> Non
         "update backend_version=v1.3.0 failed at apply (tofu apply exited 1: Error: simulated apply failure) "
         "and the roll-back failed at rollback-apply (tofu apply exited 1: Error: simulated apply failure). "
         f"State: {world.var_file} holds backend_version=v1.2.3; the Terraform state may hold a partial apply of "
-        "backend_version=v1.3.0; DB snapshot backup-before-update-20260301-053000 (taken before any apply) is available."
+        "backend_version=v1.3.0; DB snapshot backup-before-update-20260301-053000 "
+        "(taken before any apply) is available."
     )
     assert "aws rds restore-db-cluster-from-snapshot" in report.message
     assert world.journal()[-3:] == [
@@ -642,7 +643,8 @@ def test_lock_held_by_live_process_names_holder(world: World) -> None:
     with hold_lock(lock, FakeClock()) as holder, pytest.raises(UpdateError) as caught:
         world.run()
     assert str(caught.value) == (
-        f"another update holds the lock {lock}: pid {os.getpid()} on {socket.gethostname()} since 2026-03-01T05:30:00+00:00"
+        f"another update holds the lock {lock}: pid {os.getpid()} on {socket.gethostname()} "
+        "since 2026-03-01T05:30:00+00:00"
     )
     assert holder.pid == os.getpid()
     assert world.rds.calls == []
@@ -768,7 +770,10 @@ def test_version_change_parse_rejects(text: str) -> None:
         (
             "sat:05:00-sat:06:00",
             False,
-            "window gate would refuse: outside maintenance window sat:05:00-sat:06:00 (now sun:05:30 UTC); wait for it or pass --force-window",
+            (
+                "window gate would refuse: outside maintenance window sat:05:00-sat:06:00 "
+                "(now sun:05:30 UTC); wait for it or pass --force-window"
+            ),
         ),
         (
             "sat:05:00-sat:06:00",

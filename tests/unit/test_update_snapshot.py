@@ -201,13 +201,17 @@ def test_cluster_checks() -> None:
         (
             ClusterInfo("prod", "available", "aurora-postgresql", "subnets", ("sg-1", "sg-2")),
             None,
-            "aws rds restore-db-cluster-from-snapshot --db-cluster-identifier prod-restored --snapshot-identifier snap-1 "
+            "aws rds restore-db-cluster-from-snapshot --db-cluster-identifier prod-restored "
+            "--snapshot-identifier snap-1 "
             "--engine aurora-postgresql --db-subnet-group-name subnets --vpc-security-group-ids sg-1 sg-2",
         ),
         (
             ClusterInfo("prod", "available", "aurora-mysql"),
             "prod-b",
-            "aws rds restore-db-cluster-from-snapshot --db-cluster-identifier prod-b --snapshot-identifier snap-1 --engine aurora-mysql",
+            (
+                "aws rds restore-db-cluster-from-snapshot --db-cluster-identifier prod-b "
+                "--snapshot-identifier snap-1 --engine aurora-mysql"
+            ),
         ),
     ],
 )

@@ -118,7 +118,9 @@ class FakeRds:
         snapshot = {
             "DBClusterSnapshotIdentifier": DBClusterSnapshotIdentifier,
             "DBClusterIdentifier": DBClusterIdentifier,
-            "DBClusterSnapshotArn": f"arn:aws:rds:us-east-1:123456789012:cluster-snapshot:{DBClusterSnapshotIdentifier}",
+            "DBClusterSnapshotArn": (
+                f"arn:aws:rds:us-east-1:123456789012:cluster-snapshot:{DBClusterSnapshotIdentifier}"
+            ),
             "Status": "creating",
             "PercentProgress": 0,
             "polls_left": self.polls_to_available,

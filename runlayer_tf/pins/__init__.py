@@ -42,7 +42,6 @@ from runlayer_tf.pins.rewrite import (
     PinValue,
     apply_edits,
     follows_map,
-    parse_assignment,
     plan_edits,
     rewrite,
 )
@@ -75,7 +74,6 @@ __all__ = [
     "iter_terraform_files",
     "load_config",
     "may_hold_pins",
-    "parse_assignment",
     "parse_config",
     "plan_changes",
     "plan_edits",

@@ -14,7 +14,7 @@ from typing import Protocol, overload
 
 import attrs
 
-from runlayer_tf.errors import PinError, TagError, UsageError
+from runlayer_tf.errors import PinError, TagError
 from runlayer_tf.pins.model import Edit, Pin, PinKind
 from runlayer_tf.tags import Digest, Tag, crosses_major, is_digest, parse_version
 
@@ -23,7 +23,6 @@ __all__ = [
     "PinValue",
     "apply_edits",
     "follows_map",
-    "parse_assignment",
     "plan_edits",
     "repository_matches",
     "rewrite",
@@ -59,15 +58,6 @@ class PinValue:
         if self.tag is None:
             return str(self.digest)
         return self.tag if self.digest is None else f"{self.tag}@{self.digest}"
-
-
-def parse_assignment(text: str) -> tuple[str, PinValue]:
-    """Split ``NAME=VALUE``; raises :class:`UsageError` (shape) or :class:`TagError` (value)."""
-    name, eq, value = text.partition("=")
-    name, value = name.strip(), value.strip()
-    if not eq or not name or not value:
-        raise UsageError(f"expected NAME=VALUE, got {text!r}")
-    return name, PinValue.parse(value)
 
 
 def repository_matches(repository: str | None, name: str) -> bool:

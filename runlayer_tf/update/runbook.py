@@ -104,14 +104,6 @@ class VersionChange:
     name: str
     version: str | None = None
 
-    @classmethod
-    def parse(cls, text: str) -> VersionChange:
-        """Parse ``NAME=VERSION``; raises UsageError."""
-        name, sep, version = text.partition("=")
-        if not sep or not name.strip() or not version.strip():
-            raise UsageError(f"expected NAME=VERSION, got {text!r}")
-        return cls(name.strip(), version.strip())
-
     def __str__(self) -> str:
         return f"{self.name}={self.version}" if self.version is not None else self.name
 

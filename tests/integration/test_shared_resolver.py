@@ -92,7 +92,7 @@ def in_process(
 
 PROBE = (
     "import sys\n"
-    "from runlayer_tf.external import main\n"
+    "from runlayer_tf.cli._external import main\n"
     "code = main([])\n"
     "print('botocore imported:', 'botocore' in sys.modules, file=sys.stderr)\n"
     "raise SystemExit(code)\n"

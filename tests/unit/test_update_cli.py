@@ -12,8 +12,8 @@ import pytest
 from update_fakes import FakeClock, FakeEcs, FakeHealth, FakeRds, FakeTerraform
 
 from runlayer_tf import cli
+from runlayer_tf.cli import _update as _cli
 from runlayer_tf.errors import UsageError
-from runlayer_tf.update import _cli
 from runlayer_tf.update.runbook import UpdateDeps, UpdateSpec, VersionChange, run_update
 from runlayer_tf.update.window import MaintenanceWindow
 
@@ -28,7 +28,8 @@ def root(tmp_path: Path) -> Path:
 
 def parse(kind: str, argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
-    _cli.configure_parser(parser, kind=kind)  # type: ignore[arg-type]
+    parser.set_defaults(command=kind)
+    _cli.configure_parser(parser)
     return parser.parse_args(argv)
 
 
@@ -117,7 +118,7 @@ def test_rollback_names_without_versions_take_to(root: Path) -> None:
         ),
         ([], "nothing to update: give --set NAME=VERSION or --var"),
         (["--set", "a=1", "--service", "s"], "--ecs-cluster and --service go together"),
-        (["--set", "a"], "expected NAME=VERSION, got 'a'"),
+        (["--set", "a"], "--set expects NAME=VERSION, got 'a'"),
         (["--set", "a=1", "--current", "a"], "--current expects NAME=VALUE, got 'a'"),
         (
             ["--set", "a=1", "--health-url", "runlayer.example.com/api/v1/utils/health-check/"],
@@ -250,7 +251,7 @@ def test_json_report_and_exit_code(
             "10",
         ],
     )
-    assert _cli.run(args, kind="update", runner=_faked_runner(root, bad=bad)) == code
+    assert _cli.run(args, runner=_faked_runner(root, bad=bad)) == code
     report = json.loads(capsys.readouterr().out)
     assert (report["outcome"], report["exit_code"], report["snapshot"]) == (
         outcome,

@@ -751,20 +751,6 @@ def test_target_value(previous: str, version: str, expected: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "parsed"), [("a=v1", VersionChange("a", "v1")), (" b = v2 ", VersionChange("b", "v2"))]
-)
-def test_version_change_parse(text: str, parsed: VersionChange) -> None:
-    assert VersionChange.parse(text) == parsed
-    assert VersionChange.parse(str(parsed)) == parsed
-
-
-@pytest.mark.parametrize("text", ["a", "=v1", "a="])
-def test_version_change_parse_rejects(text: str) -> None:
-    with pytest.raises(UsageError, match="expected NAME=VERSION"):
-        VersionChange.parse(text)
-
-
-@pytest.mark.parametrize(
     ("window", "force", "expected"),
     [
         (

@@ -1,4 +1,4 @@
-"""Command-line plumbing shared by ``runlayer-tf update`` and ``runlayer-tf rollback``.
+"""``runlayer-tf update`` and ``runlayer-tf rollback``: one module for both commands.
 
 Turns parsed options into an :class:`UpdateSpec` and an :class:`UpdateDeps`
 with the real seams (lazy botocore clients, OpenTofu/Terraform, urllib), runs the
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 from runlayer_tf import aws
-from runlayer_tf.commands.registry_options import add_registry_options, address_from
+from runlayer_tf.cli._options import add_registry_options, address_from, name_value
 from runlayer_tf.errors import ConfigError, UsageError
 from runlayer_tf.update.health import default_health_urls
 from runlayer_tf.update.progress import SilentProgress, make_progress, redact
@@ -33,9 +33,12 @@ from runlayer_tf.update.terraform import find_binary
 from runlayer_tf.update.window import MaintenanceWindow
 
 
-def configure_parser(
-    parser: argparse.ArgumentParser, *, kind: Literal["update", "rollback"]
-) -> None:
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    """The options of ``update`` or ``rollback`` (``parser.get_default("command")``)."""
+    _configure(parser, kind=parser.get_default("command"))
+
+
+def _configure(parser: argparse.ArgumentParser, *, kind: Literal["update", "rollback"]) -> None:
     """Add the options shared by ``update`` and ``rollback``."""
     target = parser.add_argument_group("what to change")
     if kind == "update":
@@ -217,23 +220,18 @@ def configure_parser(
 
 
 def _pairs(values: Sequence[str], option: str) -> tuple[tuple[str, str], ...]:
-    pairs = []
-    for value in values:
-        name, sep, rest = value.partition("=")
-        if not sep or not name or not rest:
-            raise UsageError(f"{option} expects NAME=VALUE, got {value!r}")
-        pairs.append((name, rest))
-    return tuple(pairs)
+    return tuple(name_value(value, option=option) for value in values)
 
 
-def _changes(values: Sequence[str], *, kind: str, to: str | None) -> tuple[VersionChange, ...]:
+def _changes(
+    values: Sequence[str], *, option: str, kind: str, to: str | None
+) -> tuple[VersionChange, ...]:
     changes = []
     for value in values:
         if kind == "rollback" and "=" not in value:
             changes.append(VersionChange(value.strip(), to))
         else:
-            change = VersionChange.parse(value)
-            changes.append(change)
+            changes.append(VersionChange(*name_value(value, option=option, shape="NAME=VERSION")))
     return tuple(changes)
 
 
@@ -260,7 +258,8 @@ def spec_from_args(args: argparse.Namespace, *, kind: Literal["update", "rollbac
         binary = find_binary(binary)
     # UpdateSpec checks the health URLs (UsageError naming a bad one).
     health = (*args.health_url, *default_health_urls(args.backend_url, args.frontend_url))
-    changes = _changes(values, kind=kind, to=getattr(args, "to", None))
+    option = "--set" if args.set_ else "--var"
+    changes = _changes(values, option=option, kind=kind, to=getattr(args, "to", None))
     given = _pairs(args.repository, "--repository")
     return UpdateSpec(
         cluster=args.cluster,
@@ -336,11 +335,10 @@ def format_report(report: UpdateReport) -> str:
 def run(
     args: argparse.Namespace,
     *,
-    kind: Literal["update", "rollback"],
     runner: Callable[[UpdateSpec, UpdateDeps], UpdateReport] = run_update,
 ) -> int:
-    """Run ``update``/``rollback`` from parsed options; returns the exit code."""
-    spec = spec_from_args(args, kind=kind)
+    """Run ``update``/``rollback`` (``args.command``) from parsed options; returns the exit code."""
+    spec = spec_from_args(args, kind=args.command)
     deps = deps_from_args(args)
     try:
         report = runner(spec, deps)

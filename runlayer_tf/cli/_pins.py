@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from runlayer_tf.commands.registry_options import add_registry_options, address_from
+from runlayer_tf.cli._options import add_registry_options, address_from, name_value
 from runlayer_tf.errors import UsageError
 from runlayer_tf.pins import (
     OFFLINE_RULES,
@@ -23,7 +23,6 @@ from runlayer_tf.pins import (
     apply_changes,
     check_scans,
     load_config,
-    parse_assignment,
     scan_paths,
     set_in_files,
 )
@@ -135,13 +134,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 def _follow_pairs(values: Sequence[str] | None) -> dict[str, str] | None:
     if values is None:
         return None
-    pairs = {}
-    for value in values:
-        var, eq, repo = value.partition("=")
-        if not eq or not var.strip() or not repo.strip():
-            raise UsageError(f"--follow expects VAR=REPOSITORY, got {value!r}")
-        pairs[var.strip()] = repo.strip()
-    return pairs
+    return dict(name_value(value, option="--follow", shape="VAR=REPOSITORY") for value in values)
 
 
 def build_config(args: argparse.Namespace) -> PinConfig:
@@ -177,7 +170,8 @@ def run_set(args: argparse.Namespace) -> int:
     paths: list[str] = []
     for item in args.items:
         if "=" in item:
-            assignments.append(parse_assignment(item))
+            name, value = name_value(item, option="pins set")
+            assignments.append((name, PinValue.parse(value)))
         else:
             paths.append(item)
     if not assignments:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from runlayer_tf.commands.registry_options import add_registry_options, query_from
+from runlayer_tf.cli._options import add_registry_options, query_from
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:

@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from runlayer_tf.commands.registry_options import add_registry_options, address_from
+from runlayer_tf.cli._options import add_registry_options, address_from
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:

@@ -1,9 +1,10 @@
-"""Registry options shared by ``resolve`` and ``versions``."""
+"""Options shared by several commands: the registry options and the one ``NAME=VALUE`` parser."""
 
 from __future__ import annotations
 
 import argparse
 
+from runlayer_tf.errors import UsageError
 from runlayer_tf.registries import RegistryAddress
 
 
@@ -41,3 +42,17 @@ def query_from(args: argparse.Namespace, repository: str, selector: str) -> dict
     if args.insecure:
         query["insecure"] = "true"
     return query
+
+
+def name_value(text: str, *, option: str, shape: str = "NAME=VALUE") -> tuple[str, str]:
+    """Split ``NAME=VALUE`` at the first ``=``: both sides stripped, neither empty.
+
+    The one parser of such arguments (``pins set``, ``--follow``, ``update
+    --set/--var/--repository/--current``); raises UsageError naming ``option``
+    and the expected ``shape``.
+    """
+    name, eq, value = text.partition("=")
+    name, value = name.strip(), value.strip()
+    if not eq or not name or not value:
+        raise UsageError(f"{option} expects {shape}, got {text!r}")
+    return name, value

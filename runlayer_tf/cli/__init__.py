@@ -1,7 +1,12 @@
 """The ``runlayer-tf`` command line: one ``main`` that dispatches to subcommands.
 
-Each subcommand lives in its own module with two plain functions,
-``configure_parser(parser)`` and ``run(args) -> int``.  Modules are imported only
+This package is the only place that parses arguments or prints usage errors.
+Each subcommand lives in a module of its own (``_resolve``, ``_versions``,
+``_external``, ``_info``, ``_next_version``, ``_pins``, ``_ecs``, and
+``_update`` for both ``update`` and ``rollback``) with two plain functions,
+``configure_parser(parser)`` and ``run(args) -> int``; ``args.command`` (also
+``parser.get_default("command")``) names the subcommand.  Options shared by
+several commands, and the one ``NAME=VALUE`` parser, are in ``_options``.  Modules are imported only
 when their subcommand runs, so ``runlayer-tf external`` (called on every
 Terraform plan) does not pay for boto3, hcl2 or the update machinery.  Library
 errors become one stderr line and an exit code here, and nowhere else.
@@ -31,39 +36,39 @@ if TYPE_CHECKING:
 # name -> (module, one-line summary).  `--help` lists these in this order.
 COMMANDS: dict[str, tuple[str, str]] = {
     "resolve": (
-        "runlayer_tf.commands.resolve",
+        "runlayer_tf.cli._resolve",
         "resolve a tag selector (v1.2, latest, ~> 1.2, sha256:...) to an image digest",
     ),
     "versions": (
-        "runlayer_tf.commands.versions",
+        "runlayer_tf.cli._versions",
         "list a repository's releases, newest first, with digests and tags",
     ),
     "external": (
-        "runlayer_tf.commands.external",
+        "runlayer_tf.cli._external",
         "the program for Terraform's external data source (JSON on stdin/stdout)",
     ),
     "pins": (
-        "runlayer_tf.commands.pins",
+        "runlayer_tf.cli._pins",
         "list, set and check image pins in .tf/.tfvars files (pre-commit hook)",
     ),
     "next-version": (
-        "runlayer_tf.commands.next_version",
+        "runlayer_tf.cli._next_version",
         "print the next release version implied by conventional commits on stdin",
     ),
     "update": (
-        "runlayer_tf.commands.update",
+        "runlayer_tf.cli._update",
         "snapshot the DB, set the version, plan, apply, verify; roll back on failure",
     ),
     "rollback": (
-        "runlayer_tf.commands.rollback",
+        "runlayer_tf.cli._update",
         "the update sequence towards the previous release (or --to VERSION)",
     ),
     "ecs": (
-        "runlayer_tf.commands.ecs",
+        "runlayer_tf.cli._ecs",
         "emergency ECS procedures: force-deploy, scale-bounce, status",
     ),
     "info": (
-        "runlayer_tf.commands.info",
+        "runlayer_tf.cli._info",
         "print this tool's version as an external-data-source JSON object",
     ),
 }
@@ -103,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Every data source of every plan runs exactly this: skip argparse
         # (its import and two parsers cost ~10 ms of a ~40 ms cache hit).  The
         # program itself refuses arguments, in one line, as `python -m` does.
-        from runlayer_tf.external import main as external_main
+        from runlayer_tf.cli._external import main as external_main
 
         return external_main(argv[1:])
     import argparse
@@ -121,6 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     module_name, summary = COMMANDS[ns.command]
     module = cast("_CommandModule", importlib.import_module(module_name))
     sub = argparse.ArgumentParser(prog=f"{PROG} {ns.command}", description=summary)
+    sub.set_defaults(command=ns.command)
     module.configure_parser(sub)
     try:
         args = sub.parse_args(ns.arguments)

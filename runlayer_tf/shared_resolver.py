@@ -77,7 +77,7 @@ _OFF = ("0", "false", "no", "off")
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
-# The same host pattern as runlayer_tf.registries.base.ECR_HOST (importing that
+# The same host pattern as runlayer_tf.registries._base.ECR_HOST (importing that
 # module would import attrs on every data source; a unit test keeps them equal).
 _ECR_HOST = re.compile(r"[0-9]{12}\.dkr\.ecr(?:-fips)?\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?")
 
@@ -369,7 +369,7 @@ class _Listings:
         if address.kind != "ecr":
             return open_registry(address)
         from runlayer_tf import aws
-        from runlayer_tf.registries.ecr import EcrRegistry
+        from runlayer_tf.registries._ecr import EcrRegistry
 
         with self._lock(address):
             if address not in self._clients:

@@ -38,7 +38,7 @@ from runlayer_tf.update import (
     wait_healthy,
     wait_stable,
 )
-from runlayer_tf.update.varfile import read_var, set_var
+from runlayer_tf.update._varfile import read_var, set_var
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,8 +16,8 @@ import argparse
 import json
 import sys
 
+from runlayer_tf.conventional import Bump, bump_for_messages, next_version, split_messages
 from runlayer_tf.errors import TagError, UsageError
-from runlayer_tf.versioning import Bump, bump_for_messages, next_version, split_messages
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:

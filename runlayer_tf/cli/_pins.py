@@ -26,9 +26,9 @@ from runlayer_tf.pins import (
     scan_paths,
     set_in_files,
 )
-from runlayer_tf.pins.config import merge_overrides
-from runlayer_tf.pins.finder import all_pins, pins_in
-from runlayer_tf.pins.rewrite import PinValue
+from runlayer_tf.pins._config import merge_overrides
+from runlayer_tf.pins._finder import all_pins, pins_in
+from runlayer_tf.pins._rewrite import PinValue
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -198,11 +198,11 @@ def online_rules(
     """RTF004/RTF005 with ``--online``; none otherwise."""
     if not args.online:
         return ()
-    from runlayer_tf.pins.online import RegistryLookups
-    from runlayer_tf.pins.online import online_rules as make_rules
+    from runlayer_tf.pins._online import PinLookups
+    from runlayer_tf.pins._online import online_rules as make_rules
 
     pins = all_pins(scans)
-    return make_rules(RegistryLookups(address_from(args), pins, config.follows))
+    return make_rules(PinLookups(address_from(args), pins, config.follows))
 
 
 def run_check(args: argparse.Namespace) -> int:
@@ -215,11 +215,11 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def run_bump(args: argparse.Namespace) -> int:
-    from runlayer_tf.pins.online import RegistryLookups, plan_bump
+    from runlayer_tf.pins._online import PinLookups, plan_bump
 
     config = build_config(args)
     pins = pins_in(args.paths, config=config)
-    lookups = RegistryLookups(address_from(args), pins, config.follows)
+    lookups = PinLookups(address_from(args), pins, config.follows)
     plan = plan_bump(
         pins, lookups, level=args.to, digest=args.digest, allow_prerelease=args.allow_prerelease
     )

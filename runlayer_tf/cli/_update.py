@@ -18,19 +18,19 @@ from typing import Literal
 from runlayer_tf import aws
 from runlayer_tf.cli._options import add_registry_options, address_from, name_value
 from runlayer_tf.errors import ConfigError, UsageError
-from runlayer_tf.update.health import default_health_urls
-from runlayer_tf.update.progress import SilentProgress, make_progress, redact
-from runlayer_tf.update.registry import RegistryLookups, repository_defaults
-from runlayer_tf.update.runbook import (
+from runlayer_tf.update._health import default_health_urls
+from runlayer_tf.update._progress import SilentProgress, make_progress, redact
+from runlayer_tf.update._registry import RegistryLookups, repository_defaults
+from runlayer_tf.update._runbook import (
     UpdateDeps,
     UpdateReport,
     UpdateSpec,
     VersionChange,
     run_update,
 )
-from runlayer_tf.update.snapshot import DEFAULT_SNAPSHOT_TEMPLATE
-from runlayer_tf.update.terraform import find_binary
-from runlayer_tf.update.window import MaintenanceWindow
+from runlayer_tf.update._snapshot import DEFAULT_SNAPSHOT_TEMPLATE
+from runlayer_tf.update._terraform import find_binary
+from runlayer_tf.update._window import MaintenanceWindow
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:

@@ -21,7 +21,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from runlayer_tf.errors import UsageError
     from runlayer_tf.registries import open_registry, validate_repository
-    from runlayer_tf.versions import list_versions
+    from runlayer_tf.releases import list_versions
 
     if args.limit < 0:
         raise UsageError("--limit must be 0 (all) or a positive number")

@@ -15,7 +15,8 @@ Pure functions live in ``finder``, ``rewrite`` and ``checks``; only ``files``
 
 from __future__ import annotations
 
-from runlayer_tf.pins.checks import (
+from runlayer_tf.pins._changes import FileChange, apply_changes, plan_changes, set_in_files
+from runlayer_tf.pins._checks import (
     OFFLINE_RULES,
     RESERVED_ONLINE_RULES,
     Check,
@@ -25,9 +26,9 @@ from runlayer_tf.pins.checks import (
     check_scans,
     run_checks,
 )
-from runlayer_tf.pins.config import PinConfig, load_config, parse_config
-from runlayer_tf.pins.files import atomic_write, iter_terraform_files, write_if_changed
-from runlayer_tf.pins.finder import (
+from runlayer_tf.pins._config import PinConfig, load_config, parse_config
+from runlayer_tf.pins._files import atomic_write, iter_terraform_files, write_if_changed
+from runlayer_tf.pins._finder import (
     FileScan,
     TerraformParseError,
     find_pins,
@@ -36,8 +37,8 @@ from runlayer_tf.pins.finder import (
     scan_file,
     scan_paths,
 )
-from runlayer_tf.pins.model import Edit, ImageRef, Pin, PinKind
-from runlayer_tf.pins.rewrite import (
+from runlayer_tf.pins._model import Edit, Pin, PinKind
+from runlayer_tf.pins._rewrite import (
     DigestLookup,
     PinValue,
     apply_edits,
@@ -45,7 +46,7 @@ from runlayer_tf.pins.rewrite import (
     plan_edits,
     rewrite,
 )
-from runlayer_tf.pins.update import FileChange, apply_changes, plan_changes, set_in_files
+from runlayer_tf.tags import ImageRef
 
 __all__ = [
     "OFFLINE_RULES",

@@ -6,7 +6,7 @@ imports boto3.
 
 from __future__ import annotations
 
-from runlayer_tf.registries.base import Registry, RegistryAddress, validate_repository
+from runlayer_tf.registries._base import Registry, RegistryAddress, validate_repository
 
 __all__ = ["Registry", "RegistryAddress", "open_registry", "validate_repository"]
 
@@ -14,13 +14,13 @@ __all__ = ["Registry", "RegistryAddress", "open_registry", "validate_repository"
 def open_registry(address: RegistryAddress) -> Registry:
     """The backend for ``address`` (clients are created lazily, on the first call)."""
     if address.kind == "ecr":
-        from runlayer_tf.registries.ecr import EcrRegistry
+        from runlayer_tf.registries._ecr import EcrRegistry
 
         return EcrRegistry(address)
     if address.kind == "oci-layout":
-        from runlayer_tf.registries.layout import OciLayoutRegistry
+        from runlayer_tf.registries._layout import OciLayoutRegistry
 
         return OciLayoutRegistry(address)
-    from runlayer_tf.registries.oci import OciRegistry
+    from runlayer_tf.registries._oci import OciRegistry
 
     return OciRegistry(address)

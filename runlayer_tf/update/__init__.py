@@ -7,7 +7,7 @@ maintenance window, journal) are usable on their own from scripts.
 
 from __future__ import annotations
 
-from runlayer_tf.update.ecs import (
+from runlayer_tf.update._ecs import (
     Deployment,
     EcsApi,
     ScaleBounce,
@@ -17,7 +17,7 @@ from runlayer_tf.update.ecs import (
     scale_bounce,
     wait_stable,
 )
-from runlayer_tf.update.health import (
+from runlayer_tf.update._health import (
     BACKEND_HEALTH_PATH,
     FRONTEND_HEALTH_PATH,
     HealthResult,
@@ -26,7 +26,7 @@ from runlayer_tf.update.health import (
     urllib_get,
     wait_healthy,
 )
-from runlayer_tf.update.journal import (
+from runlayer_tf.update._journal import (
     Journal,
     LockHolder,
     Record,
@@ -34,7 +34,7 @@ from runlayer_tf.update.journal import (
     last_run,
     read_journal,
 )
-from runlayer_tf.update.progress import (
+from runlayer_tf.update._progress import (
     PlainProgress,
     Progress,
     SilentProgress,
@@ -42,14 +42,14 @@ from runlayer_tf.update.progress import (
     make_progress,
     redact,
 )
-from runlayer_tf.update.registry import (
+from runlayer_tf.update._registry import (
     RegistryLookups,
     conventional_repository,
     previous_release_in,
     repository_defaults,
     split_repository,
 )
-from runlayer_tf.update.runbook import (
+from runlayer_tf.update._runbook import (
     ChangeReport,
     PlannedChange,
     StepReport,
@@ -62,7 +62,7 @@ from runlayer_tf.update.runbook import (
     tag_of,
     target_value,
 )
-from runlayer_tf.update.snapshot import (
+from runlayer_tf.update._snapshot import (
     DEFAULT_SNAPSHOT_TEMPLATE,
     ClusterInfo,
     RdsApi,
@@ -73,7 +73,7 @@ from runlayer_tf.update.snapshot import (
     snapshot_id,
     validate_snapshot_id,
 )
-from runlayer_tf.update.terraform import (
+from runlayer_tf.update._terraform import (
     Apply,
     Init,
     Output,
@@ -84,7 +84,7 @@ from runlayer_tf.update.terraform import (
     find_binary,
     run_command,
 )
-from runlayer_tf.update.window import MaintenanceWindow, WeekTime, check_window
+from runlayer_tf.update._window import MaintenanceWindow, WeekTime, check_window
 
 __all__ = [
     "BACKEND_HEALTH_PATH",

@@ -10,8 +10,8 @@ import boto3
 import pytest
 
 from runlayer_tf.errors import NoMatchError, NotFoundError
-from runlayer_tf.registries.base import RegistryAddress
-from runlayer_tf.registries.ecr import EcrRegistry
+from runlayer_tf.registries._base import RegistryAddress
+from runlayer_tf.registries._ecr import EcrRegistry
 from runlayer_tf.resolve import Query, resolve
 from tests.harness import ecr as ecr_push
 

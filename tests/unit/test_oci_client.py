@@ -11,8 +11,8 @@ import stat
 import pytest
 
 from runlayer_tf.errors import AuthError, NotFoundError, RegistryError
-from runlayer_tf.registries.base import RegistryAddress
-from runlayer_tf.registries.oci import (
+from runlayer_tf.registries._base import RegistryAddress
+from runlayer_tf.registries._oci import (
     Credentials,
     OciRegistry,
     Response,
@@ -305,7 +305,7 @@ def test_accept_header_lists_index_and_manifest_types():
 
 
 def test_retries_transient_errors(monkeypatch):
-    monkeypatch.setattr("runlayer_tf.registries.oci.time.sleep", lambda s: None)
+    monkeypatch.setattr("runlayer_tf.registries._oci.time.sleep", lambda s: None)
     answers = iter(
         [Response(503, {}, b""), Response(429, {}, b""), Response(200, {}, b'{"tags":["v1.0.0"]}')]
     )

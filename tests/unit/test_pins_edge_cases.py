@@ -80,8 +80,8 @@ def test_a_config_file_that_is_not_utf8_is_a_configuration_error(tmp_path, capsy
 
 
 def test_the_config_knows_every_rule_id():
-    from runlayer_tf.pins.checks import OFFLINE_RULES, RESERVED_ONLINE_RULES
-    from runlayer_tf.pins.config import RULE_IDS
+    from runlayer_tf.pins._checks import OFFLINE_RULES, RESERVED_ONLINE_RULES
+    from runlayer_tf.pins._config import RULE_IDS
 
     assert {r.id for r in OFFLINE_RULES} | set(RESERVED_ONLINE_RULES) == RULE_IDS
 

@@ -8,7 +8,7 @@ import pytest
 
 from runlayer_tf.errors import PinError
 from runlayer_tf.pins import apply_edits, find_pins, plan_edits, rewrite
-from runlayer_tf.pins.rewrite import PinValue
+from runlayer_tf.pins._rewrite import PinValue
 from runlayer_tf.tags import Digest
 
 CORPUS = Path(__file__).resolve().parent.parent / "fixtures" / "pins"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from runlayer_tf.errors import UsageError
-from runlayer_tf.registries.base import RegistryAddress, is_loopback, validate_repository
+from runlayer_tf.registries._base import RegistryAddress, is_loopback, validate_repository
 
 ADDRESSES = [
     # (text, kwargs, kind, host, scheme, registry_id, region, path)

@@ -7,7 +7,7 @@ import datetime
 import pytest
 
 from runlayer_tf.errors import NoMatchError, NotFoundError, TagError, UsageError
-from runlayer_tf.registries.base import RegistryAddress
+from runlayer_tf.registries._base import RegistryAddress
 from runlayer_tf.resolve import Query, Resolution, resolve
 
 D = {name: "sha256:" + (name * 64)[:64] for name in "abcdef0123456789"}

@@ -14,8 +14,8 @@ from update_fakes import FakeClock, FakeEcs, FakeHealth, FakeRds, FakeTerraform
 from runlayer_tf import cli
 from runlayer_tf.cli import _update as _cli
 from runlayer_tf.errors import UsageError
-from runlayer_tf.update.runbook import UpdateDeps, UpdateSpec, VersionChange, run_update
-from runlayer_tf.update.window import MaintenanceWindow
+from runlayer_tf.update._runbook import UpdateDeps, UpdateSpec, VersionChange, run_update
+from runlayer_tf.update._window import MaintenanceWindow
 
 REPO = "170974506510.dkr.ecr.us-east-1.amazonaws.com/backend-production"
 

@@ -8,7 +8,7 @@ import pytest
 from update_fakes import FakeEcs, client_error
 
 from runlayer_tf.errors import AuthError, UpdateError
-from runlayer_tf.update.ecs import (
+from runlayer_tf.update._ecs import (
     EcsApi,
     ServiceState,
     describe_services,

@@ -24,10 +24,10 @@ from update_fakes import (
 )
 
 from runlayer_tf.errors import ConfigError, PinError, UpdateError, UsageError
-from runlayer_tf.update import varfile
-from runlayer_tf.update.health import urllib_get
-from runlayer_tf.update.journal import hold_lock, read_journal
-from runlayer_tf.update.runbook import (
+from runlayer_tf.update import _varfile as varfile
+from runlayer_tf.update._health import urllib_get
+from runlayer_tf.update._journal import hold_lock, read_journal
+from runlayer_tf.update._runbook import (
     UpdateDeps,
     UpdateReport,
     UpdateSpec,
@@ -37,8 +37,8 @@ from runlayer_tf.update.runbook import (
     tag_of,
     target_value,
 )
-from runlayer_tf.update.varfile import set_vars
-from runlayer_tf.update.window import MaintenanceWindow
+from runlayer_tf.update._varfile import set_vars
+from runlayer_tf.update._window import MaintenanceWindow
 
 REPO = "170974506510.dkr.ecr.us-east-1.amazonaws.com/backend-production"
 SNAPSHOT = "backup-before-update-20260301-053000"

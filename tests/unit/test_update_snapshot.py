@@ -9,7 +9,7 @@ import pytest
 from update_fakes import FakeClock, FakeRds, client_error
 
 from runlayer_tf.errors import AuthError, ConfigError, UpdateError
-from runlayer_tf.update.snapshot import (
+from runlayer_tf.update._snapshot import (
     DEFAULT_SNAPSHOT_TEMPLATE,
     ClusterInfo,
     check_cluster_available,

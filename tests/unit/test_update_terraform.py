@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from runlayer_tf.errors import ConfigError, TerraformError
-from runlayer_tf.update.terraform import (
+from runlayer_tf.update._terraform import (
     Apply,
     Init,
     Output,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from runlayer_tf.errors import PinError
-from runlayer_tf.update.varfile import read_var, read_vars, set_var, set_vars
+from runlayer_tf.update._varfile import read_var, read_vars, set_var, set_vars
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "update" / "production.tfvars"
 

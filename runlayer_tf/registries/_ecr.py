@@ -18,7 +18,7 @@ from typing import Any
 from runlayer_tf import aws
 from runlayer_tf.aws import EcrApi
 from runlayer_tf.errors import NotFoundError, RegistryError
-from runlayer_tf.registries.base import RegistryAddress
+from runlayer_tf.registries._base import RegistryAddress
 
 # ECR error codes that mean the thing asked for does not exist.
 _ECR_CODES = {
@@ -29,7 +29,7 @@ _ECR_CODES = {
 
 
 class EcrRegistry:
-    """A :class:`~runlayer_tf.registries.base.Registry` backed by ECR."""
+    """A :class:`~runlayer_tf.registries._base.Registry` backed by ECR."""
 
     def __init__(self, address: RegistryAddress, client: EcrApi | None = None) -> None:
         self.address = address

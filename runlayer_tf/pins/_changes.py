@@ -8,11 +8,11 @@ from pathlib import Path
 
 import attrs
 
-from runlayer_tf.pins.config import PinConfig
-from runlayer_tf.pins.files import read_bytes, write_if_changed
-from runlayer_tf.pins.finder import pins_in
-from runlayer_tf.pins.model import Edit
-from runlayer_tf.pins.rewrite import DigestLookup, PinValue, apply_edits, plan_edits
+from runlayer_tf.pins._config import PinConfig
+from runlayer_tf.pins._files import read_bytes, write_if_changed
+from runlayer_tf.pins._finder import pins_in
+from runlayer_tf.pins._model import Edit
+from runlayer_tf.pins._rewrite import DigestLookup, PinValue, apply_edits, plan_edits
 
 __all__ = ["FileChange", "apply_changes", "changes_for", "plan_changes", "set_in_files"]
 

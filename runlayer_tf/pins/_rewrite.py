@@ -15,7 +15,7 @@ from typing import Protocol, overload
 import attrs
 
 from runlayer_tf.errors import PinError, TagError
-from runlayer_tf.pins.model import Edit, Pin, PinKind
+from runlayer_tf.pins._model import Edit, Pin, PinKind
 from runlayer_tf.tags import Digest, Tag, crosses_major, is_digest, parse_version
 
 __all__ = [

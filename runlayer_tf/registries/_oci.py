@@ -36,7 +36,7 @@ from typing import Protocol
 import attrs
 
 from runlayer_tf.errors import AuthError, NotFoundError, RegistryError
-from runlayer_tf.registries.base import RegistryAddress
+from runlayer_tf.registries._base import RegistryAddress
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -194,7 +194,7 @@ def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
 
 
 class OciRegistry:
-    """A :class:`~runlayer_tf.registries.base.Registry` speaking the OCI distribution API."""
+    """A :class:`~runlayer_tf.registries._base.Registry` speaking the OCI distribution API."""
 
     page_size = 1000  # tags asked for per page (``n``); registries may return fewer
 

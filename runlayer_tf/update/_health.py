@@ -13,7 +13,7 @@ from typing import Protocol
 import attrs
 
 from runlayer_tf.errors import UpdateError, UsageError
-from runlayer_tf.update.progress import redact
+from runlayer_tf.update._progress import redact
 
 __all__ = [
     "BACKEND_HEALTH_PATH",

@@ -32,9 +32,9 @@ from typing import Any
 import attrs
 
 from runlayer_tf.errors import ParseError, PinError
-from runlayer_tf.pins.config import PinConfig
-from runlayer_tf.pins.files import iter_terraform_files, read_bytes
-from runlayer_tf.pins.model import (
+from runlayer_tf.pins._config import PinConfig
+from runlayer_tf.pins._files import iter_terraform_files, read_bytes
+from runlayer_tf.pins._model import (
     IMAGE_REF_PATTERN,
     IMAGE_TEMPLATE_PATTERN,
     Pin,

@@ -15,7 +15,7 @@ __all__ = ["RegistrySession"]
 
 
 class RegistrySession:
-    """Memoised :class:`~runlayer_tf.registries.base.Registry` calls for the life of one command."""
+    """Memoised :class:`~runlayer_tf.registries._base.Registry` calls for the life of one command."""
 
     def __init__(self, opener: Callable[[RegistryAddress], Registry] = open_registry) -> None:
         self._opener = opener

@@ -25,8 +25,8 @@ import attrs
 
 from runlayer_tf.errors import RunlayerError, TagError
 from runlayer_tf.registries import Registry, RegistryAddress, open_registry
-from runlayer_tf.registries.session import RegistrySession
-from runlayer_tf.tags import parse_version, releases_newest_first
+from runlayer_tf.registries._session import RegistrySession
+from runlayer_tf.tags import ImageRef, parse_version, releases_newest_first
 
 __all__ = [
     "RegistryLookups",
@@ -45,10 +45,11 @@ def split_repository(repository: str) -> tuple[str | None, str]:
     The first component is a host when it has a dot or a port, or is ``localhost``
     (Docker's rule), so ``team/app`` stays a repository path.
     """
-    head, slash, rest = repository.partition("/")
-    if slash and ("." in head or ":" in head or head == "localhost"):
-        return head, rest
-    return None, repository
+    try:
+        ref = ImageRef.parse(repository)
+    except TagError:
+        return None, repository
+    return ref.registry, ref.repository
 
 
 def previous_release_in(

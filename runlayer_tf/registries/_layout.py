@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from runlayer_tf.errors import NotFoundError, RegistryError
-from runlayer_tf.registries.base import RegistryAddress
+from runlayer_tf.registries._base import RegistryAddress
 
 REF_NAME = "org.opencontainers.image.ref.name"
 
 
 class OciLayoutRegistry:
-    """A :class:`~runlayer_tf.registries.base.Registry` reading OCI layouts from a directory."""
+    """A :class:`~runlayer_tf.registries._base.Registry` reading OCI layouts from a directory."""
 
     def __init__(self, address: RegistryAddress) -> None:
         self.address = address

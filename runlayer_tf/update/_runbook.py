@@ -40,17 +40,18 @@ from runlayer_tf.errors import (
     UpdateError,
     UsageError,
 )
+from runlayer_tf.tags import ImageRef
 from runlayer_tf.tags import crosses_major as tags_crosses_major
-from runlayer_tf.update import ecs as ecs_mod
-from runlayer_tf.update import snapshot as snap
-from runlayer_tf.update.health import (
+from runlayer_tf.update import _ecs as ecs_mod
+from runlayer_tf.update import _snapshot as snap
+from runlayer_tf.update._health import (
     HttpGet,
     UrlState,
     check_health_url,
     urllib_get,
     wait_healthy,
 )
-from runlayer_tf.update.journal import (
+from runlayer_tf.update._journal import (
     DEFAULT_DIR,
     Journal,
     RunHistory,
@@ -59,10 +60,10 @@ from runlayer_tf.update.journal import (
     last_run,
     read_journal,
 )
-from runlayer_tf.update.progress import Progress, SilentProgress
-from runlayer_tf.update.terraform import Apply, Init, Plan, Runner, Terraform, run_command
-from runlayer_tf.update.varfile import read_vars, set_vars
-from runlayer_tf.update.window import MaintenanceWindow, check_window
+from runlayer_tf.update._progress import Progress, SilentProgress
+from runlayer_tf.update._terraform import Apply, Init, Plan, Runner, Terraform, run_command
+from runlayer_tf.update._varfile import read_vars, set_vars
+from runlayer_tf.update._window import MaintenanceWindow, check_window
 
 __all__ = [
     "ChangeReport",
@@ -110,14 +111,13 @@ class VersionChange:
 
 def _split_ref(value: str) -> tuple[str | None, str]:
     # "host:5000/team/app:v1.2" -> ("host:5000/team/app", "v1.2"); "v1.2" -> (None, "v1.2")
-    value = value.split("@", 1)[0]
-    head, slash, last = value.rpartition("/")
-    name, colon, tag = last.partition(":")
-    if colon:
-        return (head + slash + name), tag
-    if slash:
-        return value, ""
-    return None, value
+    if "/" not in value and ":" not in value.partition("@")[0]:
+        return None, value
+    try:
+        ref = ImageRef.parse(value)
+    except TagError:
+        return None, value
+    return ref.name, ref.tag or ""
 
 
 def tag_of(value: str) -> str:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import enum
-import re
 from typing import Any
 
 import attrs
 
-from runlayer_tf.errors import PinError
+from runlayer_tf.tags import ImageRef
 
-__all__ = ["Edit", "ImageRef", "Pin", "PinKind"]
+__all__ = ["Edit", "Pin", "PinKind"]
 
 
 class PinKind(enum.Enum):
@@ -52,54 +51,12 @@ IMAGE_REF_PATTERN = (
 # `${var.repository_url}:${var.backend_version}`: only believed when the key says image.
 IMAGE_TEMPLATE_PATTERN = r"(?P<name>" + _INTERP + r"):(?P<tag>" + _INTERP + r")"
 
-_IMAGE_REF = re.compile(IMAGE_REF_PATTERN)
-
 
 def interpolation_expression(text: str) -> str | None:
     """``var.x`` for ``${var.x}``; None when ``text`` is not one interpolation."""
     if text.startswith("${") and text.endswith("}"):
         return text[2:-1].strip()
     return None
-
-
-@attrs.frozen
-class ImageRef:
-    """An image reference ``registry/repository[:tag][@digest]`` as written in a file.
-
-    ``registry`` and ``tag`` may be an interpolation (``${local.ecr}``): the
-    text is kept verbatim so ``str()`` reproduces what the file says.
-    """
-
-    registry: str
-    repository: str
-    tag: str | None = None
-    digest: str | None = None
-
-    @classmethod
-    def parse(cls, text: str) -> ImageRef:
-        """Parse ``text``; raises :class:`PinError` when it is not an image reference."""
-        match = _IMAGE_REF.fullmatch(text)
-        if match is None:
-            raise PinError(f"not an image reference: {text!r}")
-        return cls(
-            registry=match["registry"],
-            repository=match["repository"],
-            tag=match["tag"],
-            digest=match["digest1"] or match["digest2"],
-        )
-
-    @property
-    def name(self) -> str:
-        """``registry/repository``: the reference without tag and digest."""
-        return f"{self.registry}/{self.repository}"
-
-    def __str__(self) -> str:
-        text = self.name
-        if self.tag is not None:
-            text += f":{self.tag}"
-        if self.digest is not None:
-            text += f"@{self.digest}"
-        return text
 
 
 @attrs.frozen
@@ -139,7 +96,7 @@ class Pin:
         """The image reference of an image pin; None for a version pin."""
         if self.kind is not PinKind.IMAGE or self.registry is None or self.repository is None:
             return None
-        return ImageRef(self.registry, self.repository, self.tag, self.digest)
+        return ImageRef(self.repository, self.registry, self.tag, self.digest)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict with every field (``kind`` as its string)."""

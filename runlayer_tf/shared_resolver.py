@@ -369,12 +369,11 @@ class _Listings:
         if address.kind != "ecr":
             return open_registry(address)
         from runlayer_tf import aws
-        from runlayer_tf.registries._ecr import EcrRegistry
 
         with self._lock(address):
             if address not in self._clients:
                 self._clients[address] = aws.ecr(address.region)
-            return EcrRegistry(address, client=self._clients[address])
+            return open_registry(address, ecr_client=self._clients[address])
 
     def forget(self, address: RegistryAddress) -> None:
         """Drop ``address``'s client and listings (after an authentication error)."""

@@ -19,16 +19,17 @@ from runlayer_tf.pins import (
     OFFLINE_RULES,
     FileScan,
     PinConfig,
+    PinValue,
     Rule,
+    all_pins,
     apply_changes,
     check_scans,
     load_config,
+    merge_overrides,
+    pins_in,
     scan_paths,
     set_in_files,
 )
-from runlayer_tf.pins._config import merge_overrides
-from runlayer_tf.pins._finder import all_pins, pins_in
-from runlayer_tf.pins._rewrite import PinValue
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -198,8 +199,8 @@ def online_rules(
     """RTF004/RTF005 with ``--online``; none otherwise."""
     if not args.online:
         return ()
-    from runlayer_tf.pins._online import PinLookups
-    from runlayer_tf.pins._online import online_rules as make_rules
+    from runlayer_tf.pins.online import PinLookups
+    from runlayer_tf.pins.online import online_rules as make_rules
 
     pins = all_pins(scans)
     return make_rules(PinLookups(address_from(args), pins, config.follows))
@@ -215,7 +216,7 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def run_bump(args: argparse.Namespace) -> int:
-    from runlayer_tf.pins._online import PinLookups, plan_bump
+    from runlayer_tf.pins.online import PinLookups, plan_bump
 
     config = build_config(args)
     pins = pins_in(args.paths, config=config)

@@ -18,19 +18,22 @@ from typing import Literal
 from runlayer_tf import aws
 from runlayer_tf.cli._options import add_registry_options, address_from, name_value
 from runlayer_tf.errors import ConfigError, UsageError
-from runlayer_tf.update._health import default_health_urls
-from runlayer_tf.update._progress import SilentProgress, make_progress, redact
-from runlayer_tf.update._registry import RegistryLookups, repository_defaults
-from runlayer_tf.update._runbook import (
+from runlayer_tf.update import (
+    DEFAULT_SNAPSHOT_TEMPLATE,
+    MaintenanceWindow,
+    RegistryLookups,
+    SilentProgress,
     UpdateDeps,
     UpdateReport,
     UpdateSpec,
     VersionChange,
+    default_health_urls,
+    find_binary,
+    make_progress,
+    redact,
+    repository_defaults,
     run_update,
 )
-from runlayer_tf.update._snapshot import DEFAULT_SNAPSHOT_TEMPLATE
-from runlayer_tf.update._terraform import find_binary
-from runlayer_tf.update._window import MaintenanceWindow
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:

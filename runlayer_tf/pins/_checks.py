@@ -29,6 +29,7 @@ from runlayer_tf.pins._config import PinConfig
 from runlayer_tf.pins._finder import FileScan, TerraformParseError, all_pins
 from runlayer_tf.pins._model import Pin, PinKind
 from runlayer_tf.pins._rewrite import follows_map, repository_matches
+from runlayer_tf.pins._rules import RULES
 from runlayer_tf.tags import Digest, Selector, SelectorKind, Tag
 
 __all__ = [
@@ -195,16 +196,18 @@ def _disagreeing(ctx: CheckContext) -> Iterator[Violation]:
                 )
 
 
-OFFLINE_RULES: tuple[Rule, ...] = (
-    Rule("RTF000", "the file does not parse", _parse_errors),
-    Rule("RTF001", "malformed tag or digest", _malformed),
-    Rule("RTF002", "latest or a moving selector in a production file", _moving_in_production),
-    Rule("RTF003", "image pin's tag disagrees with the version variable it follows", _disagreeing),
+_OFFLINE_CHECKS: Mapping[str, Check] = {
+    "RTF000": _parse_errors,
+    "RTF001": _malformed,
+    "RTF002": _moving_in_production,
+    "RTF003": _disagreeing,
+}
+OFFLINE_RULES: tuple[Rule, ...] = tuple(
+    Rule(rule_id, RULES[rule_id].summary, check) for rule_id, check in _OFFLINE_CHECKS.items()
 )
 # Implemented with a resolver by the caller (``pins check --online``).
 RESERVED_ONLINE_RULES: Mapping[str, str] = {
-    "RTF004": "a pinned tag@digest whose tag now points at another digest (tag moved)",
-    "RTF005": "a pinned tag that does not exist in its repository",
+    rule_id: info.summary for rule_id, info in RULES.items() if info.online
 }
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import attrs
 
 from runlayer_tf.errors import ConfigError
+from runlayer_tf.pins._rules import RULES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -40,8 +41,8 @@ DEFAULT_PRODUCTION_GLOBS: tuple[str, ...] = ("**/*prod*.tfvars", "**/prod/**", "
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 _RULE_ID = re.compile(r"RTF[0-9]{3}")
-# Every rule id pins check knows (the offline rules and checks.RESERVED_ONLINE_RULES; a test keeps them in step).
-RULE_IDS = frozenset({"RTF000", "RTF001", "RTF002", "RTF003", "RTF004", "RTF005"})
+# Every rule id pins check knows.
+RULE_IDS = frozenset(RULES)
 
 
 def validate_rule_ids(rules: Iterable[str], where: str) -> frozenset[str]:

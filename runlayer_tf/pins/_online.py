@@ -36,8 +36,7 @@ from runlayer_tf.pins._checks import (
 )
 from runlayer_tf.pins._model import Edit, Pin, PinKind
 from runlayer_tf.pins._rewrite import PinValue, follows_map, new_text, repository_matches
-from runlayer_tf.registries import Registry, RegistryAddress, open_registry
-from runlayer_tf.registries._session import RegistrySession
+from runlayer_tf.registries import Registry, RegistryAddress, RegistrySession, open_registry
 from runlayer_tf.tags import (
     Digest,
     ImageRef,

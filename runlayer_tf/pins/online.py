@@ -1,22 +1,29 @@
-"""Deprecated: ``runlayer_tf.pins.online`` is now :mod:`runlayer_tf.pins` itself.
+"""The registry side of pins: the ``--online`` rules (RTF004, RTF005) and ``pins bump``.
 
-``from runlayer_tf.pins import PinLookups, online_rules, plan_bump`` instead; this
-alias module goes away in the next release.
+:class:`PinLookups` works out which registry and repository each pin of a set
+points at and caches the listings and digests it asks for.
 """
 
 from __future__ import annotations
 
-import warnings
-
-from runlayer_tf.pins._online import BumpPlan, PinLookups, Target, online_rules, plan_bump
-
-warnings.warn(
-    "runlayer_tf.pins.online is deprecated; import PinLookups, online_rules and plan_bump "
-    "from runlayer_tf.pins",
-    DeprecationWarning,
-    stacklevel=2,
+from runlayer_tf.pins._online import (
+    BUMP_LEVELS,
+    BumpPlan,
+    PinLookups,
+    Target,
+    online_rules,
+    plan_bump,
 )
 
-RegistryLookups = PinLookups  # its old name
+RegistryLookups = PinLookups
+"""The old name of :class:`PinLookups` (deprecated; it was one of two classes of that name)."""
 
-__all__ = ["BumpPlan", "PinLookups", "RegistryLookups", "Target", "online_rules", "plan_bump"]
+__all__ = [
+    "BUMP_LEVELS",
+    "BumpPlan",
+    "PinLookups",
+    "RegistryLookups",
+    "Target",
+    "online_rules",
+    "plan_bump",
+]

@@ -50,10 +50,6 @@ class ServiceState:
     running: int
     deployments: tuple[Deployment, ...]
 
-    @property
-    def stable(self) -> bool:
-        return len(self.deployments) == 1 and self.running == self.desired
-
     def __str__(self) -> str:
         rollouts = "; ".join(str(d) for d in self.deployments) or "no deployments"
         return f"{self.name}: {self.running}/{self.desired} running, {rollouts}"

@@ -20,6 +20,7 @@ from typing import Any
 import attrs
 
 from runlayer_tf.errors import UpdateError
+from runlayer_tf.update._clock import utc_now
 
 try:
     import fcntl
@@ -38,10 +39,6 @@ __all__ = [
 ]
 
 DEFAULT_DIR = ".runlayer"
-
-
-def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 @attrs.frozen
@@ -87,7 +84,7 @@ class Record:
 class Journal:
     """Appends records to a JSON-lines file, durably, one at a time."""
 
-    def __init__(self, path: Path, clock: Callable[[], datetime] = _utc_now) -> None:
+    def __init__(self, path: Path, clock: Callable[[], datetime] = utc_now) -> None:
         self.path = path
         self._clock = clock
         self._ready = False
@@ -243,7 +240,7 @@ def _alive(pid: int) -> bool:
 
 
 @contextlib.contextmanager
-def hold_lock(path: Path, clock: Callable[[], datetime] = _utc_now) -> Iterator[LockHolder]:
+def hold_lock(path: Path, clock: Callable[[], datetime] = utc_now) -> Iterator[LockHolder]:
     """Hold the lock file ``path`` for the duration of the block.
 
     The lock is an OS advisory lock (``flock``) on ``path``, so the kernel

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Protocol, TextIO
 
+from runlayer_tf.update._clock import utc_now
+
 __all__ = ["PlainProgress", "Progress", "SilentProgress", "TtyProgress", "make_progress", "redact"]
 
 _URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
@@ -60,14 +62,10 @@ class SilentProgress:
         pass
 
 
-def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 class PlainProgress:
     """Timestamped lines for logs and CI; passing states are printed only when they change."""
 
-    def __init__(self, stream: TextIO, clock: Callable[[], datetime] = _utc_now) -> None:
+    def __init__(self, stream: TextIO, clock: Callable[[], datetime] = utc_now) -> None:
         self._stream = stream
         self._clock = clock
         self._last_status: tuple[str, str] | None = None

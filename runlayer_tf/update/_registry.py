@@ -24,8 +24,7 @@ from pathlib import Path
 import attrs
 
 from runlayer_tf.errors import RunlayerError, TagError
-from runlayer_tf.registries import Registry, RegistryAddress, open_registry
-from runlayer_tf.registries._session import RegistrySession
+from runlayer_tf.registries import Registry, RegistryAddress, RegistrySession, open_registry
 from runlayer_tf.tags import ImageRef, parse_version, releases_newest_first
 
 __all__ = [

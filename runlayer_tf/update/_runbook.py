@@ -44,6 +44,7 @@ from runlayer_tf.tags import ImageRef
 from runlayer_tf.tags import crosses_major as tags_crosses_major
 from runlayer_tf.update import _ecs as ecs_mod
 from runlayer_tf.update import _snapshot as snap
+from runlayer_tf.update._clock import utc_now
 from runlayer_tf.update._health import (
     HttpGet,
     UrlState,
@@ -55,7 +56,6 @@ from runlayer_tf.update._journal import (
     DEFAULT_DIR,
     Journal,
     RunHistory,
-    _utc_now,
     hold_lock,
     last_run,
     read_journal,
@@ -211,7 +211,7 @@ class UpdateDeps:
     crosses_major: CrossesMajor = tags_crosses_major
     # Asked only for names whose repository nothing else names (the CLI reads the workdir).
     repository_defaults: RepositoryDefaults = _no_repository_defaults
-    clock: Callable[[], datetime] = _utc_now
+    clock: Callable[[], datetime] = utc_now
     sleep: Callable[[float], None] = time.sleep
     progress: Progress = attrs.field(factory=SilentProgress)
 

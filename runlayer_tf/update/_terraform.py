@@ -9,7 +9,6 @@ failure carries the tail of stderr.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -26,7 +25,6 @@ from runlayer_tf.errors import ConfigError, TerraformError
 __all__ = [
     "Apply",
     "Init",
-    "Output",
     "Plan",
     "RunResult",
     "Runner",
@@ -43,8 +41,6 @@ STDERR_TAIL_LINES = 20
 @attrs.frozen
 class Init:
     """``init -input=false -no-color``."""
-
-    upgrade: bool = False
 
 
 @attrs.frozen
@@ -63,24 +59,13 @@ class Apply:
     plan_file: str
 
 
-@attrs.frozen
-class Output:
-    """``output -json``."""
-
-
-TerraformCommand = Init | Plan | Apply | Output
+TerraformCommand = Init | Plan | Apply
 
 
 def build_argv(binary: str, command: TerraformCommand) -> tuple[str, ...]:
     """The argument vector for ``command`` run with ``binary``; pure."""
     if isinstance(command, Init):
-        return (
-            binary,
-            "init",
-            "-input=false",
-            "-no-color",
-            *(("-upgrade",) if command.upgrade else ()),
-        )
+        return (binary, "init", "-input=false", "-no-color")
     if isinstance(command, Plan):
         args = [
             binary,
@@ -93,9 +78,7 @@ def build_argv(binary: str, command: TerraformCommand) -> tuple[str, ...]:
         args += [f"-var-file={path}" for path in command.var_files]
         args += [f"-var={name}={value}" for name, value in command.variables]
         return tuple(args)
-    if isinstance(command, Apply):
-        return (binary, "apply", "-input=false", "-no-color", "-auto-approve", command.plan_file)
-    return (binary, "output", "-json", "-no-color")
+    return (binary, "apply", "-input=false", "-no-color", "-auto-approve", command.plan_file)
 
 
 def find_binary(name_or_path: str) -> str:
@@ -240,18 +223,3 @@ class Terraform:
 
     def apply(self, plan_file: str) -> None:
         self.runner(self.argv(Apply(plan_file)), cwd=self.workdir, on_line=self.on_line)
-
-    def output(self) -> dict[str, object]:
-        """The root module's outputs as ``{name: value}``."""
-        # Outputs can be sensitive: never stream them, only parse them.
-        result = self.runner(self.argv(Output()), cwd=self.workdir, on_line=_ignore)
-        try:
-            raw = json.loads(result.stdout or "{}")
-        except json.JSONDecodeError as err:
-            raise TerraformError(f"output -json did not print JSON: {err}") from err
-        if not isinstance(raw, dict):
-            raise TerraformError("output -json did not print a JSON object")
-        return {
-            str(name): entry.get("value") if isinstance(entry, dict) else entry
-            for name, entry in raw.items()
-        }

@@ -8,8 +8,7 @@ any top-level string literal assigned to one is a pin), the edits are applied
 by :func:`runlayer_tf.pins.apply_edits` (only the literals' bytes change) and
 written by :func:`runlayer_tf.pins.write_if_changed` (atomic, so every variable
 changes together; an unchanged file keeps its bytes and mtime).
-``.tfvars.json`` files work too.  :func:`read_var`/:func:`set_var` are the
-one-variable forms.
+``.tfvars.json`` files work too.
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ from pathlib import Path
 from runlayer_tf.errors import ParseError, PinError
 from runlayer_tf.pins import Edit, Pin, PinConfig, apply_edits, find_pins, write_if_changed
 
-__all__ = ["read_var", "read_vars", "set_var", "set_vars"]
+__all__ = ["read_vars", "set_vars"]
 
 # A value is written into a quoted literal verbatim: nothing that would end it
 # or turn it into a template.
@@ -98,19 +97,3 @@ def set_vars(var_file: Path, values: Mapping[str, str]) -> list[str]:
     write_if_changed(var_file, data, apply_edits(data, edits))
     # A pin's value is exactly its literal's bytes, so it changed exactly when it differs.
     return [name for name, value in values.items() if pins[name].value != value]
-
-
-def read_var(var_file: Path, name: str) -> str | None:
-    """The string value ``var_file`` assigns to top-level ``name``, or None when it assigns none.
-
-    Raises PinError as :func:`read_vars` does.
-    """
-    return read_vars(var_file, [name]).get(name)
-
-
-def set_var(var_file: Path, name: str, value: str) -> bool:
-    """Set top-level ``name`` to ``value`` in ``var_file`` atomically; False when it already held it.
-
-    :func:`set_vars` for one variable; raises PinError.
-    """
-    return bool(set_vars(var_file, {name: value}))

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from runlayer_tf.pins import atomic_write
+from runlayer_tf.pins._files import atomic_write
 
 SIZE = 16 * 1024 * 1024
 WRITER = """

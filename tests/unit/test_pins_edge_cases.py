@@ -8,7 +8,7 @@ import pytest
 
 from runlayer_tf.cli import main
 from runlayer_tf.errors import PinError
-from runlayer_tf.pins import atomic_write
+from runlayer_tf.pins._files import atomic_write
 
 
 def run(capsys, *argv):
@@ -119,3 +119,29 @@ def test_unknown_rule_ids_are_configuration_errors(
     assert (
         err == "runlayer-tf: error: " + message.format(config=tmp_path / ".runlayer-tf.toml") + "\n"
     )
+
+
+def test_rule_ids_come_from_one_table() -> None:
+    from runlayer_tf.pins import OFFLINE_RULES, RULES
+    from runlayer_tf.pins.online import PinLookups, online_rules
+    from runlayer_tf.registries import RegistryAddress
+
+    online = online_rules(PinLookups(RegistryAddress.parse("oci-layout:examples/oci-layout")))
+    assert [r.id for r in (*OFFLINE_RULES, *online)] == list(RULES)
+    assert all(r.summary == RULES[r.id].summary and r.online == RULES[r.id].online for r in online)
+
+
+@pytest.mark.parametrize(
+    ("name", "instead"), [("may_hold_pins", "find_pins"), ("atomic_write", "write_if_changed")]
+)
+def test_old_pins_names_still_import_with_a_warning(name: str, instead: str) -> None:
+    import runlayer_tf.pins
+    from runlayer_tf.pins import _files, _finder
+
+    with pytest.warns(
+        DeprecationWarning, match=f"runlayer_tf.pins.{name} is deprecated.*{instead}"
+    ):
+        value = getattr(runlayer_tf.pins, name)
+    assert value is getattr(_finder if name == "may_hold_pins" else _files, name)
+    with pytest.raises(AttributeError):
+        runlayer_tf.pins.no_such_name  # noqa: B018

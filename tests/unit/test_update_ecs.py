@@ -27,7 +27,7 @@ def test_wait_stable_reports_rollout_states() -> None:
         "backend-service: 2/2 running, primary COMPLETED 2/2 backend-service:7",
         "frontend-service: 2/2 running, primary COMPLETED 2/2 frontend-service:7",
     ]
-    assert all(s.stable for s in states)
+    assert all(len(s.deployments) == 1 and s.running == s.desired for s in states)
     assert ecs.calls[0] == ("wait", {"cluster": "prod", "services": SERVICES})
 
 

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shutil
 import sys
 from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Literal
+
+import attrs
 
 from runlayer_tf import aws
 from runlayer_tf.cli._options import add_registry_options, address_from, name_value
@@ -33,6 +37,7 @@ from runlayer_tf.update import (
     redact,
     repository_defaults,
     run_update,
+    snapshot_id,
 )
 
 
@@ -154,21 +159,21 @@ def _configure(parser: argparse.ArgumentParser, *, kind: Literal["update", "roll
         type=int,
         default=3,
         metavar="N",
-        help="consecutive 2xx answers needed per URL (default: 3)",
+        help="consecutive 2xx answers needed per URL, 1 or more (default: 3)",
     )
     verify.add_argument(
         "--health-timeout",
         type=float,
         default=300.0,
         metavar="SECONDS",
-        help="give up on health after SECONDS (default: 300)",
+        help="give up on health after SECONDS, more than 0 (default: 300)",
     )
     verify.add_argument(
         "--health-interval",
         type=float,
         default=5.0,
         metavar="SECONDS",
-        help="seconds between health polls (default: 5)",
+        help="seconds between health polls, more than 0; (N-1) x SECONDS must fit in --health-timeout (default: 5)",
     )
     verify.add_argument("--ecs-cluster", metavar="C", help="the ECS cluster of --service")
     verify.add_argument(
@@ -183,28 +188,28 @@ def _configure(parser: argparse.ArgumentParser, *, kind: Literal["update", "roll
         type=float,
         default=3600.0,
         metavar="SECONDS",
-        help="give up waiting for the snapshot after SECONDS (default: 3600)",
+        help="give up waiting for the snapshot after SECONDS, more than 0 (default: 3600)",
     )
     verify.add_argument(
         "--snapshot-interval",
         type=float,
         default=15.0,
         metavar="SECONDS",
-        help="seconds between snapshot status polls (default: 15)",
+        help="seconds between snapshot status polls, more than 0 (default: 15)",
     )
     verify.add_argument(
         "--ecs-interval",
         type=int,
         default=15,
         metavar="SECONDS",
-        help="seconds between ECS stability polls (default: 15)",
+        help="seconds between ECS stability polls, 1 or more (default: 15)",
     )
     verify.add_argument(
         "--ecs-attempts",
         type=int,
         default=40,
         metavar="N",
-        help="ECS stability polls before giving up (default: 40)",
+        help="ECS stability polls before giving up, 1 or more (default: 40)",
     )
 
     run = parser.add_argument_group("running")
@@ -238,6 +243,56 @@ def _changes(
     return tuple(changes)
 
 
+@attrs.frozen
+class _Range:
+    """The documented range of one numeric option (bounds inclusive unless ``above``)."""
+
+    dest: str
+    option: str
+    minimum: float
+    above: bool = False
+
+    def check(self, value: float) -> None:
+        if not math.isfinite(value):
+            raise UsageError(f"{self.option} must be a finite number, got {value}")
+        if value < self.minimum or (self.above and value == self.minimum):
+            bound = f"more than {self.minimum:g}" if self.above else f"{self.minimum:g} or more"
+            raise UsageError(f"{self.option} must be {bound}, got {value:g}")
+
+
+# Every numeric option and its range; the --help texts and the README say the same.
+RANGES = (
+    _Range("health_consecutive", "--health-consecutive", 1),
+    _Range("health_timeout", "--health-timeout", 0, above=True),
+    _Range("health_interval", "--health-interval", 0, above=True),
+    _Range("snapshot_timeout", "--snapshot-timeout", 0, above=True),
+    _Range("snapshot_interval", "--snapshot-interval", 0, above=True),
+    _Range("ecs_interval", "--ecs-interval", 1),
+    _Range("ecs_attempts", "--ecs-attempts", 1),
+)
+
+
+def check_numbers(args: argparse.Namespace) -> None:
+    """Refuse (UsageError naming the option) a numeric option out of range or settings that cannot pass."""
+    for limit in RANGES:
+        limit.check(getattr(args, limit.dest))
+    # The first answer counts at once; each further one comes an interval later.
+    needed = (args.health_consecutive - 1) * args.health_interval
+    if needed > args.health_timeout:
+        raise UsageError(
+            f"--health-consecutive {args.health_consecutive} answers {args.health_interval:g}s apart "
+            f"take {needed:g}s, more than --health-timeout {args.health_timeout:g}"
+        )
+
+
+def check_template(template: str, cluster: str) -> str:
+    """The snapshot id ``template`` gives now; UsageError naming ``--snapshot-template`` if it cannot."""
+    try:
+        return snapshot_id(template, now=datetime.now(timezone.utc), cluster=cluster)
+    except ConfigError as err:
+        raise UsageError(f"--snapshot-template: {err}") from err
+
+
 def default_terraform() -> str:
     return "tofu" if shutil.which("tofu") else "terraform"
 
@@ -253,6 +308,8 @@ def spec_from_args(args: argparse.Namespace, *, kind: Literal["update", "rollbac
         )
     if bool(args.ecs_cluster) != bool(args.service):
         raise UsageError("--ecs-cluster and --service go together")
+    check_numbers(args)
+    check_template(args.snapshot_template, args.cluster)
     workdir = Path(args.workdir).resolve()
     if not workdir.is_dir():
         raise ConfigError(f"--workdir {args.workdir} is not a directory")

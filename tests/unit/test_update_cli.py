@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +108,83 @@ def test_rollback_names_without_versions_take_to(root: Path) -> None:
     )
     args = parse("rollback", ["--cluster", "c", "--workdir", str(root), "--set", "a", "--dry-run"])
     assert _cli.spec_from_args(args, kind="rollback").changes == (VersionChange("a", None),)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--health-consecutive", "0"], "--health-consecutive must be 1 or more, got 0"),
+        (["--health-consecutive", "-2"], "--health-consecutive must be 1 or more, got -2"),
+        (["--health-timeout", "-1"], "--health-timeout must be more than 0, got -1"),
+        (["--health-timeout", "0"], "--health-timeout must be more than 0, got 0"),
+        (["--health-timeout", "nan"], "--health-timeout must be a finite number, got nan"),
+        (["--health-timeout", "inf"], "--health-timeout must be a finite number, got inf"),
+        (["--health-interval", "-0.5"], "--health-interval must be more than 0, got -0.5"),
+        (["--health-interval", "0"], "--health-interval must be more than 0, got 0"),
+        (["--health-interval", "NaN"], "--health-interval must be a finite number, got nan"),
+        (["--snapshot-timeout", "0"], "--snapshot-timeout must be more than 0, got 0"),
+        (["--snapshot-interval", "-15"], "--snapshot-interval must be more than 0, got -15"),
+        (["--ecs-interval", "0"], "--ecs-interval must be 1 or more, got 0"),
+        (["--ecs-attempts", "-1"], "--ecs-attempts must be 1 or more, got -1"),
+        (
+            ["--health-consecutive", "3", "--health-interval", "2", "--health-timeout", "3"],
+            "--health-consecutive 3 answers 2s apart take 4s, more than --health-timeout 3",
+        ),
+        (
+            ["--snapshot-template", "backup-{date}"],
+            "--snapshot-template: bad snapshot template 'backup-{date}': "
+            "only {utc:FORMAT} and {cluster} are known",
+        ),
+        (
+            ["--snapshot-template", "{cluster}--{utc:%H}x"],
+            "--snapshot-template: bad DB cluster snapshot identifier "
+            f"'c--{datetime.now(timezone.utc):%H}x': must not contain two consecutive hyphens",
+        ),
+        (
+            ["--snapshot-template", "9-{cluster}"],
+            "--snapshot-template: bad DB cluster snapshot identifier '9-c': "
+            "must start with a letter and hold only letters, digits and hyphens",
+        ),
+    ],
+)
+@pytest.mark.parametrize("dry_run", [["--dry-run"], []])
+def test_numbers_and_template_checked_at_parse_time(
+    root: Path, argv: list[str], message: str, dry_run: list[str]
+) -> None:
+    """Out-of-range options are usage errors naming the option, before any step (dry run or not)."""
+    args = parse(
+        "update", ["--cluster", "c", "--workdir", str(root), "--set", "a=1", *dry_run, *argv]
+    )
+    with pytest.raises(UsageError) as caught:
+        _cli.spec_from_args(args, kind="update")
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--health-consecutive", "3", "--health-interval", "2", "--health-timeout", "4"],
+        ["--health-consecutive", "1", "--health-interval", "600", "--health-timeout", "1"],
+        ["--ecs-interval", "1", "--ecs-attempts", "1", "--snapshot-interval", "0.1"],
+    ],
+)
+def test_numbers_at_the_edge_of_their_range_pass(root: Path, argv: list[str]) -> None:
+    args = parse(
+        "update", ["--cluster", "c", "--workdir", str(root), "--set", "a=1", "--dry-run", *argv]
+    )
+    assert _cli.spec_from_args(args, kind="update").cluster == "c"
+
+
+def test_main_negative_interval_exits_two_before_anything_runs(
+    root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["update", "--cluster", "c", "--workdir", str(root), "--set", "a=1"]
+    code = cli.main([*argv, "--var-file", "production.tfvars", "--health-interval", "-1"])
+    assert (code, capsys.readouterr().err) == (
+        2,
+        "runlayer-tf: error: --health-interval must be more than 0, got -1\n",
+    )
+    assert not (root / ".runlayer").exists()
 
 
 @pytest.mark.parametrize(

@@ -18,8 +18,9 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -259,3 +260,25 @@ def short_tmp() -> Iterator[Path]:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+class CliResult(NamedTuple):
+    """One in-process ``runlayer-tf`` run: exit code, stdout, stderr."""
+
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
+    """Run ``runlayer-tf ARGV...`` in process: ``code, out, err = cli("resolve", ...)``."""
+    from runlayer_tf.cli import main
+
+    def run(*argv: str) -> CliResult:
+        capsys.readouterr()  # only this run's output
+        code = main(list(argv))
+        out, err = capsys.readouterr()
+        return CliResult(code, out, err)
+
+    return run

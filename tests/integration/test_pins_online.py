@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from runlayer_tf.cli import main
-
 REPO = "it/pins-backend"
 
 
@@ -37,18 +35,12 @@ def project(tmp_path, oci_registry, releases):
     return tmp_path
 
 
-def run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 @pytest.mark.parametrize(
     ("level", "version"),
     [("patch", "v1.2.3"), ("minor", "v1.3.0"), ("major", "v2.0.0")],
 )
-def test_bump_levels(project, releases, oci_registry, capsys, level, version):
-    code, out, err = run(capsys, "pins", "bump", "--to", level, str(project))
+def test_bump_levels(project, releases, oci_registry, cli, level, version):
+    code, out, err = cli("pins", "bump", "--to", level, str(project))
     assert code == 0, err
     assert (
         project / "prod.tfvars"
@@ -70,9 +62,9 @@ def test_bump_levels(project, releases, oci_registry, capsys, level, version):
     )
 
 
-def test_bump_digest_dry_run_writes_nothing(project, releases, oci_registry, capsys):
+def test_bump_digest_dry_run_writes_nothing(project, releases, oci_registry, cli):
     before = {p.name: p.read_bytes() for p in project.iterdir()}
-    code, out, err = run(capsys, "pins", "bump", "--digest", "--dry-run", str(project))
+    code, out, err = cli("pins", "bump", "--digest", "--dry-run", str(project))
     assert code == 0
     assert {p.name: p.read_bytes() for p in project.iterdir()} == before
     assert '+backend_version = "v1.3.0"   # bumped by runlayer-tf' in out
@@ -86,22 +78,22 @@ def test_bump_digest_dry_run_writes_nothing(project, releases, oci_registry, cap
     )
 
 
-def test_bump_when_newest_already(project, capsys):
-    assert run(capsys, "pins", "bump", "--to", "major", str(project))[0] == 0
+def test_bump_when_newest_already(project, cli):
+    assert cli("pins", "bump", "--to", "major", str(project))[0] == 0
     stamp = (project / "prod.tfvars").stat().st_mtime_ns
-    code, out, err = run(capsys, "pins", "bump", "--to", "major", str(project))
+    code, out, err = cli("pins", "bump", "--to", "major", str(project))
     assert (code, out) == (0, "")
     assert err == "runlayer-tf: every release pin is already the newest allowed\n"
     assert (project / "prod.tfvars").stat().st_mtime_ns == stamp
 
 
-def test_online_check_clean(project, capsys):
-    assert run(capsys, "pins", "check", "--online", str(project)) == (0, "", "")
+def test_online_check_clean(project, cli):
+    assert cli("pins", "check", "--online", str(project)) == (0, "", "")
 
 
-def test_online_check_finds_missing_tag(project, oci_registry, capsys):
+def test_online_check_finds_missing_tag(project, oci_registry, cli):
     (project / "prod.tfvars").write_text('backend_version = "v1.9.9"\n')
-    code, out, _ = run(capsys, "pins", "check", "--online", str(project))
+    code, out, _ = cli("pins", "check", "--online", str(project))
     assert code == 1
     assert out.splitlines() == [
         f'{project / "prod.tfvars"}:1:20: RTF005 backend_version: tag "v1.9.9" does not exist '
@@ -109,13 +101,13 @@ def test_online_check_finds_missing_tag(project, oci_registry, capsys):
     ]
 
 
-def test_online_check_accepts_a_version_selector_that_matches(project, capsys):
+def test_online_check_accepts_a_version_selector_that_matches(project, cli):
     """A version variable may hold a selector that the image-pin module resolves."""
     (project / "prod.tfvars").unlink()
     (project / "staging.tfvars").write_text('backend_version = "v1.2"\n')
-    assert run(capsys, "pins", "check", "--online", str(project)) == (0, "", "")
+    assert cli("pins", "check", "--online", str(project)) == (0, "", "")
     (project / "staging.tfvars").write_text('backend_version = "v1.7"\n')
-    code, out, _ = run(capsys, "pins", "check", "--online", str(project))
+    code, out, _ = cli("pins", "check", "--online", str(project))
     assert (code, out) == (
         1,
         (
@@ -129,12 +121,12 @@ def _host(project):
     return (project / "main.tf").read_text().split('"')[3].split("/")[0]
 
 
-def test_online_check_finds_a_moved_tag(project, oci_registry, releases, capsys):
+def test_online_check_finds_a_moved_tag(project, oci_registry, releases, cli):
     """Re-pushing v1.2.0 with other content makes the digest pin in main.tf stale."""
     pusher = oci_registry.pusher()
     moved = pusher.push_image(REPO, ["v1.2.0"], seed="pins-v1.2.0-rebuilt").digest
     try:
-        code, out, _ = run(capsys, "pins", "check", "--online", str(project))
+        code, out, _ = cli("pins", "check", "--online", str(project))
         assert code == 1
         line = 7
         column = len(f'  worker_image  = "{oci_registry.host}/{REPO}:v1.2.0@') + 1
@@ -144,14 +136,14 @@ def test_online_check_finds_a_moved_tag(project, oci_registry, releases, capsys)
             f"not the pinned {releases['v1.2.0']}: the tag was moved"
         ]
         # Offline, nothing is wrong.
-        assert run(capsys, "pins", "check", str(project))[0] == 0
+        assert cli("pins", "check", str(project))[0] == 0
     finally:
         pusher.push_image(REPO, ["v1.2.0"], seed="pins-v1.2.0")
 
 
-def test_online_check_reports_an_unreachable_registry(tmp_path, capsys):
+def test_online_check_reports_an_unreachable_registry(tmp_path, cli):
     (tmp_path / "main.tf").write_text('locals {\n  image = "127.0.0.1:9/it/none:v1.0.0"\n}\n')
-    code, out, _ = run(capsys, "pins", "check", "--online", str(tmp_path))
+    code, out, _ = cli("pins", "check", "--online", str(tmp_path))
     assert code == 1
     assert out.startswith(
         f"{tmp_path / 'main.tf'}:2:12: RTF005 local.image: "

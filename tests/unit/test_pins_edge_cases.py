@@ -6,25 +6,18 @@ import os
 
 import pytest
 
-from runlayer_tf.cli import main
 from runlayer_tf.errors import PinError
 from runlayer_tf.pins._files import atomic_write
 
 
-def run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def test_set_through_a_symlink_rewrites_the_target_and_keeps_the_link(tmp_path, capsys):
+def test_set_through_a_symlink_rewrites_the_target_and_keeps_the_link(tmp_path, cli):
     shared = tmp_path / "shared" / "common.tfvars"
     shared.parent.mkdir()
     shared.write_text('backend_version = "v1.2.3"\n')
     link = tmp_path / "prod" / "prod.tfvars"
     link.parent.mkdir()
     link.symlink_to("../shared/common.tfvars")
-    code, _, err = run(capsys, "pins", "set", "backend_version=v1.2.4", str(link))
+    code, _, err = cli("pins", "set", "backend_version=v1.2.4", str(link))
     assert (code, err) == (0, "")
     assert link.is_symlink()
     assert os.readlink(link) == "../shared/common.tfvars"
@@ -43,7 +36,7 @@ def test_a_read_only_file_is_not_rewritten(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["prod.tfvars"]
 
 
-def test_a_symlinked_production_file_is_checked_as_production(tmp_path, capsys, monkeypatch):
+def test_a_symlinked_production_file_is_checked_as_production(tmp_path, cli, monkeypatch):
     shared = tmp_path / "shared" / "common.tfvars"
     shared.parent.mkdir()
     shared.write_text('backend_version = "latest"\n')
@@ -51,7 +44,7 @@ def test_a_symlinked_production_file_is_checked_as_production(tmp_path, capsys, 
     prod.mkdir(parents=True)
     (prod / "terraform.tfvars").symlink_to("../../shared/common.tfvars")
     monkeypatch.chdir(tmp_path)
-    code, out, _ = run(capsys, "pins", "check", "envs/prod/")
+    code, out, _ = cli("pins", "check", "envs/prod/")
     assert code == 1
     assert (
         out == 'envs/prod/terraform.tfvars:1:20: RTF002 backend_version: moving tag "latest" '
@@ -60,18 +53,18 @@ def test_a_symlinked_production_file_is_checked_as_production(tmp_path, capsys, 
 
 
 @pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
-def test_json_constants_python_accepts_are_parse_errors(tmp_path, capsys, constant):
+def test_json_constants_python_accepts_are_parse_errors(tmp_path, cli, constant):
     path = tmp_path / "a.tfvars.json"
     path.write_text(f'{{"backend_version": "v1.2.3", "ratio": {constant}}}\n')
-    code, out, _ = run(capsys, "pins", "check", str(path))
+    code, out, _ = cli("pins", "check", str(path))
     assert (code, out) == (1, f"{path}:1:1: RTF000 does not parse: {constant} is not valid JSON\n")
 
 
-def test_a_config_file_that_is_not_utf8_is_a_configuration_error(tmp_path, capsys, monkeypatch):
+def test_a_config_file_that_is_not_utf8_is_a_configuration_error(tmp_path, cli, monkeypatch):
     (tmp_path / ".runlayer-tf.toml").write_bytes(b'[pins]\nversion-names = ["caf\xe9"]\n')
     (tmp_path / "prod.tfvars").write_text('backend_version = "v1.2.3"\n')
     monkeypatch.chdir(tmp_path)
-    code, out, err = run(capsys, "pins", "check", "prod.tfvars")
+    code, out, err = cli("pins", "check", "prod.tfvars")
     assert (code, out) == (2, "")
     assert (
         err
@@ -108,13 +101,13 @@ def test_the_config_knows_every_rule_id():
     ],
 )
 def test_unknown_rule_ids_are_configuration_errors(
-    tmp_path, capsys, monkeypatch, config, flags, message
+    tmp_path, cli, monkeypatch, config, flags, message
 ):
     if config is not None:
         (tmp_path / ".runlayer-tf.toml").write_text(config)
     (tmp_path / "prod.tfvars").write_text('backend_version = "latest"\n')
     monkeypatch.chdir(tmp_path)
-    code, out, err = run(capsys, "pins", "check", *flags, "prod.tfvars")
+    code, out, err = cli("pins", "check", *flags, "prod.tfvars")
     assert (code, out) == (2, "")
     assert (
         err == "runlayer-tf: error: " + message.format(config=tmp_path / ".runlayer-tf.toml") + "\n"

@@ -9,41 +9,15 @@ import pytest
 from runlayer_tf.errors import NoMatchError, NotFoundError, TagError, UsageError
 from runlayer_tf.registries._base import RegistryAddress
 from runlayer_tf.resolve import Query, Resolution, resolve
+from tests.fakes import FakeRegistry
 
 D = {name: "sha256:" + (name * 64)[:64] for name in "abcdef0123456789"}
 PUSHED = datetime.datetime(2024, 12, 13, 15, 30, tzinfo=datetime.timezone.utc)
 
 
-class FakeRegistry:
-    """Tags -> digests; ``listing_digests=False`` hides digests like an OCI registry listing."""
-
-    def __init__(
-        self,
-        tags: dict[str, str],
-        *,
-        listing_digests: bool = True,
-        host: str = "registry.example.com",
-    ) -> None:
-        self.tags = tags
-        self.listing_digests = listing_digests
-        self.display_host = host
-        self.lookups: list[str] = []
-
-    def list_tags(self, repository):
-        if repository != "backend-production":
-            raise NotFoundError(f"repository {repository} not found")
-        return {t: (d if self.listing_digests else None) for t, d in self.tags.items()}
-
-    def digest_of(self, repository, reference):
-        self.lookups.append(reference)
-        if reference.startswith("sha256:"):
-            if reference in self.tags.values():
-                return reference
-            raise NotFoundError(f"{repository}@{reference} not found")
-        return self.tags[reference]
-
-    def pushed_at(self, repository, digest):
-        return PUSHED if digest == D["c"] else None
+def fake(tags: dict[str, str], **options: bool) -> FakeRegistry:
+    """``tags`` of backend-production; ``c``'s image has a push time."""
+    return FakeRegistry({"backend-production": tags}, pushed={D["c"]: PUSHED}, **options)
 
 
 TAGS = {
@@ -107,7 +81,10 @@ CASES = [
 @pytest.mark.parametrize(("selector", "digest", "tag", "version", "stamp", "commit"), CASES)
 def test_resolve(listing_digests, selector, digest, tag, version, stamp, commit):
     result = resolve(
-        query(selector), FakeRegistry(TAGS, listing_digests=listing_digests)
+        query(selector),
+        FakeRegistry(
+            {"backend-production": TAGS}, pushed={D["c"]: PUSHED}, listing_digests=listing_digests
+        ),
     ).to_external()
     assert result["digest"] == digest
     assert result["tag"] == tag
@@ -118,15 +95,17 @@ def test_resolve(listing_digests, selector, digest, tag, version, stamp, commit)
 
 
 def test_tags_on_the_digest_are_all_reported():
-    result = resolve(query("v1.2"), FakeRegistry(TAGS)).to_external()
+    result = resolve(query("v1.2"), fake(TAGS)).to_external()
     assert result["tags"] == "v1.2.4-20241221-101010-abcdef0"
-    result = resolve(query("latest"), FakeRegistry(TAGS)).to_external()
+    result = resolve(query("latest"), fake(TAGS)).to_external()
     assert result["tags"] == "20241213-152430,latest,v1.2.3,v1.2.3-20241213-152430-a1b2c3d4"
 
 
 def test_oci_listing_heads_only_the_tags_that_can_share_the_image():
     """Without digests in the listing, only latest and the version's own tags are looked up."""
-    registry = FakeRegistry(TAGS, listing_digests=False)
+    registry = FakeRegistry(
+        {"backend-production": TAGS}, pushed={D["c"]: PUSHED}, listing_digests=False
+    )
     result = resolve(query("v1.2.3"), registry).to_external()
     assert result["tags"] == "20241213-152430,latest,v1.2.3,v1.2.3-20241213-152430-a1b2c3d4"
     assert sorted(registry.lookups) == sorted(
@@ -135,7 +114,7 @@ def test_oci_listing_heads_only_the_tags_that_can_share_the_image():
 
 
 def test_result_is_all_strings_with_every_key():
-    result = resolve(query("v1.2.3"), FakeRegistry(TAGS)).to_external()
+    result = resolve(query("v1.2.3"), fake(TAGS)).to_external()
     assert sorted(result) == [
         "build_timestamp",
         "commit",
@@ -155,9 +134,15 @@ def test_result_is_all_strings_with_every_key():
 
 
 def test_prerelease_only_when_allowed():
-    assert resolve(query("v1.3", allow_prerelease=True), FakeRegistry(TAGS)).tag == "v1.3.0-rc.1"
+    assert (
+        resolve(
+            query("v1.3", allow_prerelease=True),
+            fake(TAGS),
+        ).tag
+        == "v1.3.0-rc.1"
+    )
     with pytest.raises(NoMatchError) as info:
-        resolve(query("v1.3"), FakeRegistry(TAGS))
+        resolve(query("v1.3"), fake(TAGS))
     assert (
         str(info.value) == "no tag of backend-production matches v1.3 "
         "(newest release: v1.2.4-20241221-101010-abcdef0; a prerelease matches: set allow_prerelease)"
@@ -183,13 +168,16 @@ def test_prerelease_only_when_allowed():
 )
 def test_no_match_names_the_newest_release(tags, selector, message):
     with pytest.raises(NoMatchError) as info:
-        resolve(query(selector), FakeRegistry(tags))
+        resolve(query(selector), fake(tags))
     assert str(info.value) == message
 
 
 def test_unknown_digest_is_not_found():
     with pytest.raises(NotFoundError, match="not found"):
-        resolve(query("sha256:" + "9" * 64), FakeRegistry(TAGS))
+        resolve(
+            query("sha256:" + "9" * 64),
+            fake(TAGS),
+        )
 
 
 def test_resolution_image_reference():

@@ -10,13 +10,13 @@ from typing import Any
 
 import attrs
 import pytest
-from update_fakes import FakeClock, FakeEcs, FakeHealth, FakeRds, FakeTerraform
 
 from runlayer_tf import cli
 from runlayer_tf.cli import _update as _cli
 from runlayer_tf.errors import UsageError
 from runlayer_tf.update._runbook import UpdateDeps, UpdateSpec, VersionChange, run_update
 from runlayer_tf.update._window import MaintenanceWindow
+from tests.fakes.update import FakeClock, FakeEcs, FakeHealth, FakeRds, FakeTerraform
 
 REPO = "170974506510.dkr.ecr.us-east-1.amazonaws.com/backend-production"
 

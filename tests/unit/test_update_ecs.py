@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pytest
-from update_fakes import FakeEcs, client_error
 
 from runlayer_tf.errors import AuthError, UpdateError
 from runlayer_tf.update._ecs import (
@@ -16,6 +15,7 @@ from runlayer_tf.update._ecs import (
     scale_bounce,
     wait_stable,
 )
+from tests.fakes.update import FakeEcs, client_error
 
 SERVICES = ["backend-service", "frontend-service"]
 

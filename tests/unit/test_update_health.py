@@ -7,7 +7,6 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from update_fakes import FakeClock, raw_http_server
 
 from runlayer_tf.errors import UpdateError, UsageError
 from runlayer_tf.update._health import (
@@ -18,6 +17,7 @@ from runlayer_tf.update._health import (
     urllib_get,
     wait_healthy,
 )
+from tests.fakes.update import FakeClock, raw_http_server
 
 
 class Scripted:

@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from update_fakes import FakeClock
 
 from runlayer_tf.errors import UpdateError
 from runlayer_tf.update._journal import (
@@ -22,6 +21,7 @@ from runlayer_tf.update._journal import (
     last_run,
     read_journal,
 )
+from tests.fakes.update import FakeClock
 
 
 def test_records_round_trip(tmp_path: Path) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import io
 
 import pytest
-from update_fakes import FakeClock
 
 from runlayer_tf.update._progress import PlainProgress, TtyProgress, make_progress, redact
+from tests.fakes.update import FakeClock
 
 
 @pytest.mark.parametrize(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -17,6 +15,7 @@ from runlayer_tf.update._registry import (
     repository_defaults,
     split_repository,
 )
+from tests.fakes import FakeRegistry
 
 LAYOUT = Path(__file__).resolve().parents[2] / "examples" / "oci-layout"
 TAGS = (
@@ -101,31 +100,9 @@ def test_repository_defaults_follow_the_pins_config(tmp_path: Path) -> None:
     assert repository_defaults(["backend_version"], tmp_path) == {"backend_version": "core-api"}
 
 
-class FakeRegistry:
-    def __init__(self, tags: Mapping[str, Mapping[str, str | None]]) -> None:
-        self.repositories = tags
-        self.calls: list[str] = []
-
-    @property
-    def display_host(self) -> str:
-        return "fake"
-
-    def list_tags(self, repository: str) -> Mapping[str, str | None]:
-        self.calls.append(repository)
-        if repository not in self.repositories:
-            raise NotFoundError(f"repository {repository} not found")
-        return self.repositories[repository]
-
-    def digest_of(self, repository: str, reference: str) -> str:
-        raise NotImplementedError
-
-    def pushed_at(self, repository: str, digest: str) -> datetime | None:
-        return None
-
-
 def _lookups(explicit: bool) -> tuple[RegistryLookups, list[RegistryAddress], FakeRegistry]:
     opened: list[RegistryAddress] = []
-    registry = FakeRegistry({"backend-production": dict.fromkeys(TAGS)})
+    registry = FakeRegistry({"backend-production": dict.fromkeys(TAGS)}, host="fake")
 
     def opener(address: RegistryAddress) -> FakeRegistry:
         opened.append(address)

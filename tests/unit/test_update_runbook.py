@@ -11,17 +11,6 @@ from typing import Any
 
 import attrs
 import pytest
-from update_fakes import (
-    FakeClock,
-    FakeEcs,
-    FakeHealth,
-    FakeRds,
-    FakeTerraform,
-    Killed,
-    RecordingProgress,
-    client_error,
-    raw_http_server,
-)
 
 from runlayer_tf.errors import ConfigError, PinError, UpdateError, UsageError
 from runlayer_tf.update import _varfile as varfile
@@ -39,6 +28,17 @@ from runlayer_tf.update._runbook import (
 )
 from runlayer_tf.update._varfile import set_vars
 from runlayer_tf.update._window import MaintenanceWindow
+from tests.fakes.update import (
+    FakeClock,
+    FakeEcs,
+    FakeHealth,
+    FakeRds,
+    FakeTerraform,
+    Killed,
+    RecordingProgress,
+    client_error,
+    raw_http_server,
+)
 
 REPO = "170974506510.dkr.ecr.us-east-1.amazonaws.com/backend-production"
 SNAPSHOT = "backup-before-update-20260301-053000"

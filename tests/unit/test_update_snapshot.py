@@ -6,7 +6,6 @@ from datetime import datetime, timezone
 from typing import Any
 
 import pytest
-from update_fakes import FakeClock, FakeRds, client_error
 
 from runlayer_tf.errors import AuthError, ConfigError, UpdateError
 from runlayer_tf.update._snapshot import (
@@ -19,6 +18,7 @@ from runlayer_tf.update._snapshot import (
     snapshot_id,
     validate_snapshot_id,
 )
+from tests.fakes.update import FakeClock, FakeRds, client_error
 
 TAGS = {"runlayer-tf:from-version": "v1.2.3", "runlayer-tf:to-version": "v1.3.0"}
 

@@ -8,7 +8,7 @@ import pytest
 
 from runlayer_tf.cli import main
 
-LAYOUT = Path(__file__).resolve().parent.parent / "examples" / "oci-layout"
+LAYOUT = Path(__file__).resolve().parents[2] / "examples" / "oci-layout"
 
 
 @pytest.mark.parametrize(

@@ -7,21 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from runlayer_tf.cli import main
-
-LAYOUT = Path(__file__).resolve().parent.parent / "examples" / "oci-layout"
+LAYOUT = Path(__file__).resolve().parents[2] / "examples" / "oci-layout"
 DEMO = f"oci-layout:{LAYOUT}"
 FRONTEND_LATEST = "sha256:507ead83e7dfcb64514f828eb2f8ca3e128c95fd741f832224af21555040fcaa"
 
 
-def run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def test_resolve_prints_the_digest_pinned_reference(capsys):
-    code, out, err = run(capsys, "resolve", "--registry", DEMO, "backend-production", "v1.2")
+def test_resolve_prints_the_digest_pinned_reference(cli):
+    code, out, err = cli("resolve", "--registry", DEMO, "backend-production", "v1.2")
     assert (code, err) == (0, "")
     assert (
         out
@@ -29,10 +21,8 @@ def test_resolve_prints_the_digest_pinned_reference(capsys):
     )
 
 
-def test_resolve_json_is_the_external_result(capsys):
-    code, out, _ = run(
-        capsys, "resolve", "--json", "--registry", DEMO, "frontend-production", "latest"
-    )
+def test_resolve_json_is_the_external_result(cli):
+    code, out, _ = cli("resolve", "--json", "--registry", DEMO, "frontend-production", "latest")
     assert code == 0
     result = json.loads(out)
     assert (result["tag"], result["version"], result["commit"], result["digest"]) == (
@@ -85,12 +75,12 @@ def test_resolve_json_is_the_external_result(capsys):
         ),
     ],
 )
-def test_errors_are_one_line_with_exit_codes(capsys, argv, code, message):
-    assert run(capsys, *argv) == (code, "", f"runlayer-tf: error: {message}\n")
+def test_errors_are_one_line_with_exit_codes(cli, argv, code, message):
+    assert cli(*argv) == (code, "", f"runlayer-tf: error: {message}\n")
 
 
-def test_versions_table(capsys):
-    code, out, err = run(capsys, "versions", "--registry", DEMO, "frontend-production")
+def test_versions_table(cli):
+    code, out, err = cli("versions", "--registry", DEMO, "frontend-production")
     assert (code, err) == (0, "")
     assert out.splitlines() == [
         "VERSION  TAG     DIGEST                PUSHED  TAGS",
@@ -100,9 +90,8 @@ def test_versions_table(capsys):
     ]
 
 
-def test_versions_json_limit_and_prereleases(capsys):
-    code, out, _ = run(
-        capsys,
+def test_versions_json_limit_and_prereleases(cli):
+    code, out, _ = cli(
         "versions",
         "--json",
         "--limit",
@@ -126,8 +115,8 @@ def test_versions_json_limit_and_prereleases(capsys):
         "v1.3.0-20250114-090000-b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5",
     ]
     assert rows[1]["pushed_at"] == ""
-    code, out, _ = run(
-        capsys, "versions", "--json", "--limit", "0", "--registry", DEMO, "backend-production"
+    code, out, _ = cli(
+        "versions", "--json", "--limit", "0", "--registry", DEMO, "backend-production"
     )
     assert [r["version"] for r in json.loads(out)] == [
         "1.3.0",

@@ -11,7 +11,7 @@ import pytest
 
 from tests.harness.strict import missing
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def tool(module: str) -> None:

@@ -16,7 +16,7 @@ from runlayer_tf.registries._base import RegistryAddress
 from runlayer_tf.registries._layout import OciLayoutRegistry
 from runlayer_tf.resolve import Query, resolve
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 LAYOUT = REPO_ROOT / "examples" / "oci-layout"
 
 

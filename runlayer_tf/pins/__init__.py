@@ -17,6 +17,7 @@ functions touch the disk.  The registry-backed rules and ``pins bump`` are in
 
 from __future__ import annotations
 
+from runlayer_tf._compat import moved_names
 from runlayer_tf.pins._changes import FileChange, apply_changes, plan_changes, set_in_files
 from runlayer_tf.pins._checks import OFFLINE_RULES, CheckContext, Rule, Violation, check_scans
 from runlayer_tf.pins._config import PinConfig, load_config, merge_overrides
@@ -73,17 +74,4 @@ _DEPRECATED = {
 }
 
 
-def __getattr__(name: str) -> object:
-    if name in _DEPRECATED:
-        import importlib
-        import warnings
-
-        module, instead = _DEPRECATED[name]
-        warnings.warn(
-            f"runlayer_tf.pins.{name} is deprecated and leaves the public API in the next "
-            f"release; use {instead}",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return getattr(importlib.import_module(module), name)
-    raise AttributeError(f"module 'runlayer_tf.pins' has no attribute {name!r}")
+__getattr__ = moved_names(__name__, _DEPRECATED)

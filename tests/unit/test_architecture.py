@@ -102,3 +102,18 @@ def test_implementation_modules_are_private(package: Path) -> None:
 
 # Public modules inside packages: the deprecated aliases and the pins' online API.
 DEPRECATED_OR_FACADES = {"online", "varfile"}
+
+
+@pytest.mark.parametrize("package", ["runlayer_tf.pins", "runlayer_tf.update"])
+def test_every_deprecated_name_still_imports_with_a_warning(package: str) -> None:
+    import importlib
+
+    module = importlib.import_module(package)
+    moved = module._DEPRECATED
+    assert moved
+    for name in moved:
+        with pytest.warns(DeprecationWarning, match=f"^{package}.{name} is deprecated"):
+            assert getattr(module, name) is not None
+        assert name not in module.__all__
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        module.nothing  # noqa: B018

@@ -399,7 +399,8 @@ def _establish(spec: UpdateSpec, deps: UpdateDeps, now: datetime) -> _Facts:
 
 
 def _plan_file(spec: UpdateSpec, run: str) -> str:
-    return str((spec.journal_path.parent / f"{run}.tfplan").resolve())
+    # The directory resolved, not the file: a symlink planted at the file must stay visible.
+    return str(spec.journal_path.parent.resolve() / f"{run}.tfplan")
 
 
 def _variables(facts: _Facts, use: Use) -> tuple[tuple[str, str], ...]:
@@ -569,6 +570,9 @@ class _Execution:
 
     def plan(self, use: Use) -> Mapping[str, Any]:
         plan_file = _plan_file(self.spec, self.facts.run)
+        # Terraform writes -out through a symlink; one planted there must not redirect it.
+        if Path(plan_file).is_symlink():
+            raise UpdateError(f"refusing to follow the symlink {plan_file}")
         changes = self.terraform.plan(
             plan_file,
             variables=_variables(self.facts, use),

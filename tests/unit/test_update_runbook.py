@@ -783,3 +783,43 @@ def test_dry_run_previews_the_window_gate_truthfully(
     assert preflight.startswith(
         f"check that DB cluster anysource-production is available; {expected}; "
     )
+
+
+def test_a_symlink_at_the_plan_file_is_refused_and_the_var_file_restored(world: World) -> None:
+    """Terraform would write the saved plan through the link; the run stops at plan instead."""
+    victim = world.workdir / "main.tf"
+    victim.write_text("keep me\n")
+    runlayer = world.workdir / ".runlayer"
+    runlayer.mkdir()
+    link = runlayer / "update-20260301T053000Z.tfplan"
+    link.symlink_to(victim)
+    report = world.run()
+    assert (report.outcome, world.tf.verbs()) == ("failed", ["init"])
+    assert report.message == (
+        "update backend_version=v1.3.0 stopped at plan: "
+        f"refusing to follow the symlink {link.parent.resolve() / link.name}; "
+        f"nothing was applied; {world.var_file} holds backend_version=v1.2.3; "
+        "snapshot backup-before-update-20260301-053000 was taken and is kept"
+    )
+    assert victim.read_text() == "keep me\n"
+    world.check_invariants()
+
+
+def test_secrets_in_terraform_errors_are_masked_in_journal_and_report(world: World) -> None:
+    leak = 'Error: AKIAIOSFODNN7EXAMPLE rejected; {"password": "p@ss word"} for postgres://app:p@w@db/x'
+    world.tf.fail_message = leak
+    world.tf.fail_next("plan", True)
+    report = world.run()
+    journal = (world.workdir / ".runlayer" / "update.jsonl").read_text()
+    for secret in ("AKIAIOSFODNN7EXAMPLE", "p@ss word", "app:p@w"):
+        assert secret not in journal
+    failed = [
+        r
+        for r in read_journal(world.workdir / ".runlayer" / "update.jsonl")
+        if r.result == "failed"
+    ]
+    assert failed[0].detail == {
+        "error": 'Error: AKIA**************** rejected; {"password": "***"} for postgres://***@db/x'
+    }
+    assert (world.workdir / ".runlayer" / "update.jsonl").stat().st_mode & 0o777 == 0o600
+    assert report.outcome == "failed"

@@ -40,7 +40,7 @@ from runlayer_tf.errors import (
     UpdateError,
     UsageError,
 )
-from runlayer_tf.tags import ImageRef
+from runlayer_tf.tags import ImageRef, Selector, SelectorKind
 from runlayer_tf.tags import crosses_major as tags_crosses_major
 from runlayer_tf.update import _ecs as ecs_mod
 from runlayer_tf.update import _snapshot as snap
@@ -516,9 +516,7 @@ class _Execution:
         try:
             major = self.deps.crosses_major(previous_tag, target_tag)
         except TagError as err:
-            raise UpdateError(
-                f"cannot compare {previous_tag} and {target_tag} ({err}); pass --allow-major to go ahead"
-            ) from err
+            raise UpdateError(_not_comparable(change, previous_tag, target_tag, err)) from err
         if major:
             raise UpdateError(
                 f"{change.name} {previous_tag} -> {target_tag} crosses a major version; pass --allow-major"
@@ -762,6 +760,37 @@ class _Execution:
             restore_command=self._restore_command() if snapshot_taken else None,
             journal=str(self.journal.path),
         )
+
+
+_SELECTORS = {
+    SelectorKind.PARTIAL: "a partial version",
+    SelectorKind.CONSTRAINT: "a version constraint",
+    SelectorKind.LATEST: "the latest tag",
+}
+
+
+def _selector(tag: str) -> str | None:
+    """What kind of selector ``tag`` is (``a partial version``...), None for a version or a plain tag."""
+    try:
+        return _SELECTORS.get(Selector.parse(tag).kind)
+    except TagError:
+        return None
+
+
+def _not_comparable(change: PlannedChange, previous: str, target: str, err: TagError) -> str:
+    """Why ``previous -> target`` cannot be checked for a major jump: selectors first, else the parse error."""
+    if kind := _selector(previous):
+        return (
+            f"{change.name} holds the selector {previous} ({kind}), not a version, so there is no "
+            f"current version to compare {target} with; pin {change.name} to the version it runs "
+            "(a full MAJOR.MINOR.PATCH tag) first, or pass --allow-major to skip the comparison"
+        )
+    if kind := _selector(target):
+        return (
+            f"{change.name}: {target} is a selector ({kind}), not a version; "
+            "give the exact version to deploy (a full MAJOR.MINOR.PATCH tag)"
+        )
+    return f"cannot compare {previous} and {target} ({err}); pass --allow-major to go ahead"
 
 
 def _cluster_from(detail: Mapping[str, Any]) -> snap.ClusterInfo | None:

@@ -24,6 +24,7 @@ from update_fakes import (
 )
 
 from runlayer_tf.errors import ConfigError, PinError, UpdateError, UsageError
+from runlayer_tf.tags import crosses_major
 from runlayer_tf.update import _varfile as varfile
 from runlayer_tf.update._health import urllib_get
 from runlayer_tf.update._journal import hold_lock, read_journal
@@ -823,3 +824,43 @@ def test_secrets_in_terraform_errors_are_masked_in_journal_and_report(world: Wor
     }
     assert (world.workdir / ".runlayer" / "update.jsonl").stat().st_mode & 0o777 == 0o600
     assert report.outcome == "failed"
+
+
+@pytest.mark.parametrize(
+    ("held", "reason"),
+    [
+        (
+            "v1.2",
+            "backend_version holds the selector v1.2 (a partial version), not a version, so there is "
+            "no current version to compare v1.3.0 with; pin backend_version to the version it runs "
+            "(a full MAJOR.MINOR.PATCH tag) first, or pass --allow-major to skip the comparison",
+        ),
+        (
+            "~> 1.2",
+            "backend_version holds the selector ~> 1.2 (a version constraint), not a version, so there "
+            "is no current version to compare v1.3.0 with; pin backend_version to the version it runs "
+            "(a full MAJOR.MINOR.PATCH tag) first, or pass --allow-major to skip the comparison",
+        ),
+        (
+            "latest",
+            "backend_version holds the selector latest (the latest tag), not a version, so there is "
+            "no current version to compare v1.3.0 with; pin backend_version to the version it runs "
+            "(a full MAJOR.MINOR.PATCH tag) first, or pass --allow-major to skip the comparison",
+        ),
+        (
+            "release-7",
+            'cannot compare release-7 and v1.3.0 (invalid version "release-7": expected '
+            "MAJOR.MINOR.PATCH with an optional leading v); pass --allow-major to go ahead",
+        ),
+    ],
+)
+def test_a_selector_in_the_var_file_gets_a_message_about_selectors(
+    world: World, held: str, reason: str
+) -> None:
+    world.var_file.write_text(VARS_OLD.replace("v1.2.3", held))
+    deps = attrs.evolve(world.deps(), crosses_major=crosses_major)
+    report = run_update(world.spec, deps)
+    assert report.message == (
+        f"update backend_version=v1.3.0 stopped at preflight: {reason}; nothing was changed"
+    )
+    assert world.var_file.read_text() == VARS_OLD.replace("v1.2.3", held)

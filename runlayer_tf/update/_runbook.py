@@ -860,7 +860,19 @@ def run_update(spec: UpdateSpec, deps: UpdateDeps) -> UpdateReport:
                 steps=(),
             )
         journal.append(facts.run, "begin", detail=facts.to_dict())
+        if not _verifies(spec):
+            deps.progress.step("verify", NOTHING_TO_VERIFY)
         return _Execution(spec, deps, facts, journal, None).run()
+
+
+NOTHING_TO_VERIFY = (
+    "warning: nothing will be verified after apply (no --health-url, --backend-url, "
+    "--frontend-url or --service): success will mean only that apply exited 0"
+)
+
+
+def _verifies(spec: UpdateSpec) -> bool:
+    return bool(spec.health_urls or (spec.ecs_cluster and spec.services))
 
 
 def _check_same_run(spec: UpdateSpec, facts: _Facts) -> None:
@@ -961,7 +973,7 @@ def _dry_run(spec: UpdateSpec, deps: UpdateDeps) -> UpdateReport:
             "planned",
             f"check snapshot {facts.snapshot} is available, then run: {cmd(tf.argv(Apply(plan_file)))}",
         ),
-        StepReport("verify", "planned", "; ".join(verify) or "nothing to verify"),
+        StepReport("verify", "planned", "; ".join(verify) or NOTHING_TO_VERIFY),
     )
     return UpdateReport(
         run=facts.run,

@@ -29,6 +29,7 @@ from runlayer_tf.update import _varfile as varfile
 from runlayer_tf.update._health import urllib_get
 from runlayer_tf.update._journal import hold_lock, read_journal
 from runlayer_tf.update._runbook import (
+    StepReport,
     UpdateDeps,
     UpdateReport,
     UpdateSpec,
@@ -864,3 +865,15 @@ def test_a_selector_in_the_var_file_gets_a_message_about_selectors(
         f"update backend_version=v1.3.0 stopped at preflight: {reason}; nothing was changed"
     )
     assert world.var_file.read_text() == VARS_OLD.replace("v1.2.3", held)
+
+
+def test_a_run_with_nothing_to_verify_warns_first(world: World) -> None:
+    warning = (
+        "warning: nothing will be verified after apply (no --health-url, --backend-url, "
+        "--frontend-url or --service): success will mean only that apply exited 0"
+    )
+    dry = world.run(health_urls=(), ecs_cluster=None, services=(), dry_run=True)
+    assert dry.steps[-1] == StepReport("verify", "planned", warning)
+    report = world.run(health_urls=(), ecs_cluster=None, services=())
+    assert report.outcome == "succeeded"
+    assert world.progress.lines[0] == f"[verify] {warning}"

@@ -34,10 +34,12 @@ from runlayer_tf.update import (
     default_health_urls,
     find_binary,
     make_progress,
+    managing_tool,
     redact,
     repository_defaults,
     run_update,
     snapshot_id,
+    tool_of,
 )
 
 
@@ -120,7 +122,13 @@ def _configure(parser: argparse.ArgumentParser, *, kind: Literal["update", "roll
     where.add_argument(
         "--terraform",
         metavar="tofu|terraform|PATH",
-        help="the binary to run (default: tofu when on PATH, else terraform)",
+        help="the binary to run (default: the one the root's .terraform.lock.hcl was made by, "
+        "else tofu when on PATH, else terraform); one that did not make the lock file is refused",
+    )
+    where.add_argument(
+        "--force-terraform",
+        action="store_true",
+        help="run --terraform even when the root's .terraform.lock.hcl was made by the other binary",
     )
 
     checks = parser.add_argument_group("safety")
@@ -293,6 +301,20 @@ def check_template(template: str, cluster: str) -> str:
         raise UsageError(f"--snapshot-template: {err}") from err
 
 
+def choose_terraform(workdir: Path, given: str | None, *, force: bool = False) -> str:
+    """The binary to run: the root's own by default; ``given`` unless it is the other one (UsageError)."""
+    manager = managing_tool(workdir)
+    if given is None:
+        return manager.name if manager is not None else default_terraform()
+    tool = tool_of(given)
+    if manager is not None and tool is not None and tool != manager.name and not force:
+        raise UsageError(
+            f"--terraform {given} is {tool}, but {manager.evidence}: {tool} would rewrite it "
+            f"and the state for {tool}; use --terraform {manager.name}, or pass --force-terraform"
+        )
+    return given
+
+
 def default_terraform() -> str:
     return "tofu" if shutil.which("tofu") else "terraform"
 
@@ -313,7 +335,7 @@ def spec_from_args(args: argparse.Namespace, *, kind: Literal["update", "rollbac
     workdir = Path(args.workdir).resolve()
     if not workdir.is_dir():
         raise ConfigError(f"--workdir {args.workdir} is not a directory")
-    binary = args.terraform or default_terraform()
+    binary = choose_terraform(workdir, args.terraform, force=args.force_terraform)
     if not args.dry_run:
         binary = find_binary(binary)
     # UpdateSpec checks the health URLs (UsageError naming a bad one).

@@ -36,7 +36,7 @@ from runlayer_tf.update._snapshot import (
     restore_command,
     snapshot_id,
 )
-from runlayer_tf.update._terraform import Terraform, find_binary
+from runlayer_tf.update._terraform import Terraform, find_binary, managing_tool, tool_of
 from runlayer_tf.update._varfile import read_vars, set_vars
 from runlayer_tf.update._window import MaintenanceWindow
 
@@ -59,6 +59,7 @@ __all__ = [
     "find_binary",
     "force_new_deployment",
     "make_progress",
+    "managing_tool",
     "read_journal",
     "read_vars",
     "redact",
@@ -68,6 +69,7 @@ __all__ = [
     "scale_bounce",
     "set_vars",
     "snapshot_id",
+    "tool_of",
     "urllib_get",
     "wait_healthy",
     "wait_stable",

@@ -3,6 +3,13 @@
 The journal is appended to and fsynced record by record, so after a crash it
 says exactly which steps ended; ``--resume`` reads it back.  A torn last line
 (the process died mid-write) is ignored, and cut off before the next append.
+
+The working dir may be hostile (a shared workdir or a repository can carry a
+symlink at ``.runlayer/update.jsonl``): every file here is opened with
+``O_NOFOLLOW``, created with ``O_EXCL`` when new, mode 0600, and must be a
+regular file.  Every record is checked against the schema on reading (a
+damaged line is a one-line UpdateError naming the file and line) and has its
+secrets masked (:func:`redact_data`) on writing.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ import contextlib
 import json
 import os
 import socket
+import stat
 import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timezone
@@ -21,6 +29,7 @@ import attrs
 
 from runlayer_tf.errors import UpdateError
 from runlayer_tf.update._clock import utc_now
+from runlayer_tf.update._secrets import redact_data
 
 try:
     import fcntl
@@ -35,10 +44,57 @@ __all__ = [
     "RunHistory",
     "hold_lock",
     "last_run",
+    "open_private",
     "read_journal",
 ]
 
 DEFAULT_DIR = ".runlayer"
+EVENTS = ("begin", "start", "end", "note", "finish")
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_PRIVATE = 0o600
+
+
+def open_private(path: Path, flags: int) -> int:
+    """Open ``path`` (``flags`` without O_CREAT) as a private regular file, never through a symlink.
+
+    With ``create`` semantics (``os.O_CREAT`` in ``flags``) a missing file is
+    made with ``O_EXCL`` and mode 0600; an existing one is opened with
+    ``O_NOFOLLOW`` and made 0600.  Raises UpdateError for a symlink or
+    anything not a regular file, FileNotFoundError when it is missing and not
+    created.
+    """
+    create = bool(flags & os.O_CREAT)
+    flags &= ~os.O_CREAT
+    fd = -1
+    if create:
+        try:
+            fd = os.open(path, flags | os.O_CREAT | os.O_EXCL | _NOFOLLOW, _PRIVATE)
+        except FileExistsError:
+            fd = -1
+    try:
+        if fd < 0:
+            fd = os.open(path, flags | _NOFOLLOW | os.O_NONBLOCK)
+    except OSError as err:
+        if os.path.islink(path):
+            raise UpdateError(f"refusing to follow the symlink {path}") from None
+        if isinstance(err, FileNotFoundError):
+            raise
+        raise UpdateError(f"cannot open {path}: {err.strerror or err}") from err
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise UpdateError(f"refusing {path}: not a regular file")
+    if stat.S_IMODE(info.st_mode) != _PRIVATE and info.st_uid == os.getuid():
+        os.fchmod(fd, _PRIVATE)
+    os.set_blocking(fd, True)
+    return fd
+
+
+def private_dir(path: Path) -> None:
+    """Make the directory ``path`` (0700 when new); refuse a ``.runlayer`` that is a symlink."""
+    if path.name == DEFAULT_DIR and path.is_symlink():
+        raise UpdateError(f"refusing to follow the symlink {path}")
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 
 @attrs.frozen
@@ -67,18 +123,65 @@ class Record:
 
     @classmethod
     def parse(cls, line: str) -> Record:
-        """Parse one journal line; raises ValueError."""
-        raw = json.loads(line)
-        if not isinstance(raw, dict) or not {"ts", "run", "event"} <= raw.keys():
-            raise ValueError("not a journal record")
+        """Parse one journal line against the schema; raises ValueError saying what is wrong."""
+        try:
+            raw = json.loads(line)
+        except RecursionError:
+            raise ValueError("nested too deeply") from None
+        if not isinstance(raw, dict):
+            raise ValueError("not a JSON object")
+        for key in ("ts", "run", "event"):
+            if not isinstance(raw.get(key), str):
+                raise ValueError(f"{key!r} is not a string")
+        if raw["event"] not in EVENTS:
+            raise ValueError(f"unknown event {raw['event']!r}")
+        for key in ("step", "result"):
+            if raw.get(key) is not None and not isinstance(raw[key], str):
+                raise ValueError(f"{key!r} is not a string")
+        detail = raw.get("detail") or {}
+        if not isinstance(detail, dict):
+            raise ValueError("'detail' is not an object")
+        if raw["event"] in ("start", "end") and not raw.get("step"):
+            raise ValueError(f"a {raw['event']} record without a step")
+        if raw["event"] == "begin":
+            _check_facts(detail)
         return cls(
-            ts=str(raw["ts"]),
-            run=str(raw["run"]),
-            event=str(raw["event"]),
+            ts=raw["ts"],
+            run=raw["run"],
+            event=raw["event"],
             step=raw.get("step"),
             result=raw.get("result"),
-            detail=dict(raw.get("detail") or {}),
+            detail=detail,
         )
+
+
+_FACT_FIELDS = ("kind", "cluster", "mode", "snapshot")
+_CHANGE_FIELDS = {
+    "name": False,
+    "previous": False,
+    "target": False,
+    "var_file": True,
+    "repository": True,
+}
+
+
+def _check_facts(detail: Mapping[str, Any]) -> None:
+    """The ``begin`` record's facts: what ``--resume`` acts on, so every field is checked."""
+    for key in _FACT_FIELDS:
+        if not isinstance(detail.get(key), str):
+            raise ValueError(f"begin: {key!r} is not a string")
+    changes = detail.get("changes")
+    if not isinstance(changes, list) or not changes:
+        raise ValueError("begin: 'changes' is not a non-empty list")
+    for number, change in enumerate(changes, 1):
+        if not isinstance(change, dict) or set(change) != set(_CHANGE_FIELDS):
+            raise ValueError(
+                f"begin: change {number} does not have the fields {', '.join(_CHANGE_FIELDS)}"
+            )
+        for key, optional in _CHANGE_FIELDS.items():
+            value = change[key]
+            if not (isinstance(value, str) or (optional and value is None)):
+                raise ValueError(f"begin: change {number} {key!r} is not a string")
 
 
 class Journal:
@@ -104,16 +207,17 @@ class Journal:
             event=event,
             step=step,
             result=result,
-            detail=dict(detail or {}),
+            detail=redact_data(dict(detail or {})),
         )
         if not self._ready:
             # Once: every record this object appends is whole (written and
             # fsynced before append returns), so only a tail torn before it
             # started can need mending.
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(self.path.parent)
             _mend_torn_tail(self.path)
             self._ready = True
-        with self.path.open("a", encoding="utf-8") as out:
+        fd = open_private(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        with os.fdopen(fd, "a", encoding="utf-8") as out:
             out.write(record.to_json() + "\n")
             out.flush()
             os.fsync(out.fileno())
@@ -129,7 +233,7 @@ def _mend_torn_tail(path: Path) -> None:
     be glued to it, making a corrupt middle line that blocks every later run.
     """
     try:
-        with path.open("r+b") as journal:
+        with os.fdopen(open_private(path, os.O_RDWR), "r+b") as journal:
             size = journal.seek(0, os.SEEK_END)
             if size == 0:
                 return
@@ -141,7 +245,7 @@ def _mend_torn_tail(path: Path) -> None:
             start = data.rfind(b"\n") + 1
             try:
                 Record.parse(data[start:].decode("utf-8"))
-            except ValueError:  # UnicodeDecodeError and JSONDecodeError included
+            except ValueError:  # UnicodeDecodeError, JSONDecodeError and the schema's
                 journal.truncate(start)
             else:
                 journal.seek(size)
@@ -153,21 +257,36 @@ def _mend_torn_tail(path: Path) -> None:
 
 
 def read_journal(path: Path) -> list[Record]:
-    """Every readable record of ``path`` (none when it does not exist); raises UpdateError on a corrupt middle line."""
+    """Every record of ``path`` (none when it does not exist).
+
+    A last line without its newline was torn by a crash and is ignored; any
+    other line that is not a valid record raises UpdateError naming the file
+    and the line.
+    """
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        with os.fdopen(open_private(path, os.O_RDONLY), "rb") as journal:
+            data = journal.read()
     except FileNotFoundError:
         return []
+    lines = data.split(b"\n")
+    torn = lines.pop()  # b"" when the file ends with a newline
     records = []
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
-            records.append(Record.parse(line))
+            records.append(Record.parse(line.decode("utf-8")))
+        except UnicodeDecodeError:
+            raise UpdateError(
+                f"journal {path} line {number} is not a journal record: not UTF-8"
+            ) from None
         except ValueError as err:
-            if number == len(lines):
-                break  # torn by a crash mid-write: that record never happened
-            raise UpdateError(f"journal {path} line {number} is not a journal record") from err
+            raise UpdateError(
+                f"journal {path} line {number} is not a journal record: {err}"
+            ) from None
+    if torn.strip():
+        with contextlib.suppress(ValueError):
+            records.append(Record.parse(torn.decode("utf-8")))
     return records
 
 
@@ -255,7 +374,7 @@ def hold_lock(path: Path, clock: Callable[[], datetime] = utc_now) -> Iterator[L
         socket.gethostname(),
         clock().astimezone(timezone.utc).isoformat(timespec="seconds"),
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     fd = _flock(path) if fcntl is not None else _create_exclusively(path)
     try:
         os.ftruncate(fd, 0)
@@ -274,7 +393,7 @@ def hold_lock(path: Path, clock: Callable[[], datetime] = utc_now) -> Iterator[L
 def _flock(path: Path) -> int:
     assert fcntl is not None
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = open_private(path, os.O_RDWR | os.O_CREAT)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -295,11 +414,12 @@ def _flock(path: Path) -> int:
 
 def _create_exclusively(path: Path) -> int:
     try:
-        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | _NOFOLLOW, _PRIVATE)
     except FileExistsError:
         try:
-            text = path.read_bytes()[:4096]
-        except OSError:
+            with os.fdopen(open_private(path, os.O_RDONLY), "rb") as held:
+                text = held.read(4096)
+        except (OSError, UpdateError):
             text = b""
     named = _named(text)
     hint = "; remove it if no update is running"

@@ -6,29 +6,15 @@ AWS keys that show up in Terraform output or in a health URL reach the screen.
 
 from __future__ import annotations
 
-import re
 import sys
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Protocol, TextIO
 
 from runlayer_tf.update._clock import utc_now
+from runlayer_tf.update._secrets import redact
 
 __all__ = ["PlainProgress", "Progress", "SilentProgress", "TtyProgress", "make_progress", "redact"]
-
-_URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
-_ACCESS_KEY = re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b")
-_SECRET_ASSIGN = re.compile(
-    r"(?i)(?P<key>aws_secret_access_key|aws_session_token|secret_access_key|session_token|password|secret|token)"
-    r"(?P<sep>\s*[=:]\s*\"?)[^\s\",]+"
-)
-
-
-def redact(text: str) -> str:
-    """``text`` with URL credentials, AWS access key ids and ``secret=...`` values masked."""
-    text = _URL_USERINFO.sub(r"\g<scheme>***@", text)
-    text = _ACCESS_KEY.sub("AKIA****************", text)
-    return _SECRET_ASSIGN.sub(r"\g<key>\g<sep>***", text)
 
 
 class Progress(Protocol):

@@ -40,7 +40,7 @@ from runlayer_tf.errors import (
     UpdateError,
     UsageError,
 )
-from runlayer_tf.tags import ImageRef
+from runlayer_tf.tags import ImageRef, Selector, SelectorKind
 from runlayer_tf.tags import crosses_major as tags_crosses_major
 from runlayer_tf.update import _ecs as ecs_mod
 from runlayer_tf.update import _snapshot as snap
@@ -399,7 +399,8 @@ def _establish(spec: UpdateSpec, deps: UpdateDeps, now: datetime) -> _Facts:
 
 
 def _plan_file(spec: UpdateSpec, run: str) -> str:
-    return str((spec.journal_path.parent / f"{run}.tfplan").resolve())
+    # The directory resolved, not the file: a symlink planted at the file must stay visible.
+    return str(spec.journal_path.parent.resolve() / f"{run}.tfplan")
 
 
 def _variables(facts: _Facts, use: Use) -> tuple[tuple[str, str], ...]:
@@ -515,9 +516,7 @@ class _Execution:
         try:
             major = self.deps.crosses_major(previous_tag, target_tag)
         except TagError as err:
-            raise UpdateError(
-                f"cannot compare {previous_tag} and {target_tag} ({err}); pass --allow-major to go ahead"
-            ) from err
+            raise UpdateError(_not_comparable(change, previous_tag, target_tag, err)) from err
         if major:
             raise UpdateError(
                 f"{change.name} {previous_tag} -> {target_tag} crosses a major version; pass --allow-major"
@@ -569,6 +568,9 @@ class _Execution:
 
     def plan(self, use: Use) -> Mapping[str, Any]:
         plan_file = _plan_file(self.spec, self.facts.run)
+        # Terraform writes -out through a symlink; one planted there must not redirect it.
+        if Path(plan_file).is_symlink():
+            raise UpdateError(f"refusing to follow the symlink {plan_file}")
         changes = self.terraform.plan(
             plan_file,
             variables=_variables(self.facts, use),
@@ -760,6 +762,37 @@ class _Execution:
         )
 
 
+_SELECTORS = {
+    SelectorKind.PARTIAL: "a partial version",
+    SelectorKind.CONSTRAINT: "a version constraint",
+    SelectorKind.LATEST: "the latest tag",
+}
+
+
+def _selector(tag: str) -> str | None:
+    """What kind of selector ``tag`` is (``a partial version``...), None for a version or a plain tag."""
+    try:
+        return _SELECTORS.get(Selector.parse(tag).kind)
+    except TagError:
+        return None
+
+
+def _not_comparable(change: PlannedChange, previous: str, target: str, err: TagError) -> str:
+    """Why ``previous -> target`` cannot be checked for a major jump: selectors first, else the parse error."""
+    if kind := _selector(previous):
+        return (
+            f"{change.name} holds the selector {previous} ({kind}), not a version, so there is no "
+            f"current version to compare {target} with; pin {change.name} to the version it runs "
+            "(a full MAJOR.MINOR.PATCH tag) first, or pass --allow-major to skip the comparison"
+        )
+    if kind := _selector(target):
+        return (
+            f"{change.name}: {target} is a selector ({kind}), not a version; "
+            "give the exact version to deploy (a full MAJOR.MINOR.PATCH tag)"
+        )
+    return f"cannot compare {previous} and {target} ({err}); pass --allow-major to go ahead"
+
+
 def _cluster_from(detail: Mapping[str, Any]) -> snap.ClusterInfo | None:
     if "engine" not in detail:
         return None
@@ -827,7 +860,19 @@ def run_update(spec: UpdateSpec, deps: UpdateDeps) -> UpdateReport:
                 steps=(),
             )
         journal.append(facts.run, "begin", detail=facts.to_dict())
+        if not _verifies(spec):
+            deps.progress.step("verify", NOTHING_TO_VERIFY)
         return _Execution(spec, deps, facts, journal, None).run()
+
+
+NOTHING_TO_VERIFY = (
+    "warning: nothing will be verified after apply (no --health-url, --backend-url, "
+    "--frontend-url or --service): success will mean only that apply exited 0"
+)
+
+
+def _verifies(spec: UpdateSpec) -> bool:
+    return bool(spec.health_urls or (spec.ecs_cluster and spec.services))
 
 
 def _check_same_run(spec: UpdateSpec, facts: _Facts) -> None:
@@ -928,7 +973,7 @@ def _dry_run(spec: UpdateSpec, deps: UpdateDeps) -> UpdateReport:
             "planned",
             f"check snapshot {facts.snapshot} is available, then run: {cmd(tf.argv(Apply(plan_file)))}",
         ),
-        StepReport("verify", "planned", "; ".join(verify) or "nothing to verify"),
+        StepReport("verify", "planned", "; ".join(verify) or NOTHING_TO_VERIFY),
     )
     return UpdateReport(
         run=facts.run,

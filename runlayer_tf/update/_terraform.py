@@ -10,13 +10,14 @@ failure carries the tail of stderr.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, Literal, Protocol
 
 import attrs
 
@@ -30,9 +31,12 @@ __all__ = [
     "Runner",
     "Terraform",
     "TerraformCommand",
+    "Tool",
     "build_argv",
     "find_binary",
+    "managing_tool",
     "run_command",
+    "tool_of",
 ]
 
 STDERR_TAIL_LINES = 20
@@ -94,6 +98,54 @@ def find_binary(name_or_path: str) -> str:
             f"Terraform binary {name_or_path!r} is not on PATH; pass --terraform PATH"
         )
     return found
+
+
+ToolName = Literal["tofu", "terraform"]
+_REGISTRY_TOOLS: Mapping[str, ToolName] = {
+    "registry.opentofu.org": "tofu",
+    "registry.terraform.io": "terraform",
+}
+_LOCKED_PROVIDER = re.compile(r'^\s*provider\s+"([^"/]+)/', re.MULTILINE)
+
+
+@attrs.frozen
+class Tool:
+    """The binary that manages a root (``tofu`` or ``terraform``) and what says so."""
+
+    name: ToolName
+    evidence: str
+
+
+def managing_tool(workdir: Path) -> Tool | None:
+    """The binary that initialised ``workdir``, from its ``.terraform.lock.hcl`` provider hosts.
+
+    ``init`` records each provider under the registry host it came from:
+    ``registry.opentofu.org`` for OpenTofu, ``registry.terraform.io`` for
+    Terraform; running the other binary rewrites the lock file (and the
+    state's ``terraform_version``).  None when there is no lock file, it
+    names no provider, or it names both hosts.
+    """
+    try:
+        text = (workdir / ".terraform.lock.hcl").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    hosts = {h.lower() for h in _LOCKED_PROVIDER.findall(text)}
+    tools = {_REGISTRY_TOOLS[h] for h in hosts if h in _REGISTRY_TOOLS}
+    if len(tools) != 1:
+        return None
+    (name,) = tools
+    host = next(h for h, t in _REGISTRY_TOOLS.items() if t == name)
+    return Tool(name, f"{workdir / '.terraform.lock.hcl'} names providers from {host}")
+
+
+def tool_of(binary: str) -> ToolName | None:
+    """``tofu`` or ``terraform`` from a binary's name (``/opt/bin/terraform-1.9`` is terraform); None if unknown."""
+    base = Path(binary).name.lower()
+    if base.startswith(("tofu", "opentofu")):
+        return "tofu"
+    if base.startswith("terraform"):
+        return "terraform"
+    return None
 
 
 @attrs.frozen

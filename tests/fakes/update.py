@@ -283,6 +283,7 @@ class FakeTerraform:
         self.kill_on: set[str] = set()
         self.applies_without_snapshot: list[str] = []
         self.applied: list[str] = []
+        self.fail_message: str | None = None
 
     def fail_next(self, verb: str, *outcomes: bool) -> None:
         """Queue outcomes for the next runs of ``verb``: True fails that run."""
@@ -306,7 +307,9 @@ class FakeTerraform:
             raise Killed(f"killed during {verb}")
         queue = self.fail.get(verb) or []
         if queue and queue.pop(0):
-            raise TerraformError(f"tofu {verb} exited 1: Error: simulated {verb} failure")
+            raise TerraformError(
+                self.fail_message or f"tofu {verb} exited 1: Error: simulated {verb} failure"
+            )
         if verb == "plan":
             self.planned = self._version_from(argv)
             return RunResult(argv, 2 if self.planned != self.deployed else 0, "", ())

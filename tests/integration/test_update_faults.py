@@ -30,6 +30,7 @@ from typing import Any
 import attrs
 import pytest
 
+from runlayer_tf.update._terraform import tool_of
 from tests.harness.moto_server import MotoServer
 from tests.harness.tofu import Tofu
 
@@ -711,3 +712,28 @@ def test_unstable_ecs_service_fails_verify_and_the_rollback(world: World) -> Non
         f"backend-service: 0/2 running, primary IN_PROGRESS 0/2 {cluster}:1)"
     ) in report["message"], report["message"]
     assert (world.var_file.read_text(), world.deployed()) == (OLD_VARS, "v1.2.3")
+
+
+def test_the_other_binary_is_refused_for_the_root_it_did_not_initialise(
+    world: World, tmp_path: Path
+) -> None:
+    """The root's lock file names the registry of the binary that ran init: the other one is refused."""
+    own = tool_of(str(world.tofu.binary))
+    name, host = {
+        "tofu": ("terraform", "registry.opentofu.org"),
+        "terraform": ("tofu", "registry.terraform.io"),
+    }[own or "tofu"]
+    other = tmp_path / "bin" / name
+    other.parent.mkdir()
+    other.symlink_to(world.tofu.binary)
+    lock = (world.workdir / ".terraform.lock.hcl").read_text()
+    result = world.run("--terraform", str(other))
+    assert (result.code, result.stdout) == (2, "")
+    assert result.stderr == (
+        f"runlayer-tf: error: --terraform {other} is {name}, but "
+        f"{world.workdir / '.terraform.lock.hcl'} names providers from {host}: "
+        f"{name} would rewrite it and the state for {name}; "
+        f"use --terraform {own}, or pass --force-terraform\n"
+    )
+    assert (world.journal(), world.snapshots(), world.var_file.read_text()) == ([], [], OLD_VARS)
+    assert (world.workdir / ".terraform.lock.hcl").read_text() == lock

@@ -383,3 +383,71 @@ def test_ecs_scale_bounce_command_json(
             "state": "backend-service: 2/2 running, primary COMPLETED 2/2 backend-service:7",
         }
     ]
+
+
+def _lock(root: Path, *hosts: str) -> None:
+    blocks = [
+        f'provider "{host}/hashicorp/external{i}" {{\n  version = "2.3.4"\n  hashes = ["h1:x="]\n}}\n'
+        for i, host in enumerate(hosts)
+    ]
+    (root / ".terraform.lock.hcl").write_text(
+        "# This file is maintained automatically by init.\n\n" + "\n".join(blocks)
+    )
+
+
+@pytest.mark.parametrize(
+    ("hosts", "given", "force", "binary"),
+    [
+        (("registry.terraform.io",), None, False, "terraform"),
+        (("registry.opentofu.org",), None, False, "tofu"),
+        (
+            ("registry.opentofu.org", "registry.opentofu.org"),
+            "/opt/tools/bin/tofu",
+            False,
+            "/opt/tools/bin/tofu",
+        ),
+        (("registry.terraform.io",), "terraform", False, "terraform"),
+        (("registry.terraform.io",), "tofu", True, "tofu"),
+        (("registry.terraform.io",), "/opt/custom-wrapper", False, "/opt/custom-wrapper"),
+        (("registry.terraform.io", "registry.opentofu.org"), "tofu", False, "tofu"),
+    ],
+)
+def test_the_binary_defaults_to_the_one_that_made_the_lock_file(
+    root: Path, hosts: tuple[str, ...], given: str | None, force: bool, binary: str
+) -> None:
+    _lock(root, *hosts)
+    argv = ["--cluster", "c", "--workdir", str(root), "--set", "a=1", "--dry-run"]
+    argv += [*(["--terraform", given] if given else []), *(["--force-terraform"] if force else [])]
+    assert _cli.spec_from_args(parse("update", argv), kind="update").terraform == binary
+
+
+def test_without_a_lock_file_the_default_is_tofu_on_path_else_terraform(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    argv = ["--cluster", "c", "--workdir", str(root), "--set", "a=1", "--dry-run"]
+    monkeypatch.setenv("PATH", str(root))
+    assert _cli.spec_from_args(parse("update", argv), kind="update").terraform == "terraform"
+    (root / "tofu").write_text("#!/bin/sh\n")
+    (root / "tofu").chmod(0o755)
+    assert _cli.spec_from_args(parse("update", argv), kind="update").terraform == "tofu"
+
+
+@pytest.mark.parametrize(
+    ("host", "given", "tool", "other"),
+    [
+        ("registry.terraform.io", "tofu", "tofu", "terraform"),
+        ("registry.opentofu.org", "/usr/local/bin/terraform", "terraform", "tofu"),
+    ],
+)
+def test_the_other_binary_is_refused_unless_forced(
+    root: Path, host: str, given: str, tool: str, other: str
+) -> None:
+    _lock(root, host)
+    argv = ["--cluster", "c", "--workdir", str(root), "--set", "a=1", "--terraform", given]
+    with pytest.raises(UsageError) as caught:
+        _cli.spec_from_args(parse("update", argv), kind="update")
+    assert str(caught.value) == (
+        f"--terraform {given} is {tool}, but {root / '.terraform.lock.hcl'} names providers from "
+        f"{host}: {tool} would rewrite it and the state for {tool}; "
+        f"use --terraform {other}, or pass --force-terraform"
+    )

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import base64
 import http.server
+import socket
 import threading
+import time
 from collections.abc import Iterator
+from datetime import datetime, timezone
 
 import pytest
 
 from runlayer_tf.errors import UpdateError, UsageError
 from runlayer_tf.update._health import (
+    Answer,
     NoAnswer,
     UrlState,
     check_health_url,
@@ -167,7 +172,10 @@ def test_urllib_get_turns_a_non_http_reply_into_no_answer(reply: bytes, reason: 
             "runlayer.example.com/api/v1/utils/health-check/",
             "bad URL: ValueError: unknown url type: 'runlayer.example.com/api/v1/utils/health-check/'",
         ),
-        ("http://127.0.0.1:abc/", "bad URL: InvalidURL: nonnumeric port: 'abc'"),
+        (
+            "http://127.0.0.1:abc/",
+            "bad URL: ValueError: Port could not be cast to integer value as 'abc'",
+        ),
     ],
 )
 def test_urllib_get_turns_a_malformed_url_into_no_answer(url: str, reason: str) -> None:
@@ -217,3 +225,148 @@ def test_check_health_url_rejects_the_rest(url: str, shown: str | None) -> None:
     assert str(caught.value) == (
         f"bad health URL {shown or url!r}: expected http://HOST/... or https://HOST/..."
     )
+
+
+# ------------------------------------------------- a loopback health server that tries to fool verify
+
+
+class _Tricky(http.server.BaseHTTPRequestHandler):
+    """``/away`` redirects to another origin, ``/here`` within this one, ``/auth`` wants basic auth."""
+
+    other_origin = ""
+
+    def do_GET(self) -> None:
+        if self.path == "/away":
+            self.send_response(302)
+            self.send_header("Location", f"{self.other_origin}/ok")
+        elif self.path == "/here":
+            self.send_response(301)
+            self.send_header("Location", "/ok")
+        elif self.path == "/loop":
+            self.send_response(302)
+            self.send_header("Location", "/loop")
+        elif self.path == "/auth":
+            expected = "Basic " + base64.b64encode(b"admin:p@ss w").decode()
+            self.send_response(200 if self.headers.get("Authorization") == expected else 401)
+        else:
+            self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def tricky(server: str) -> Iterator[str]:
+    _Tricky.other_origin = server  # another port on 127.0.0.1: another origin, answering 200
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Tricky)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_a_redirect_to_another_origin_is_not_followed_and_not_healthy(
+    tricky: str, server: str
+) -> None:
+    assert urllib_get(f"{tricky}/away", timeout=5) == Answer(302, f"{server}/ok")
+    clock = FakeClock()
+    with pytest.raises(UpdateError) as caught:
+        wait_healthy(
+            [f"{tricky}/away"],
+            get=urllib_get,
+            clock=clock,
+            sleep=clock.sleep,
+            deadline=5,
+            interval=5,
+        )
+    assert str(caught.value) == (
+        f"health check failed after 5s: {tricky}/away "
+        f"(302 redirect to {server}/ok (another origin: not followed))"
+    )
+
+
+@pytest.mark.parametrize(("path", "answer"), [("/here", 200), ("/loop", Answer(302, "/loop"))])
+def test_a_redirect_within_the_origin_is_followed_a_few_times(
+    tricky: str, path: str, answer: int | Answer
+) -> None:
+    assert urllib_get(f"{tricky}{path}", timeout=5) == answer
+
+
+@pytest.mark.parametrize(
+    ("userinfo", "status"),
+    [("admin:p%40ss%20w@", 200), ("admin:p@ss%20w@", 200), ("admin:wrong@", 401), ("", 401)],
+)
+def test_url_userinfo_is_sent_as_basic_auth(tricky: str, userinfo: str, status: int) -> None:
+    url = tricky.replace("http://", f"http://{userinfo}") + "/auth"
+    assert urllib_get(url, timeout=5) == status
+
+
+def test_a_failing_url_with_userinfo_is_reported_masked(tricky: str) -> None:
+    clock = FakeClock()
+    url = tricky.replace("http://", "http://admin:p@ss@") + "/auth"
+    with pytest.raises(UpdateError) as caught:
+        wait_healthy([url], get=urllib_get, clock=clock, sleep=clock.sleep, deadline=5, interval=5)
+    assert str(caught.value) == (
+        f"health check failed after 5s: {tricky.replace('http://', 'http://***@')}/auth (401)"
+    )
+
+
+@pytest.fixture
+def dripping() -> Iterator[str]:
+    """A server that sends a status line, then one header byte every 0.1 s, forever."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def drip(conn: socket.socket) -> None:
+        with conn:
+            conn.recv(4096)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+            while not stop.is_set():
+                try:
+                    conn.sendall(b"a")
+                except OSError:
+                    return
+                time.sleep(0.1)
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=drip, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}/"
+    stop.set()
+    listener.close()
+
+
+def test_a_request_has_a_wall_clock_deadline(dripping: str) -> None:
+    started = time.monotonic()
+    with pytest.raises(NoAnswer) as caught:
+        urllib_get(dripping, timeout=1)
+    assert caught.value.reason == "no complete answer within 1s"
+    assert time.monotonic() - started < 2
+
+
+def test_a_dripping_server_cannot_hold_verify_past_its_deadline(dripping: str) -> None:
+    """With the real clock: verify ends at --health-timeout, not at the 5 s request timeout."""
+    started = time.monotonic()
+    with pytest.raises(UpdateError) as caught:
+        wait_healthy(
+            [dripping],
+            get=urllib_get,
+            clock=lambda: datetime.now(timezone.utc),
+            sleep=time.sleep,
+            consecutive=1,
+            deadline=1.5,
+            interval=0.5,
+        )
+    elapsed = time.monotonic() - started
+    assert str(caught.value).startswith(
+        f"health check failed after 2s: {dripping} (no answer (no complete answer within "
+    )
+    assert elapsed < 3

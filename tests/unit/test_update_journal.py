@@ -6,6 +6,7 @@ import fcntl
 import json
 import os
 import socket
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -23,10 +24,20 @@ from runlayer_tf.update._journal import (
 )
 from tests.fakes.update import FakeClock
 
+FACTS = {
+    "kind": "update",
+    "cluster": "c",
+    "mode": "set",
+    "snapshot": "s",
+    "changes": [
+        {"name": "a", "previous": "v1", "target": "v2", "var_file": "f", "repository": None}
+    ],
+}
+
 
 def test_records_round_trip(tmp_path: Path) -> None:
     journal = Journal(tmp_path / ".runlayer" / "update.jsonl", FakeClock())
-    journal.append("r1", "begin", detail={"snapshot": "s"})
+    journal.append("r1", "begin", detail=FACTS)
     journal.append("r1", "start", step="snapshot")
     journal.append("r1", "end", step="snapshot", result="ok", detail={"arn": "a"})
     lines = journal.path.read_text().splitlines()
@@ -39,7 +50,7 @@ def test_records_round_trip(tmp_path: Path) -> None:
         "detail": {"arn": "a"},
     }
     assert read_journal(journal.path) == [
-        Record("2026-03-01T05:30:00+00:00", "r1", "begin", detail={"snapshot": "s"}),
+        Record("2026-03-01T05:30:00+00:00", "r1", "begin", detail=FACTS),
         Record("2026-03-01T05:30:00+00:00", "r1", "start", step="snapshot"),
         Record(
             "2026-03-01T05:30:00+00:00",
@@ -59,7 +70,7 @@ def test_torn_last_line_is_ignored_but_a_corrupt_middle_is_not(tmp_path: Path) -
     path.write_text(good + "\n" + '{"ts": "t", "run": "r1", "ev')
     assert read_journal(path) == [Record("t", "r1", "start", step="plan")]
     path.write_text('{"oops"\n' + good + "\n")
-    with pytest.raises(UpdateError, match=r"j.jsonl line 1 is not a journal record$"):
+    with pytest.raises(UpdateError, match=r"j.jsonl line 1 is not a journal record: Expecting .*$"):
         read_journal(path)
 
 
@@ -291,3 +302,148 @@ def test_without_fcntl_the_lock_is_an_exclusively_created_file(
     assert str(caught.value) == (
         f"another update holds the lock {lock}: {dead}; that process is gone: remove the lock"
     )
+
+
+# --------------------------------------------------------------------------- a hostile workdir
+
+
+def _use(path: Path) -> None:
+    if path.suffix == ".lock":
+        with hold_lock(path):
+            return
+    Journal(path, FakeClock()).append("r1", "start", step="plan")
+
+
+@pytest.mark.parametrize("name", ["update.jsonl", "update.lock"])
+def test_a_symlink_under_runlayer_is_never_followed(tmp_path: Path, name: str) -> None:
+    """A link planted at the journal or the lock leaves the file it points at untouched."""
+    victim = tmp_path / "main.tf"
+    victim.write_text("keep me\n")
+    runlayer = tmp_path / ".runlayer"
+    runlayer.mkdir()
+    (runlayer / name).symlink_to(victim)
+    with pytest.raises(UpdateError) as caught:
+        _use(runlayer / name)
+    assert str(caught.value) == f"refusing to follow the symlink {runlayer / name}"
+    assert victim.read_text() == "keep me\n"
+    assert (runlayer / name).is_symlink()
+
+
+def test_reading_a_symlinked_journal_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "elsewhere").write_text(GOOD + "\n")
+    (tmp_path / "j.jsonl").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(UpdateError) as caught:
+        read_journal(tmp_path / "j.jsonl")
+    assert str(caught.value) == f"refusing to follow the symlink {tmp_path / 'j.jsonl'}"
+
+
+def test_a_symlinked_runlayer_dir_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "shared").mkdir()
+    (tmp_path / ".runlayer").symlink_to(tmp_path / "shared")
+    with pytest.raises(UpdateError) as caught:
+        Journal(tmp_path / ".runlayer" / "update.jsonl", FakeClock()).append("r", "start", step="x")
+    assert str(caught.value) == f"refusing to follow the symlink {tmp_path / '.runlayer'}"
+    assert list((tmp_path / "shared").iterdir()) == []
+
+
+def test_a_journal_that_is_not_a_regular_file_is_refused(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "j.jsonl")
+    with pytest.raises(UpdateError) as caught:
+        Journal(tmp_path / "j.jsonl", FakeClock()).append("r", "start", step="x")
+    assert str(caught.value) == f"refusing {tmp_path / 'j.jsonl'}: not a regular file"
+
+
+def test_journal_and_lock_are_private(tmp_path: Path) -> None:
+    """New files are 0600; an existing 0644 journal is made 0600 on the first append."""
+    runlayer = tmp_path / ".runlayer"
+    with hold_lock(runlayer / "update.lock"):
+        assert stat.S_IMODE((runlayer / "update.lock").stat().st_mode) == 0o600
+        Journal(runlayer / "new.jsonl", FakeClock()).append("r", "start", step="x")
+        old = runlayer / "old.jsonl"
+        old.write_text(GOOD + "\n")
+        old.chmod(0o644)
+        Journal(old, FakeClock()).append("r", "start", step="x")
+    assert stat.S_IMODE((runlayer / "new.jsonl").stat().st_mode) == 0o600
+    assert stat.S_IMODE(old.stat().st_mode) == 0o600
+    assert stat.S_IMODE(runlayer.stat().st_mode) == 0o700
+
+
+DAMAGED = [
+    ("not json", b'{"oops"', "Expecting ':' delimiter: line 1 column 8 (char 7)"),
+    ("not utf-8", b'{"ts": "\xff"}', "not UTF-8"),
+    ("a list", b"[1, 2]", "not a JSON object"),
+    ("ts missing", b'{"run": "r", "event": "start", "step": "x"}', "'ts' is not a string"),
+    (
+        "run a number",
+        b'{"ts": "t", "run": 7, "event": "start", "step": "x"}',
+        "'run' is not a string",
+    ),
+    ("unknown event", b'{"ts": "t", "run": "r", "event": "boom"}', "unknown event 'boom'"),
+    (
+        "step a list",
+        b'{"ts": "t", "run": "r", "event": "start", "step": []}',
+        "'step' is not a string",
+    ),
+    ("end without step", b'{"ts": "t", "run": "r", "event": "end"}', "a end record without a step"),
+    (
+        "detail a string",
+        b'{"ts": "t", "run": "r", "event": "note", "detail": "x"}',
+        "'detail' is not an object",
+    ),
+    (
+        "begin without facts",
+        b'{"ts": "t", "run": "r", "event": "begin"}',
+        "begin: 'kind' is not a string",
+    ),
+    (
+        "begin changes not a list",
+        b'{"ts": "t", "run": "r", "event": "begin", "detail": '
+        b'{"kind": "update", "cluster": "c", "mode": "set", "snapshot": "s", "changes": 3}}',
+        "begin: 'changes' is not a non-empty list",
+    ),
+    (
+        "begin change missing a field",
+        b'{"ts": "t", "run": "r", "event": "begin", "detail": {"kind": "update", "cluster": "c", '
+        b'"mode": "set", "snapshot": "s", "changes": [{"name": "a"}]}}',
+        "begin: change 1 does not have the fields name, previous, target, var_file, repository",
+    ),
+    (
+        "begin change target a number",
+        b'{"ts": "t", "run": "r", "event": "begin", "detail": {"kind": "update", "cluster": "c", '
+        b'"mode": "set", "snapshot": "s", "changes": [{"name": "a", "previous": "v1", "target": 2, '
+        b'"var_file": null, "repository": null}]}}',
+        "begin: change 1 'target' is not a string",
+    ),
+    (
+        "deeply nested",
+        b'{"ts": "t", "run": "r", "event": "note", "detail": {"a": ' + b"[" * 100000 + b"}",
+        None,
+    ),
+]
+
+
+@pytest.mark.parametrize(("line", "problem"), [d[1:] for d in DAMAGED], ids=[d[0] for d in DAMAGED])
+def test_a_damaged_line_is_one_error_naming_file_and_line(
+    tmp_path: Path, line: bytes, problem: str | None
+) -> None:
+    path = tmp_path / "j.jsonl"
+    path.write_bytes(GOOD.encode() + b"\n" + line + b"\n" + GOOD.encode() + b"\n")
+    with pytest.raises(UpdateError) as caught:
+        read_journal(path)
+    message = str(caught.value)
+    assert message.startswith(f"journal {path} line 2 is not a journal record: ")
+    if problem is not None:
+        assert message == f"journal {path} line 2 is not a journal record: {problem}"
+    assert "\n" not in message
+
+
+def test_secrets_are_masked_in_the_journal(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.jsonl", FakeClock())
+    error = 'Error: AKIAIOSFODNN7EXAMPLE {"password": "pw@1"} at https://u:p@ss@db.example.com/'
+    journal.append("r", "end", step="plan", result="failed", detail={"error": error})
+    text = journal.path.read_text()
+    for secret in ("AKIAIOSFODNN7EXAMPLE", "pw@1", "u:p@ss"):
+        assert secret not in text
+    assert read_journal(journal.path)[0].detail == {
+        "error": 'Error: AKIA**************** {"password": "***"} at https://***@db.example.com/'
+    }

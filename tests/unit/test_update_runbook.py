@@ -13,10 +13,12 @@ import attrs
 import pytest
 
 from runlayer_tf.errors import ConfigError, PinError, UpdateError, UsageError
+from runlayer_tf.tags import crosses_major
 from runlayer_tf.update import _varfile as varfile
 from runlayer_tf.update._health import urllib_get
 from runlayer_tf.update._journal import hold_lock, read_journal
 from runlayer_tf.update._runbook import (
+    StepReport,
     UpdateDeps,
     UpdateReport,
     UpdateSpec,
@@ -783,3 +785,95 @@ def test_dry_run_previews_the_window_gate_truthfully(
     assert preflight.startswith(
         f"check that DB cluster anysource-production is available; {expected}; "
     )
+
+
+def test_a_symlink_at_the_plan_file_is_refused_and_the_var_file_restored(world: World) -> None:
+    """Terraform would write the saved plan through the link; the run stops at plan instead."""
+    victim = world.workdir / "main.tf"
+    victim.write_text("keep me\n")
+    runlayer = world.workdir / ".runlayer"
+    runlayer.mkdir()
+    link = runlayer / "update-20260301T053000Z.tfplan"
+    link.symlink_to(victim)
+    report = world.run()
+    assert (report.outcome, world.tf.verbs()) == ("failed", ["init"])
+    assert report.message == (
+        "update backend_version=v1.3.0 stopped at plan: "
+        f"refusing to follow the symlink {link.parent.resolve() / link.name}; "
+        f"nothing was applied; {world.var_file} holds backend_version=v1.2.3; "
+        "snapshot backup-before-update-20260301-053000 was taken and is kept"
+    )
+    assert victim.read_text() == "keep me\n"
+    world.check_invariants()
+
+
+def test_secrets_in_terraform_errors_are_masked_in_journal_and_report(world: World) -> None:
+    leak = 'Error: AKIAIOSFODNN7EXAMPLE rejected; {"password": "p@ss word"} for postgres://app:p@w@db/x'
+    world.tf.fail_message = leak
+    world.tf.fail_next("plan", True)
+    report = world.run()
+    journal = (world.workdir / ".runlayer" / "update.jsonl").read_text()
+    for secret in ("AKIAIOSFODNN7EXAMPLE", "p@ss word", "app:p@w"):
+        assert secret not in journal
+    failed = [
+        r
+        for r in read_journal(world.workdir / ".runlayer" / "update.jsonl")
+        if r.result == "failed"
+    ]
+    assert failed[0].detail == {
+        "error": 'Error: AKIA**************** rejected; {"password": "***"} for postgres://***@db/x'
+    }
+    assert (world.workdir / ".runlayer" / "update.jsonl").stat().st_mode & 0o777 == 0o600
+    assert report.outcome == "failed"
+
+
+@pytest.mark.parametrize(
+    ("held", "reason"),
+    [
+        (
+            "v1.2",
+            "backend_version holds the selector v1.2 (a partial version), not a version, so there is "
+            "no current version to compare v1.3.0 with; pin backend_version to the version it runs "
+            "(a full MAJOR.MINOR.PATCH tag) first, or pass --allow-major to skip the comparison",
+        ),
+        (
+            "~> 1.2",
+            "backend_version holds the selector ~> 1.2 (a version constraint), not a version, so there "
+            "is no current version to compare v1.3.0 with; pin backend_version to the version it runs "
+            "(a full MAJOR.MINOR.PATCH tag) first, or pass --allow-major to skip the comparison",
+        ),
+        (
+            "latest",
+            "backend_version holds the selector latest (the latest tag), not a version, so there is "
+            "no current version to compare v1.3.0 with; pin backend_version to the version it runs "
+            "(a full MAJOR.MINOR.PATCH tag) first, or pass --allow-major to skip the comparison",
+        ),
+        (
+            "release-7",
+            'cannot compare release-7 and v1.3.0 (invalid version "release-7": expected '
+            "MAJOR.MINOR.PATCH with an optional leading v); pass --allow-major to go ahead",
+        ),
+    ],
+)
+def test_a_selector_in_the_var_file_gets_a_message_about_selectors(
+    world: World, held: str, reason: str
+) -> None:
+    world.var_file.write_text(VARS_OLD.replace("v1.2.3", held))
+    deps = attrs.evolve(world.deps(), crosses_major=crosses_major)
+    report = run_update(world.spec, deps)
+    assert report.message == (
+        f"update backend_version=v1.3.0 stopped at preflight: {reason}; nothing was changed"
+    )
+    assert world.var_file.read_text() == VARS_OLD.replace("v1.2.3", held)
+
+
+def test_a_run_with_nothing_to_verify_warns_first(world: World) -> None:
+    warning = (
+        "warning: nothing will be verified after apply (no --health-url, --backend-url, "
+        "--frontend-url or --service): success will mean only that apply exited 0"
+    )
+    dry = world.run(health_urls=(), ecs_cluster=None, services=(), dry_run=True)
+    assert dry.steps[-1] == StepReport("verify", "planned", warning)
+    report = world.run(health_urls=(), ecs_cluster=None, services=())
+    assert report.outcome == "succeeded"
+    assert world.progress.lines[0] == f"[verify] {warning}"

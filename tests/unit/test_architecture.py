@@ -13,8 +13,9 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "runlayer_tf"
 MODULES = sorted(p for p in PACKAGE.rglob("*.py") if "__pycache__" not in p.parts)
 MAX_LINES = 500
-# Split by the issues that redesign them (update; trust boundaries).
-TOO_LONG_FOR_NOW = {"update/_runbook.py", "pins/_finder.py", "shared_resolver.py"}
+# Still over the limit, to be split by the issues that redesign them (update; trust
+# boundaries): a ceiling each, so they cannot grow meanwhile (a ratchet, not a skip).
+TOO_LONG_FOR_NOW = {"update/_runbook.py": 988, "pins/_finder.py": 572, "shared_resolver.py": 615}
 
 
 def _module_name(path: Path) -> str:
@@ -81,9 +82,7 @@ def test_no_private_module_is_imported_from_outside_its_package() -> None:
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_no_module_is_over_500_lines(path: Path) -> None:
     lines = len(path.read_text(encoding="utf-8").splitlines())
-    if str(path.relative_to(PACKAGE)) in TOO_LONG_FOR_NOW:
-        pytest.xfail(f"{lines} lines: split by the issue that redesigns it")
-    assert lines <= MAX_LINES
+    assert lines <= TOO_LONG_FOR_NOW.get(str(path.relative_to(PACKAGE)), MAX_LINES)
 
 
 @pytest.mark.parametrize(

@@ -6,9 +6,22 @@ imports boto3.
 
 from __future__ import annotations
 
-from runlayer_tf.registries._base import Registry, RegistryAddress, validate_repository
+from runlayer_tf.registries._base import (
+    Registry,
+    RegistryAddress,
+    checked_digest,
+    printable,
+    validate_repository,
+)
 
-__all__ = ["Registry", "RegistryAddress", "open_registry", "validate_repository"]
+__all__ = [
+    "Registry",
+    "RegistryAddress",
+    "checked_digest",
+    "open_registry",
+    "printable",
+    "validate_repository",
+]
 
 
 def open_registry(address: RegistryAddress) -> Registry:

@@ -17,12 +17,14 @@ from typing import Protocol
 
 import attrs
 
-from runlayer_tf.errors import UsageError
+from runlayer_tf.errors import RegistryError, TagError, UsageError
+from runlayer_tf.tags import Digest
 
 __all__ = [
     "ECR_HOST",
     "Registry",
     "RegistryAddress",
+    "checked_digest",
     "validate_repository",
 ]
 
@@ -43,6 +45,31 @@ DOCKER_HUB_ALIASES = (
     "registry-1.docker.io",
     "registry.hub.docker.com",
 )
+
+
+def printable(text: object, limit: int = 200) -> str:
+    """``text`` with control characters escaped and cut to ``limit``: safe to print."""
+    value = str(text)
+    if len(value) > limit:
+        value = value[:limit] + "..."
+    return "".join(
+        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in value
+    )
+
+
+def checked_digest(value: object, source: str) -> str:
+    """``value`` as a canonical digest string, or RegistryError naming ``source``.
+
+    Every digest a backend hands on (headers, listings, indexes, API answers,
+    the cache) goes through here: nothing but ``sha256:<64 hex>`` may reach a
+    Terraform file or an answer.
+    """
+    if not isinstance(value, str):
+        raise RegistryError(f"{source} sent a digest that is not a string")
+    try:
+        return str(Digest.parse(value))
+    except TagError:
+        raise RegistryError(f'{source} sent an invalid digest "{printable(value, 80)}"') from None
 
 
 def validate_repository(name: str) -> str:

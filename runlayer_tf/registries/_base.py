@@ -39,6 +39,9 @@ _REPOSITORY = re.compile(
 _HOST = re.compile(
     r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?"
 )
+# The distribution spec's tag grammar: a listed tag outside it cannot be asked
+# for, and could carry control characters to a terminal; backends drop it.
+TAG_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
 DOCKER_HUB_ALIASES = (
     "docker.io",
     "index.docker.io",
@@ -149,6 +152,9 @@ class RegistryAddress:
             raise UsageError(
                 f'invalid registry "{text}": expected host[:port], a URL, an ECR host or oci-layout:PATH'
             )
+        port = host.rsplit(":", 1)[1] if host.rsplit("]", 1)[-1].count(":") == 1 else None
+        if port is not None and not 1 <= int(port) <= 65535:
+            raise UsageError(f'invalid registry "{text}": the port must be 1-65535')
         if m := ECR_HOST.fullmatch(host.lower()):
             if registry_id and registry_id != m["account"]:
                 raise UsageError(f"registry_id {registry_id} contradicts the ECR host {host}")

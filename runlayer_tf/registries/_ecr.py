@@ -18,7 +18,7 @@ from typing import Any
 from runlayer_tf import aws
 from runlayer_tf.aws import EcrApi
 from runlayer_tf.errors import NotFoundError, RegistryError
-from runlayer_tf.registries._base import RegistryAddress, checked_digest
+from runlayer_tf.registries._base import TAG_NAME, RegistryAddress, checked_digest
 
 # ECR error codes that mean the thing asked for does not exist.
 _ECR_CODES = {
@@ -84,10 +84,9 @@ class EcrRegistry:
         tags: dict[str, str | None] = {}
         for page in self._pages(repository):
             for image_id in page.get("imageIds", []):
-                if image_id.get("imageTag"):
-                    tags[str(image_id["imageTag"])] = checked_digest(
-                        image_id.get("imageDigest"), f"ECR ({repository})"
-                    )
+                tag = image_id.get("imageTag")
+                if isinstance(tag, str) and TAG_NAME.fullmatch(tag):
+                    tags[tag] = checked_digest(image_id.get("imageDigest"), f"ECR ({repository})")
         return tags
 
     def _describe(self, repository: str, image_id: dict[str, str]) -> dict[str, Any]:

@@ -42,7 +42,13 @@ from typing import Any, Protocol
 import attrs
 
 from runlayer_tf.errors import AuthError, NotFoundError, RegistryError, UsageError
-from runlayer_tf.registries._base import RegistryAddress, checked_digest, is_loopback, printable
+from runlayer_tf.registries._base import (
+    TAG_NAME,
+    RegistryAddress,
+    checked_digest,
+    is_loopback,
+    printable,
+)
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -546,7 +552,8 @@ class OciRegistry:
                         f"registry {self.display_host}: malformed tag list for {repository} "
                         "(a tag that is not a string)"
                     )
-                tags[tag] = None
+                if TAG_NAME.fullmatch(tag):  # others cannot be asked for, nor printed safely
+                    tags[tag] = None
             link = resp.headers.get("link", "")
             match = _LINK_NEXT.search(link)
             url = urllib.parse.urljoin(self.base + "/", match.group(1)) if match else None

@@ -376,3 +376,10 @@ def test_pins_bump_digest_never_writes_a_registry_header_into_terraform(hostile,
     err = capsys.readouterr().err
     assert err == f'runlayer-tf: error: registry {plain.host} sent an invalid digest "{INJECTED}"\n'
     assert main_tf.read_text() == original
+
+
+def test_listed_tags_outside_the_tag_grammar_are_dropped(hostile):
+    """A tag carrying an escape sequence or a newline never reaches a terminal or a file."""
+    plain, _, _ = hostile
+    plain.behaviour = body(json.dumps({"tags": ["v1", "\x1b[2Jv2", "v3\nrm", "x" * 129]}).encode())
+    assert OciRegistry(RegistryAddress.parse(plain.url)).list_tags("app") == {"v1": None}

@@ -195,5 +195,49 @@ def write_if_changed(path: Path, old: bytes, new: bytes) -> bool:
     """
     if new == old:
         return False
-    atomic_write(path, new)
+    with _locked(path) as current:
+        if current != old:
+            raise PinError(
+                f"{path}: changed by another writer since it was read; not written (run again)"
+            )
+        atomic_write(path, new)
     return True
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[bytes]:
+    """Hold an exclusive ``flock`` on the file ``path`` names now, yielding its content.
+
+    Two writers of one file serialise here; each compares what it read earlier
+    with what is there under the lock, so the second sees the first's rename
+    (the lock is re-taken when the path moved to a new inode meanwhile).
+    """
+    import fcntl
+
+    target = os.path.realpath(path)
+    while True:
+        try:
+            fd = os.open(target, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        except FileNotFoundError:
+            yield b""
+            return
+        except OSError as err:
+            raise PinError(f"{path}: cannot read: {err.strerror or err}") from err
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            held, now = os.fstat(fd), _stat_or_none(target)
+            if now is None or (held.st_dev, held.st_ino) != (now.st_dev, now.st_ino):
+                continue  # replaced while we waited: lock the new file
+            with os.fdopen(os.dup(fd), "rb") as handle:
+                current = handle.read()
+            yield current
+            return
+        finally:
+            os.close(fd)
+
+
+def _stat_or_none(path: str) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except OSError:
+        return None

@@ -212,12 +212,15 @@ def find_pins(
     source = _Text(data, file)
     config = config or PinConfig()
     syntax = syntax or syntax_for(file)
-    if syntax == "json":
-        sites = list(_json_sites(source.text, file))
-    elif syntax == "hcl":
-        sites = list(_hcl_sites(source.text, file))
-    else:
+    if syntax not in ("json", "hcl"):
         raise ValueError(f"unknown syntax {syntax!r}")
+    walk = _json_sites if syntax == "json" else _hcl_sites
+    try:
+        sites = list(walk(source.text, file))
+    except RecursionError:
+        # The parsers recurse per nesting level; a file nested thousands deep is
+        # not Terraform anyone wrote, and it is a parse error (RTF000), not a crash.
+        raise TerraformParseError(file, 0, 0, "nested too deeply") from None
     pins: list[Pin] = []
     for site in sites:
         pins.extend(_pins_at(site, source, file, config))

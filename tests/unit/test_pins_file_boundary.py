@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 RUNLAYER_TF = str(Path(sys.executable).with_name("runlayer-tf"))
 PIN = 'image = "registry.example.com/app:latest"\n'
 
@@ -52,3 +54,24 @@ def test_a_symlinked_directory_gives_the_same_answer_however_it_is_named(tmp_pat
     assert (whole.returncode, one.returncode) == (1, 1)
     assert whole.stdout.replace(str(envs), "X") == one.stdout.replace(str(envs), "X")
     assert "RTF" in whole.stdout
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("main.tf", PIN + "a = " + "[" * 20_000 + "]" * 20_000 + "\n"),
+        ("main.tf", PIN + "locals { a = " + "(" * 20_000 + "1" + ")" * 20_000 + " }\n"),
+        (
+            "x.tfvars.json",
+            '{"image": "registry.example.com/app:v1", "a": ' + "[" * 19_999 + "]" * 19_999 + "}",
+        ),
+    ],
+)
+def test_deep_nesting_is_rtf000_not_a_traceback(tmp_path, capsys, name, text):
+    from runlayer_tf.cli import main
+
+    path = tmp_path / name
+    path.write_text(text)
+    assert main(["pins", "check", str(path)]) == 1
+    out, err = capsys.readouterr()
+    assert (out, err) == (f"{path}:1:1: RTF000 does not parse: nested too deeply\n", "")

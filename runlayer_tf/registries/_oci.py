@@ -254,7 +254,9 @@ def urllib_transport(method: str, url: str, headers: Mapping[str, str]) -> Respo
                 f"{_origin(url)} did not answer within {timeout:g}s (RUNLAYER_TF_HTTP_TIMEOUT)"
             ) from None
         reason = getattr(err, "reason", err)
-        raise RegistryError(f"cannot reach {_origin(url)}: {printable(reason)}") from None
+        raise RegistryError(
+            f"cannot reach {printable(urllib.parse.urlsplit(url).netloc)}: {printable(reason)}"
+        ) from None
     finally:
         timer.cancel()
         _local.sockets = None

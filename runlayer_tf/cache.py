@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import time
 from collections.abc import Iterator, Mapping
@@ -114,6 +115,42 @@ def _is_digest_query(query: Mapping[str, str]) -> bool:
     return query.get("tag", "").strip().startswith("sha256:")
 
 
+MAX_ENTRY = 1 << 20  # bytes; a result is a few hundred
+# What every served result holds (runlayer_tf.resolve.Resolution.to_external).
+REQUIRED_KEYS = ("digest", "image", "registry", "repository")
+_HEX = frozenset("0123456789abcdef")
+
+
+def _is_digest(text: str) -> bool:
+    # The grammar of runlayer_tf.tags.Digest, without importing it (the hot path).
+    return len(text) == 71 and text.startswith("sha256:") and set(text[7:]) <= _HEX
+
+
+def valid_entry(entry: object) -> dict[str, str] | None:
+    """The result of a cache entry if the entry is well-formed, else None (a miss).
+
+    Well-formed: an object with a finite numeric ``stored_at`` and a ``result``
+    mapping strings to strings that has every required key, a valid digest,
+    and an ``image`` ending in ``@<that digest>``.
+    """
+    if not isinstance(entry, dict):
+        return None
+    stored_at, result = entry.get("stored_at"), entry.get("result")
+    if isinstance(stored_at, bool) or not isinstance(stored_at, int | float):
+        return None
+    if not math.isfinite(stored_at):
+        return None
+    if not isinstance(result, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in result.items()
+    ):
+        return None
+    if any(key not in result for key in REQUIRED_KEYS) or not _is_digest(result["digest"]):
+        return None
+    if not result["image"].endswith("@" + result["digest"]):
+        return None
+    return result
+
+
 def load(key: str, query: Mapping[str, str]) -> dict[str, str] | None:
     """The cached result for ``key``, or None when absent, stale, unreadable or disabled."""
     limit = ttl()
@@ -121,15 +158,15 @@ def load(key: str, query: Mapping[str, str]) -> dict[str, str] | None:
         return None
     path = os.path.join(cache_dir(), "resolve", f"{key}.json")
     try:
-        with open(path, encoding="utf-8") as fh:
-            entry = json.load(fh)
-        stored_at = float(entry["stored_at"])
-        result = entry["result"]
-    except (OSError, ValueError, KeyError, TypeError):
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_ENTRY + 1)
+        entry = json.loads(raw) if len(raw) <= MAX_ENTRY else None
+    except (OSError, ValueError, RecursionError):
         return None
-    if not isinstance(result, dict) or not all(isinstance(v, str) for v in result.values()):
+    result = valid_entry(entry)
+    if result is None:
         return None
-    age = time.time() - stored_at
+    age = time.time() - float(entry["stored_at"])  # type: ignore[index]
     if age < 0 or (age > limit and not _is_digest_query(query)):
         return None
     return result

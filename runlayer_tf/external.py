@@ -54,6 +54,8 @@ def read_query(stream: TextIO | BinaryIO) -> dict[str, str]:
         raw = json.loads(text)
     except ValueError as err:
         raise UsageError(f"query on stdin is not valid JSON ({err})") from None
+    except RecursionError:
+        raise UsageError("query on stdin is not valid JSON (nested too deeply)") from None
     if not isinstance(raw, dict):
         raise UsageError(f"query on stdin must be a JSON object, got {type(raw).__name__}")
     for key, value in raw.items():

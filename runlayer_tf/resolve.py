@@ -15,7 +15,13 @@ from collections.abc import Mapping
 import attrs
 
 from runlayer_tf.errors import NoMatchError, NotFoundError, UsageError
-from runlayer_tf.registries import Registry, RegistryAddress, open_registry, validate_repository
+from runlayer_tf.registries import (
+    Registry,
+    RegistryAddress,
+    checked_digest,
+    open_registry,
+    validate_repository,
+)
 from runlayer_tf.tags import (
     Selector,
     SelectorKind,
@@ -246,6 +252,8 @@ def resolve(query: Query, registry: Registry) -> Resolution:
         # here (once: its push time comes from the same answer), and a layout
         # checks that the manifest blob is present and intact.
         digest = registry.digest_of(repository, chosen.text)
+    # Each backend checks its digests; this is the last gate before an answer.
+    digest = checked_digest(digest, f"registry {registry.display_host}")
     tags = tags_on(registry, repository, digest, chosen, listing)
     on_digest = [Tag.classify(t) for t in tags]
     builds = sorted(

@@ -70,6 +70,11 @@ MAX_LIFETIME = 600.0  # seconds; also never longer than the cache TTL
 LISTING_WINDOW = 10.0  # seconds a listing serves other selectors (and never longer than the TTL)
 START_WAIT = 10.0  # how long a data source waits for a starting resolver
 REPLY_TIMEOUT = 300.0  # botocore's own timeouts and retries end well before this
+# The resolver sends a space (JSON whitespace) every HEARTBEAT seconds while it
+# works; a client hearing nothing for SILENCE_LIMIT seconds gives up on it and
+# resolves in process, so a stopped or wedged resolver costs seconds, not minutes.
+HEARTBEAT = 0.5
+SILENCE_LIMIT = 3.0
 MAX_SOCKET_PATH = 100  # bytes; sun_path holds 104 (macOS) or 108 (Linux)
 MAX_REQUEST = 1 << 16
 MAX_LOG = 1 << 20  # the resolver's stderr log is appended to, and emptied past this size
@@ -307,10 +312,13 @@ def _ask(query: Mapping[str, str]) -> tuple[dict[str, str], float] | None:
         time.sleep(pause)
         pause = min(pause * 1.5, 0.02)
     try:
-        sock.settimeout(REPLY_TIMEOUT)
+        sock.settimeout(SILENCE_LIMIT)
         sock.sendall(json.dumps({"query": dict(query)}).encode() + b"\n")
         chunks = []
+        give_up = time.monotonic() + REPLY_TIMEOUT
         while True:
+            if time.monotonic() > give_up:
+                return None
             chunk = sock.recv(65536)
             if not chunk:
                 break
@@ -325,13 +333,10 @@ def _ask(query: Mapping[str, str]) -> tuple[dict[str, str], float] | None:
     if isinstance(reply.get("error"), str):
         raise _QueryFailed(reply["error"])
     result, as_of = reply.get("result"), reply.get("as_of")
-    if (
-        not isinstance(result, dict)
-        or not all(isinstance(v, str) for v in result.values())
-        or not isinstance(as_of, int | float)
-    ):
+    checked = cache.valid_entry({"stored_at": as_of, "result": result})
+    if checked is None:
         return None
-    return result, float(as_of)
+    return checked, float(as_of)  # type: ignore[arg-type]
 
 
 # --- the resolver process ----------------------------------------------------
@@ -554,7 +559,27 @@ def serve(path: str, lock_fd: int) -> int:
                 conn.settimeout(REPLY_TIMEOUT)
                 if not _peer_is_us(conn):
                     return
-                reply = _answer(listings, _read_request(conn))
+                request = _read_request(conn)
+                sending = threading.Lock()
+                done = threading.Event()
+
+                def beat() -> None:
+                    while not done.wait(HEARTBEAT):
+                        with sending:
+                            if done.is_set():
+                                return
+                            try:
+                                conn.sendall(b" ")
+                            except OSError:
+                                return
+
+                beater = threading.Thread(target=beat, daemon=True)
+                beater.start()
+                try:
+                    reply = _answer(listings, request)
+                finally:
+                    with sending:
+                        done.set()
                 conn.sendall(json.dumps(reply).encode())
         except OSError:
             pass

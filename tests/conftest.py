@@ -282,3 +282,36 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
         return CliResult(code, out, err)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def _hostile_servers(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    from tests.harness.hostile_registry import Catcher, HostileRegistry, self_signed_certificate
+
+    certificate = self_signed_certificate(tmp_path_factory.mktemp("hostile-tls"))
+    plain, tls, catcher = HostileRegistry(), HostileRegistry(certificate), Catcher()
+    try:
+        yield plain, tls, catcher, certificate[0]
+    finally:
+        for server in (plain, tls, catcher):
+            server.stop()
+
+
+@pytest.fixture
+def hostile(_hostile_servers, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """(plain-http registry, https registry, catcher on another origin), reset for this test.
+
+    The catcher is also the HTTP proxy for every host but 127.0.0.1, so a realm
+    or redirect to any host name lands there; the https registry's certificate
+    is trusted through SSL_CERT_FILE.
+    """
+    from runlayer_tf.registries import _oci
+
+    plain, tls, catcher, cert = _hostile_servers
+    for server in (plain, tls, catcher):
+        server.reset()
+    monkeypatch.setenv("http_proxy", f"http://{catcher.host}")
+    monkeypatch.setenv("no_proxy", "127.0.0.1")
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    monkeypatch.setattr(_oci, "_OPENER", None)
+    return plain, tls, catcher

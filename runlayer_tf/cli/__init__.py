@@ -101,6 +101,24 @@ def report_error(err: BaseException, *, prog: str = PROG) -> None:
     print(f"{prog}: error: {err}", file=sys.stderr)
 
 
+STDOUT_CLOSED = 141  # 128 + SIGPIPE: what `set -o pipefail` reports for a reader gone away
+
+
+def _stdout_closed() -> int:
+    """The reader of stdout went away (``| head``): stop quietly, as a SIGPIPE'd tool does."""
+    import os
+
+    # Point stdout at /dev/null so the interpreter's final flush cannot fail again.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    finally:
+        os.close(devnull)
+    return STDOUT_CLOSED
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``runlayer-tf`` command line; returns the process exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -133,7 +151,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:
         return int(exc.code or 0)
     try:
-        return module.run(args)
+        code = module.run(args)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        return _stdout_closed()
     except RunlayerError as err:
         report_error(err)
         return err.exit_code

@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+import sys
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from runlayer_tf.errors import PinError, UsageError
@@ -29,39 +30,95 @@ def is_terraform_file(path: str | Path) -> bool:
     return str(path).endswith(TERRAFORM_SUFFIXES)
 
 
-def iter_terraform_files(paths: Iterable[str | Path]) -> Iterator[Path]:
+def _note(text: str) -> None:
+    print(f"runlayer-tf: note: {text}", file=sys.stderr)
+
+
+def _kind(mode: int) -> str:
+    for test, name in (
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISDIR, "a directory"),
+    ):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def iter_terraform_files(
+    paths: Iterable[str | Path], *, note: Callable[[str], None] = _note
+) -> Iterator[Path]:
     """Files named on the command line, and Terraform files under named directories.
 
-    Directories recurse in sorted order and skip ``.terraform/`` (and VCS
-    directories); a named file is used whatever its name.  Raises
-    :class:`UsageError` for a path that does not exist.
+    Directories recurse in sorted order, follow symlinked directories (each
+    real directory once, so a link loop ends and the result is the same however
+    a path is named) and skip ``.terraform/`` (and VCS directories); a named
+    file is used whatever its name.  Only regular files (or symlinks to them)
+    are yielded, each real file once: a FIFO, device or socket is skipped with
+    a one-line ``note`` and never opened.  Raises :class:`UsageError` for a
+    path that does not exist.
     """
-    seen: set[Path] = set()
+    seen: set[tuple[int, int]] = set()
+
+    def regular(path: Path) -> bool:
+        try:
+            info = path.stat()  # follows a symlink, opens nothing
+        except OSError as err:
+            note(f"{path}: cannot read: {err.strerror or err}; skipped")
+            return False
+        if not stat.S_ISREG(info.st_mode):
+            note(f"{path}: {_kind(info.st_mode)}, not a regular file; skipped")
+            return False
+        key = (info.st_dev, info.st_ino)
+        if key in seen:
+            return False
+        seen.add(key)
+        return True
+
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            for root, dirs, files in os.walk(path):
+            walked: set[tuple[int, int]] = set()
+            for root, dirs, files in os.walk(path, followlinks=True):
+                info = os.stat(root)
+                if (info.st_dev, info.st_ino) in walked:
+                    dirs[:] = []  # a link back to a directory already walked
+                    continue
+                walked.add((info.st_dev, info.st_ino))
                 dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS)
                 for name in sorted(files):
-                    if is_terraform_file(name):
-                        found = Path(root, name)
-                        if found not in seen:
-                            seen.add(found)
-                            yield found
+                    found = Path(root, name)
+                    if is_terraform_file(name) and regular(found):
+                        yield found
         elif path.exists():
-            if path not in seen:
-                seen.add(path)
+            if regular(path):
                 yield path
         else:
             raise UsageError(f"{path}: no such file or directory")
 
 
 def read_bytes(path: Path) -> bytes:
-    """The file's bytes; raises :class:`PinError` naming the file when it cannot be read."""
+    """The bytes of a regular file; raises :class:`PinError` naming the file otherwise.
+
+    Opened non-blocking and checked with fstat, so a path swapped for a FIFO or
+    device after discovery is refused, not read.
+    """
     try:
-        return path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as err:
         raise PinError(f"{path}: cannot read: {err.strerror or err}") from err
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise PinError(f"{path}: {_kind(mode)}, not a regular file; not read")
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            return handle.read()
+    except OSError as err:
+        raise PinError(f"{path}: cannot read: {err.strerror or err}") from err
+    finally:
+        os.close(fd)
 
 
 def atomic_write(path: str | Path, data: bytes) -> None:
@@ -138,5 +195,49 @@ def write_if_changed(path: Path, old: bytes, new: bytes) -> bool:
     """
     if new == old:
         return False
-    atomic_write(path, new)
+    with _locked(path) as current:
+        if current != old:
+            raise PinError(
+                f"{path}: changed by another writer since it was read; not written (run again)"
+            )
+        atomic_write(path, new)
     return True
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[bytes]:
+    """Hold an exclusive ``flock`` on the file ``path`` names now, yielding its content.
+
+    Two writers of one file serialise here; each compares what it read earlier
+    with what is there under the lock, so the second sees the first's rename
+    (the lock is re-taken when the path moved to a new inode meanwhile).
+    """
+    import fcntl
+
+    target = os.path.realpath(path)
+    while True:
+        try:
+            fd = os.open(target, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        except FileNotFoundError:
+            yield b""
+            return
+        except OSError as err:
+            raise PinError(f"{path}: cannot read: {err.strerror or err}") from err
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            held, now = os.fstat(fd), _stat_or_none(target)
+            if now is None or (held.st_dev, held.st_ino) != (now.st_dev, now.st_ino):
+                continue  # replaced while we waited: lock the new file
+            with os.fdopen(os.dup(fd), "rb") as handle:
+                current = handle.read()
+            yield current
+            return
+        finally:
+            os.close(fd)
+
+
+def _stat_or_none(path: str) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except OSError:
+        return None

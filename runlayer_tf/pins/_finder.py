@@ -74,7 +74,13 @@ _KEY_BEFORE = re.compile(r"""["']?([A-Za-z_][A-Za-z0-9_-]*)["']?\s*[:=]\s*["']?$
 
 # Pre-scan patterns (bytes), see the module docstring.
 _SCAN_IMAGE = re.compile(IMAGE_REF_PATTERN.encode())
-_SCAN_IMAGE_SLASH = re.compile(rb"/[a-z0-9][a-z0-9._/-]*[:@]")
+# The last repository component of a reference: "<alnum or }>/<component>[:@]".
+# A component holds no "/", so each scan from a start ends at the next one:
+# linear, unlike "/[a-z0-9._/-]*[:@]" on a long run of slashes.
+_SCAN_IMAGE_CANDIDATE = re.compile(rb"[A-Za-z0-9}]/[a-z0-9][a-z0-9._-]*[:@]")
+_SCAN_REF_BYTES = re.compile(rb"[A-Za-z0-9._:/-]*")
+_SCAN_WINDOW = 320  # a host name is at most 253 bytes; longer registries fall back to True
+_SCAN_CONFIRMATIONS = 32
 _SCAN_TEMPLATE = re.compile(IMAGE_TEMPLATE_PATTERN.encode())
 _SCAN_VERSION_NAME = re.compile(rb"(?:_version|_tag)\"?\s*[=:{]")
 _SCAN_VERSION_VALUE = re.compile(rb"\"(?:v[0-9]|latest|[0-9]{8})")
@@ -125,19 +131,25 @@ def looks_like_image_tag(value: str) -> bool:
     return _VERSION_FORM.fullmatch(value) is not None
 
 
-def _line_with(data: bytes, pos: int) -> bytes:
-    start = data.rfind(b"\n", 0, pos) + 1
-    end = data.find(b"\n", pos)
-    return data[start : len(data) if end < 0 else end]
+def _may_hold_image(data: bytes) -> bool:
+    """Linear in ``len(data)``: every match of the candidate pattern is confirmed in a
+    window of bounded size, and only the first few; past those, or when a
+    reference could start before its window, the answer is True (a superset)."""
+    for number, match in enumerate(_SCAN_IMAGE_CANDIDATE.finditer(data)):
+        if number >= _SCAN_CONFIRMATIONS or data[match.start()] == ord("}"):
+            return True
+        low = max(0, match.start() - _SCAN_WINDOW)
+        if low > 0 and _SCAN_REF_BYTES.fullmatch(data, low - 1, match.start()):
+            return True  # a registry longer than the window: let the parser decide
+        if _SCAN_IMAGE.search(data, low, match.end() + _SCAN_WINDOW):
+            return True
+    return False
 
 
 def may_hold_pins(data: bytes, config: PinConfig | None = None) -> bool:
     """Cheap pre-scan: False only when ``data`` provably holds no pin (see module docstring)."""
-    # Every image reference contains "/<repository>:" or "/<repository>@"; look
-    # for that first (a literal start makes `re` fast), then confirm on its line.
-    for match in _SCAN_IMAGE_SLASH.finditer(data):
-        if _SCAN_IMAGE.search(_line_with(data, match.start())):
-            return True
+    if _may_hold_image(data):
+        return True
     if b"${" in data and _SCAN_TEMPLATE.search(data):
         return True
     if config is not None and any(name.encode() in data for name in config.version_names):
@@ -200,12 +212,15 @@ def find_pins(
     source = _Text(data, file)
     config = config or PinConfig()
     syntax = syntax or syntax_for(file)
-    if syntax == "json":
-        sites = list(_json_sites(source.text, file))
-    elif syntax == "hcl":
-        sites = list(_hcl_sites(source.text, file))
-    else:
+    if syntax not in ("json", "hcl"):
         raise ValueError(f"unknown syntax {syntax!r}")
+    walk = _json_sites if syntax == "json" else _hcl_sites
+    try:
+        sites = list(walk(source.text, file))
+    except RecursionError:
+        # The parsers recurse per nesting level; a file nested thousands deep is
+        # not Terraform anyone wrote, and it is a parse error (RTF000), not a crash.
+        raise TerraformParseError(file, 0, 0, "nested too deeply") from None
     pins: list[Pin] = []
     for site in sites:
         pins.extend(_pins_at(site, source, file, config))

@@ -6,14 +6,28 @@ imports boto3.
 
 from __future__ import annotations
 
-from runlayer_tf.registries._base import Registry, RegistryAddress, validate_repository
+from runlayer_tf.registries._base import (
+    Registry,
+    RegistryAddress,
+    checked_digest,
+    printable,
+    validate_repository,
+)
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: the external program imports this on a miss
 if TYPE_CHECKING:
     from runlayer_tf.aws import EcrApi
     from runlayer_tf.registries._session import RegistrySession
 
-__all__ = ["Registry", "RegistryAddress", "RegistrySession", "open_registry", "validate_repository"]
+__all__ = [
+    "Registry",
+    "RegistryAddress",
+    "RegistrySession",
+    "checked_digest",
+    "open_registry",
+    "printable",
+    "validate_repository",
+]
 
 
 def open_registry(address: RegistryAddress, *, ecr_client: EcrApi | None = None) -> Registry:

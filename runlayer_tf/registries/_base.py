@@ -17,12 +17,14 @@ from typing import Protocol
 
 import attrs
 
-from runlayer_tf.errors import UsageError
+from runlayer_tf.errors import RegistryError, TagError, UsageError
+from runlayer_tf.tags import Digest
 
 __all__ = [
     "ECR_HOST",
     "Registry",
     "RegistryAddress",
+    "checked_digest",
     "validate_repository",
 ]
 
@@ -37,12 +39,40 @@ _REPOSITORY = re.compile(
 _HOST = re.compile(
     r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?"
 )
+# The distribution spec's tag grammar: a listed tag outside it cannot be asked
+# for, and could carry control characters to a terminal; backends drop it.
+TAG_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
 DOCKER_HUB_ALIASES = (
     "docker.io",
     "index.docker.io",
     "registry-1.docker.io",
     "registry.hub.docker.com",
 )
+
+
+def printable(text: object, limit: int = 200) -> str:
+    """``text`` with control characters escaped and cut to ``limit``: safe to print."""
+    value = str(text)
+    if len(value) > limit:
+        value = value[:limit] + "..."
+    return "".join(
+        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in value
+    )
+
+
+def checked_digest(value: object, source: str) -> str:
+    """``value`` as a canonical digest string, or RegistryError naming ``source``.
+
+    Every digest a backend hands on (headers, listings, indexes, API answers,
+    the cache) goes through here: nothing but ``sha256:<64 hex>`` may reach a
+    Terraform file or an answer.
+    """
+    if not isinstance(value, str):
+        raise RegistryError(f"{source} sent a digest that is not a string")
+    try:
+        return str(Digest.parse(value))
+    except TagError:
+        raise RegistryError(f'{source} sent an invalid digest "{printable(value, 80)}"') from None
 
 
 def validate_repository(name: str) -> str:
@@ -122,6 +152,9 @@ class RegistryAddress:
             raise UsageError(
                 f'invalid registry "{text}": expected host[:port], a URL, an ECR host or oci-layout:PATH'
             )
+        port = host.rsplit(":", 1)[1] if host.rsplit("]", 1)[-1].count(":") == 1 else None
+        if port is not None and not 1 <= int(port) <= 65535:
+            raise UsageError(f'invalid registry "{text}": the port must be 1-65535')
         if m := ECR_HOST.fullmatch(host.lower()):
             if registry_id and registry_id != m["account"]:
                 raise UsageError(f"registry_id {registry_id} contradicts the ECR host {host}")

@@ -18,7 +18,7 @@ from typing import Any
 from runlayer_tf import aws
 from runlayer_tf.aws import EcrApi
 from runlayer_tf.errors import NotFoundError, RegistryError
-from runlayer_tf.registries._base import RegistryAddress
+from runlayer_tf.registries._base import TAG_NAME, RegistryAddress, checked_digest
 
 # ECR error codes that mean the thing asked for does not exist.
 _ECR_CODES = {
@@ -84,8 +84,9 @@ class EcrRegistry:
         tags: dict[str, str | None] = {}
         for page in self._pages(repository):
             for image_id in page.get("imageIds", []):
-                if image_id.get("imageTag"):
-                    tags[image_id["imageTag"]] = image_id["imageDigest"]
+                tag = image_id.get("imageTag")
+                if isinstance(tag, str) and TAG_NAME.fullmatch(tag):
+                    tags[tag] = checked_digest(image_id.get("imageDigest"), f"ECR ({repository})")
         return tags
 
     def _describe(self, repository: str, image_id: dict[str, str]) -> dict[str, Any]:
@@ -101,6 +102,7 @@ class EcrRegistry:
             detail = details[0]
             self._registry_id = self._registry_id or str(detail.get("registryId", ""))
             self._details[key] = detail
+            detail["imageDigest"] = checked_digest(detail.get("imageDigest"), f"ECR ({repository})")
             self._details[(repository, detail["imageDigest"])] = detail
         return self._details[key]
 
@@ -129,6 +131,9 @@ class EcrRegistry:
                 )
             for detail in resp.get("imageDetails", []):
                 self._registry_id = self._registry_id or str(detail.get("registryId", ""))
+                detail["imageDigest"] = checked_digest(
+                    detail.get("imageDigest"), f"ECR ({repository})"
+                )
                 out[detail["imageDigest"]] = detail
                 self._details[(repository, detail["imageDigest"])] = detail
         return out

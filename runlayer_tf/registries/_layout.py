@@ -11,12 +11,16 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+import os
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from runlayer_tf.errors import NotFoundError, RegistryError
-from runlayer_tf.registries._base import RegistryAddress
+from runlayer_tf.registries._base import RegistryAddress, checked_digest, printable
+
+MAX_BLOB = 4 * 1024 * 1024  # a manifest or index blob (the distribution spec's manifest limit)
 
 REF_NAME = "org.opencontainers.image.ref.name"
 
@@ -28,6 +32,7 @@ class OciLayoutRegistry:
         self.address = address
         self.root = Path(address.path).expanduser()
         self._ref_cache: dict[str, dict[str, str]] = {}
+        self._sizes: dict[tuple[str, str], int] = {}
 
     @property
     def display_host(self) -> str:
@@ -59,7 +64,13 @@ class OciLayoutRegistry:
         manifests = index.get("manifests") if isinstance(index, dict) else None
         if not isinstance(manifests, list):
             raise RegistryError(f"{layout}/index.json has no manifests list")
-        return [m for m in manifests if isinstance(m, dict) and isinstance(m.get("digest"), str)]
+        entries = [m for m in manifests if isinstance(m, dict)]
+        for number, entry in enumerate(entries):
+            entry["digest"] = checked_digest(
+                entry.get("digest"),
+                f"{self.display_host} ({layout}/index.json manifests[{number}])",
+            )
+        return entries
 
     def _refs(self, repository: str) -> dict[str, str]:
         if repository not in self._ref_cache:
@@ -81,6 +92,9 @@ class OciLayoutRegistry:
                         "that is not a tag name"
                     )
                 refs[name] = str(entry["digest"])
+                size = entry.get("size")
+                if isinstance(size, int) and not isinstance(size, bool) and 0 <= size <= MAX_BLOB:
+                    self._sizes[(repository, refs[name])] = size
             self._ref_cache[repository] = refs
         return self._ref_cache[repository]
 
@@ -91,17 +105,37 @@ class OciLayoutRegistry:
         return dict(self._refs(repository))
 
     def _verify_blob(self, repository: str, digest: str) -> None:
-        algorithm, _, hexdigest = digest.partition(":")
+        # ``digest`` went through checked_digest: "sha256:" and 64 hex digits, no path.
+        algorithm, _, hexdigest = checked_digest(digest, self.display_host).partition(":")
         blob = self._layout(repository) / "blobs" / algorithm / hexdigest
+        limit = self._sizes.get((repository, digest), MAX_BLOB)
+        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
         try:
-            data = blob.read_bytes()
+            fd = os.open(blob, flags)
         except FileNotFoundError:
             raise NotFoundError(f"{repository}@{digest} not found in {self.display_host}") from None
-        if "sha256:" + hashlib.sha256(data).hexdigest() != digest:
+        except OSError as err:
+            raise RegistryError(
+                f"{blob}: not a readable regular file ({printable(err.strerror)}); "
+                "layout blobs may not be symlinks"
+            ) from None
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise RegistryError(f"{blob} is not a regular file: the layout is corrupt")
+            with os.fdopen(fd, "rb", closefd=False) as handle:
+                data = handle.read(limit + 1)
+        finally:
+            os.close(fd)
+        # Read at most the descriptor's size (+1 to see a longer file): a longer
+        # blob cannot be the one the index names.
+        if len(data) > limit or "sha256:" + hashlib.sha256(data).hexdigest() != digest:
             raise RegistryError(f"{blob} does not hash to {digest}: the layout is corrupt")
 
     def digest_of(self, repository: str, reference: str) -> str:
         if reference.startswith("sha256:"):
+            reference = checked_digest(reference, self.display_host)
+            if reference not in {str(e["digest"]) for e in self._index(repository)}:
+                raise NotFoundError(f"{repository}@{reference} not found in {self.display_host}")
             self._verify_blob(repository, reference)
             return reference
         digest = self._refs(repository).get(reference)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from runlayer_tf.registries import Registry, RegistryAddress, open_registry
+from runlayer_tf.registries import Registry, RegistryAddress, checked_digest, open_registry
 
 __all__ = ["RegistrySession"]
 
@@ -40,5 +40,8 @@ class RegistrySession:
         key = (address, repository, tag)
         if key not in self._digests:
             known = self.tags(address, repository).get(tag)
-            self._digests[key] = known or self.registry(address).digest_of(repository, tag)
+            registry = self.registry(address)
+            self._digests[key] = checked_digest(
+                known or registry.digest_of(repository, tag), f"registry {registry.display_host}"
+            )
         return self._digests[key]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import enum
 import re
 
-# Grammar pieces.  Numbers have no leading zeros (semver 2.0.0, section 2).
-_NUM = r"(?:0|[1-9][0-9]*)"
+# Grammar pieces.  Numbers have no leading zeros (semver 2.0.0, section 2) and
+# at most 18 digits, so that int() of one is cheap and fits 64 bits.
+_NUM = r"(?:0|[1-9][0-9]{0,17})"
 _CORE = rf"(?P<major>{_NUM})\.(?P<minor>{_NUM})\.(?P<patch>{_NUM})"
 _PRE_ID = r"(?:0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*)"
 _PRE = rf"(?P<pre>{_PRE_ID}(?:\.{_PRE_ID})*)"

@@ -52,3 +52,48 @@ def test_atomic_write_keeps_mode_and_leaves_no_temp_file(tmp_path):
     assert target.read_bytes() == b'a_version = "v1.0.1"\n'
     assert target.stat().st_mode & 0o777 == 0o600
     assert sorted(p.name for p in tmp_path.iterdir()) == ["prod.tfvars"]
+
+
+def test_a_second_writer_never_loses_the_first_writers_update(tmp_path):
+    """Both read the same bytes; the first writes; the second is refused, the first's edit stays."""
+
+    from runlayer_tf.errors import PinError
+    from runlayer_tf.pins import write_if_changed
+
+    path = tmp_path / "main.tf"
+    old = b'image = "registry.example.com/app:v1.0.0"\n'
+    path.write_bytes(old)
+    first = b'image = "registry.example.com/app:v1.1.0"\n'
+    second = b'image = "registry.example.com/app:v1.2.0"\n'
+    assert write_if_changed(path, old, first) is True
+    with pytest.raises(PinError) as caught:
+        write_if_changed(path, old, second)
+    assert str(caught.value) == (
+        f"{path}: changed by another writer since it was read; not written (run again)"
+    )
+    assert path.read_bytes() == first
+
+
+def test_writers_of_one_file_serialise_on_its_lock(tmp_path):
+    """While another process holds the file's lock, a write waits for it."""
+    import fcntl
+    import threading
+    import time
+
+    from runlayer_tf.pins import write_if_changed
+
+    path = tmp_path / "main.tf"
+    path.write_bytes(b"a = 1\n")
+    fd = os.open(path, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    done = threading.Event()
+    worker = threading.Thread(
+        target=lambda: (write_if_changed(path, b"a = 1\n", b"a = 2\n"), done.set()), daemon=True
+    )
+    worker.start()
+    time.sleep(0.3)
+    assert not done.is_set()
+    fcntl.flock(fd, fcntl.LOCK_UN)
+    os.close(fd)
+    worker.join(5)
+    assert (done.is_set(), path.read_bytes()) == (True, b"a = 2\n")

@@ -222,3 +222,12 @@ def test_valid_repository(name):
 def test_invalid_repository(name):
     with pytest.raises(UsageError, match="invalid repository name"):
         validate_repository(name)
+
+
+@pytest.mark.parametrize(
+    "text", ["host.example:0", "host.example:65536", "host.example:99999", "[::1]:0"]
+)
+def test_a_port_outside_1_65535_is_refused(text):
+    with pytest.raises(UsageError) as caught:
+        RegistryAddress.parse(text)
+    assert str(caught.value) == f'invalid registry "{text}": the port must be 1-65535'

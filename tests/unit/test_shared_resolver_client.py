@@ -146,3 +146,27 @@ def test_the_ecr_host_pattern_is_the_parsers_without_its_group_names() -> None:
     assert shared_resolver._ECR_HOST.pattern == re.sub(
         r"\(\?P<\w+>([^)]*)\)", r"\1", ECR_HOST.pattern
     )
+
+
+def test_a_resolver_that_stops_answering_is_abandoned_within_seconds(
+    short_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A resolver that accepts the query and then says nothing (stopped, wedged): None in ~3 s."""
+    import socket
+    import time
+
+    monkeypatch.setenv("RUNLAYER_TF_CACHE_DIR", str(short_tmp))
+    query = {"repository": "r", "tag": "v1"}
+    path = shared_resolver.socket_path()
+    assert path is not None
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    wedged = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    wedged.bind(path)
+    wedged.listen(8)
+    try:
+        started = time.monotonic()
+        assert shared_resolver.ask(query) is None
+        elapsed = time.monotonic() - started
+    finally:
+        wedged.close()
+    assert shared_resolver.SILENCE_LIMIT <= elapsed < shared_resolver.SILENCE_LIMIT + 2

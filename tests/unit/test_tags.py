@@ -675,3 +675,15 @@ def test_image_ref_str_is_read_back(registry, path, tag, digest) -> None:
         path = ["x", *path]  # a first component that looks like a host is a registry
     ref = ImageRef("/".join(path), registry, tag, digest)
     assert ImageRef.parse(str(ref)) == ref
+
+
+@pytest.mark.parametrize("digits", [19, 5000])
+def test_a_version_component_over_18_digits_is_no_version(digits):
+    """Bounded before int(): a huge component is not converted (nor a traceback past 4300 digits)."""
+    from runlayer_tf.errors import TagError
+    from runlayer_tf.tags import Selector, Tag, TagKind
+
+    text = "v1" + "0" * (digits - 1) + ".0.0"
+    assert Tag.classify(text).kind is TagKind.OTHER
+    with pytest.raises(TagError):
+        Selector.parse(text)

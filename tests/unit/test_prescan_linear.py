@@ -1,0 +1,38 @@
+"""The byte-level pre-scan is linear in the file size: a 1 MB single line in well under a second.
+
+The shapes are the ones that made the old scan quadratic (a 120 KB line took 232 s).
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from runlayer_tf.pins import may_hold_pins
+
+SHAPES = [
+    (b"a/b:", True),  # many candidates: past the first few, the parser decides
+    (b"a.b.c.d/", False),
+    (b"x" * 50 + b"/", False),
+    (b"/a:", False),
+    (b"/" * 8, False),
+    (b"a/" * 4, False),
+    (b"${a}:", True),
+    (b"registry.example.com/app:v1 ", True),
+]
+
+
+@pytest.mark.parametrize("size", [100_000, 1_000_000])
+@pytest.mark.parametrize(("unit", "expected"), SHAPES, ids=[repr(u[:12]) for u, _ in SHAPES])
+def test_the_pre_scan_of_one_long_line_is_fast(unit, expected, size):
+    data = b'x = "' + unit * (size // len(unit)) + b'"\n'
+    started = time.perf_counter()
+    assert may_hold_pins(data) is expected
+    assert time.perf_counter() - started < 0.5
+
+
+def test_a_reference_after_a_long_host_run_is_still_seen():
+    """A registry longer than the confirmation window: the file is kept for the parser."""
+    host = b"a" * 400 + b".example.com"
+    assert may_hold_pins(b'image = "' + host + b'/app:v1"\n') is True

@@ -305,7 +305,7 @@ def hostile(_hostile_servers, monkeypatch: pytest.MonkeyPatch):  # type: ignore[
     or redirect to any host name lands there; the https registry's certificate
     is trusted through SSL_CERT_FILE.
     """
-    from runlayer_tf.registries import _oci
+    from runlayer_tf.registries import _http
 
     plain, tls, catcher, cert = _hostile_servers
     for server in (plain, tls, catcher):
@@ -313,5 +313,5 @@ def hostile(_hostile_servers, monkeypatch: pytest.MonkeyPatch):  # type: ignore[
     monkeypatch.setenv("http_proxy", f"http://{catcher.host}")
     monkeypatch.setenv("no_proxy", "127.0.0.1")
     monkeypatch.setenv("SSL_CERT_FILE", str(cert))
-    monkeypatch.setattr(_oci, "_OPENER", None)
+    monkeypatch.setattr(_http, "_OPENER", None)
     return plain, tls, catcher

@@ -22,10 +22,11 @@ from runlayer_tf.pins._changes import FileChange, apply_changes, plan_changes, s
 from runlayer_tf.pins._checks import OFFLINE_RULES, CheckContext, Rule, Violation, check_scans
 from runlayer_tf.pins._config import PinConfig, load_config, merge_overrides
 from runlayer_tf.pins._files import write_if_changed
-from runlayer_tf.pins._finder import FileScan, all_pins, find_pins, pins_in, scan_paths
+from runlayer_tf.pins._finder import find_pins
 from runlayer_tf.pins._model import Edit, Pin, PinKind
 from runlayer_tf.pins._rewrite import PinValue, apply_edits, follows_map, plan_edits, rewrite
 from runlayer_tf.pins._rules import RULES
+from runlayer_tf.pins._scan import FileScan, all_pins, pins_in, scan_paths
 from runlayer_tf.tags import ImageRef
 
 __all__ = [
@@ -65,12 +66,12 @@ _DEPRECATED = {
     "RESERVED_ONLINE_RULES": ("runlayer_tf.pins._checks", "RULES (rows with online=True)"),
     "DigestLookup": ("runlayer_tf.pins._rewrite", "a callable (image, tag) -> Digest"),
     "atomic_write": ("runlayer_tf.pins._files", "write_if_changed"),
-    "find_pins_in_file": ("runlayer_tf.pins._finder", "pins_in([path])"),
+    "find_pins_in_file": ("runlayer_tf.pins._scan", "pins_in([path])"),
     "iter_terraform_files": ("runlayer_tf.pins._files", "scan_paths"),
-    "may_hold_pins": ("runlayer_tf.pins._finder", "find_pins"),
+    "may_hold_pins": ("runlayer_tf.pins._prescan", "find_pins"),
     "parse_config": ("runlayer_tf.pins._config", "load_config"),
     "run_checks": ("runlayer_tf.pins._checks", "check_scans"),
-    "scan_file": ("runlayer_tf.pins._finder", "scan_paths([path])"),
+    "scan_file": ("runlayer_tf.pins._scan", "scan_paths([path])"),
 }
 
 

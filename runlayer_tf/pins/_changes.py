@@ -10,9 +10,9 @@ import attrs
 
 from runlayer_tf.pins._config import PinConfig
 from runlayer_tf.pins._files import read_bytes, write_if_changed
-from runlayer_tf.pins._finder import pins_in
 from runlayer_tf.pins._model import Edit
 from runlayer_tf.pins._rewrite import DigestLookup, PinValue, apply_edits, plan_edits
+from runlayer_tf.pins._scan import pins_in
 
 __all__ = ["FileChange", "apply_changes", "changes_for", "plan_changes", "set_in_files"]
 

@@ -26,10 +26,11 @@ import attrs
 
 from runlayer_tf.errors import TagError
 from runlayer_tf.pins._config import PinConfig
-from runlayer_tf.pins._finder import FileScan, TerraformParseError, all_pins
+from runlayer_tf.pins._finder import TerraformParseError
 from runlayer_tf.pins._model import Pin, PinKind
 from runlayer_tf.pins._rewrite import follows_map, repository_matches
 from runlayer_tf.pins._rules import RULES
+from runlayer_tf.pins._scan import FileScan, all_pins
 from runlayer_tf.tags import Digest, Selector, SelectorKind, Tag
 
 __all__ = [

@@ -5,35 +5,21 @@ located through the positions of their quote tokens, so a pin's span is the
 literal's content exactly as written.  ``.tfvars.json`` files are scanned by a
 small position-keeping JSON walker after :mod:`json` has validated them.
 
-:func:`may_hold_pins` is the cheap pre-scan used before parsing.  Why it never
-drops a file that holds a pin:
-
-* every image pin's value is a substring of the file's bytes (literal contents
-  and heredoc bodies are not unescaped before matching, and an image reference
-  has no escapable characters), and the finder only accepts values matching
-  :data:`IMAGE_REF_PATTERN` or :data:`IMAGE_TEMPLATE_PATTERN`; the pre-scan
-  searches the raw bytes for the same patterns without the finder's anchors,
-  so whatever the finder accepts, the pre-scan finds;
-* a version pin needs a name ending in ``_version``/``_tag`` (or a configured
-  name) in the text, followed after optional ``"`` and whitespace by ``=``,
-  ``:`` or ``{``, and a literal whose content starts with ``v<digit>``,
-  ``latest`` or 8 digits, directly after a ``"``; the pre-scan requires both
-  (anywhere, so it is a superset); a configured name alone keeps the file.
+The byte-level pre-scan is :mod:`._prescan`; reading files is :mod:`._scan`.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import attrs
 
-from runlayer_tf.errors import ParseError, PinError
+from runlayer_tf.errors import ParseError
 from runlayer_tf.pins._config import PinConfig
-from runlayer_tf.pins._files import iter_terraform_files, read_bytes
 from runlayer_tf.pins._model import (
     IMAGE_REF_PATTERN,
     IMAGE_TEMPLATE_PATTERN,
@@ -44,17 +30,10 @@ from runlayer_tf.pins._model import (
 
 __all__ = [
     "NOT_VERSION_NAMES",
-    "FileScan",
     "TerraformParseError",
-    "all_pins",
     "find_pins",
-    "find_pins_in_file",
     "is_version_name",
     "looks_like_image_tag",
-    "may_hold_pins",
-    "pins_in",
-    "scan_file",
-    "scan_paths",
     "syntax_for",
 ]
 
@@ -72,19 +51,6 @@ _AFTER = r"(?![A-Za-z0-9_./:@$+-])"
 _IMAGE_REF_IN_TEXT = re.compile(_BEFORE + IMAGE_REF_PATTERN + _AFTER)
 _KEY_BEFORE = re.compile(r"""["']?([A-Za-z_][A-Za-z0-9_-]*)["']?\s*[:=]\s*["']?$""")
 
-# Pre-scan patterns (bytes), see the module docstring.
-_SCAN_IMAGE = re.compile(IMAGE_REF_PATTERN.encode())
-# The last repository component of a reference: "<alnum or }>/<component>[:@]".
-# A component holds no "/", so each scan from a start ends at the next one:
-# linear, unlike "/[a-z0-9._/-]*[:@]" on a long run of slashes.
-_SCAN_IMAGE_CANDIDATE = re.compile(rb"[A-Za-z0-9}]/[a-z0-9][a-z0-9._-]*[:@]")
-_SCAN_REF_BYTES = re.compile(rb"[A-Za-z0-9._:/-]*")
-_SCAN_WINDOW = 320  # a host name is at most 253 bytes; longer registries fall back to True
-_SCAN_CONFIRMATIONS = 32
-_SCAN_TEMPLATE = re.compile(IMAGE_TEMPLATE_PATTERN.encode())
-_SCAN_VERSION_NAME = re.compile(rb"(?:_version|_tag)\"?\s*[=:{]")
-_SCAN_VERSION_VALUE = re.compile(rb"\"(?:v[0-9]|latest|[0-9]{8})")
-
 
 class TerraformParseError(ParseError):
     """A file does not parse; ``line``/``column`` are the parser's (1-based, 0 when unknown)."""
@@ -96,20 +62,6 @@ class TerraformParseError(ParseError):
         self.line = line
         self.column = column
         self.reason = reason
-
-
-@attrs.frozen
-class FileScan:
-    """The pins of one file, or why it could not be scanned (parse or read error)."""
-
-    file: str
-    pins: tuple[Pin, ...] = ()
-    error: ParseError | None = None
-
-
-def all_pins(scans: Iterable[FileScan]) -> list[Pin]:
-    """The pins of every scan, in scan order."""
-    return [pin for scan in scans for pin in scan.pins]
 
 
 def syntax_for(file: str | Path) -> str:
@@ -129,32 +81,6 @@ def is_version_name(name: str, config: PinConfig | None = None) -> bool:
 def looks_like_image_tag(value: str) -> bool:
     """True for the tag forms of version pins: ``v1.2.3``, ``latest``, timestamps, build tags."""
     return _VERSION_FORM.fullmatch(value) is not None
-
-
-def _may_hold_image(data: bytes) -> bool:
-    """Linear in ``len(data)``: every match of the candidate pattern is confirmed in a
-    window of bounded size, and only the first few; past those, or when a
-    reference could start before its window, the answer is True (a superset)."""
-    for number, match in enumerate(_SCAN_IMAGE_CANDIDATE.finditer(data)):
-        if number >= _SCAN_CONFIRMATIONS or data[match.start()] == ord("}"):
-            return True
-        low = max(0, match.start() - _SCAN_WINDOW)
-        if low > 0 and _SCAN_REF_BYTES.fullmatch(data, low - 1, match.start()):
-            return True  # a registry longer than the window: let the parser decide
-        if _SCAN_IMAGE.search(data, low, match.end() + _SCAN_WINDOW):
-            return True
-    return False
-
-
-def may_hold_pins(data: bytes, config: PinConfig | None = None) -> bool:
-    """Cheap pre-scan: False only when ``data`` provably holds no pin (see module docstring)."""
-    if _may_hold_image(data):
-        return True
-    if b"${" in data and _SCAN_TEMPLATE.search(data):
-        return True
-    if config is not None and any(name.encode() in data for name in config.version_names):
-        return True
-    return bool(_SCAN_VERSION_NAME.search(data) and _SCAN_VERSION_VALUE.search(data))
 
 
 @attrs.frozen
@@ -226,20 +152,6 @@ def find_pins(
         pins.extend(_pins_at(site, source, file, config))
     pins.sort(key=lambda p: p.start)
     return pins
-
-
-def find_pins_in_file(
-    path: str | Path, *, config: PinConfig | None = None, prescan: bool = True
-) -> list[Pin]:
-    """Read ``path`` and return its pins; with ``prescan``, skip parsing files that hold none.
-
-    Raises :class:`ParseError` for a file that does not parse and
-    :class:`PinError` for one that cannot be read.
-    """
-    data = read_bytes(Path(path))
-    if prescan and not may_hold_pins(data, config):
-        return []
-    return find_pins(data, file=str(path), config=config)
 
 
 def _pins_at(site: _Site, source: _Text, file: str, config: PinConfig) -> Iterator[Pin]:
@@ -552,36 +464,3 @@ def _json_sites(text: str, file: str) -> Iterator[_Site]:
 
     value(0, "", None)
     yield from sites
-
-
-def scan_file(
-    path: str | Path, *, config: PinConfig | None = None, prescan: bool = True
-) -> FileScan:
-    """Read and scan one file, parsing it only when :func:`may_hold_pins` says it may hold one.
-
-    Parse and read errors are returned in :attr:`FileScan.error`, not raised.
-    """
-    file = str(path)
-    try:
-        pins = find_pins_in_file(path, config=config, prescan=prescan)
-    except ParseError as err:  # before PinError: ParseError is a PinError
-        return FileScan(file, error=err)
-    except PinError as err:  # the file cannot be read
-        return FileScan(
-            file, error=TerraformParseError(file, 0, 0, str(err).removeprefix(f"{file}: "))
-        )
-    return FileScan(file, tuple(pins))
-
-
-def scan_paths(paths: Sequence[str | Path], *, config: PinConfig | None = None) -> list[FileScan]:
-    """:func:`scan_file` for every Terraform file named by ``paths`` (directories recurse)."""
-    return [scan_file(path, config=config) for path in iter_terraform_files(paths)]
-
-
-def pins_in(paths: Sequence[str | Path], *, config: PinConfig | None = None) -> list[Pin]:
-    """All pins under ``paths``; raises the first file's :class:`ParseError` (parse or read)."""
-    scans = scan_paths(paths, config=config)
-    for scan in scans:
-        if scan.error is not None:
-            raise scan.error
-    return all_pins(scans)

@@ -13,9 +13,9 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "runlayer_tf"
 MODULES = sorted(p for p in PACKAGE.rglob("*.py") if "__pycache__" not in p.parts)
 MAX_LINES = 500
-# Still over the limit, to be split by the issues that redesign them (update; trust
-# boundaries): a ceiling each, so they cannot grow meanwhile (a ratchet, not a skip).
-TOO_LONG_FOR_NOW = {"update/_runbook.py": 988, "pins/_finder.py": 572, "shared_resolver.py": 615}
+# Still over the limit, to be split by the update issue, which redesigns that sequence: a
+# ceiling, so it cannot grow meanwhile (a ratchet, not a skip).
+TOO_LONG_FOR_NOW = {"update/_runbook.py": 988}
 
 
 def _module_name(path: Path) -> str:

@@ -188,7 +188,8 @@ tf_text = st.one_of(st.lists(hcl_pieces, max_size=30).map("".join), st.text(max_
 @fuzz
 @given(tf_text, st.sampled_from([".tf", ".tfvars", ".tfvars.json"]))
 def test_the_pin_finder_gives_pins_or_one_parse_error(text, suffix):
-    from runlayer_tf.pins import find_pins, may_hold_pins
+    from runlayer_tf.pins import find_pins
+    from runlayer_tf.pins._prescan import may_hold_pins
 
     data = text.encode("utf-8", "surrogatepass")
     try:

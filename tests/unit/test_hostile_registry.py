@@ -10,13 +10,13 @@ import time
 import pytest
 
 from runlayer_tf.errors import RegistryError
-from runlayer_tf.registries import _oci
+from runlayer_tf.registries import _http, _oci
 from runlayer_tf.registries._base import RegistryAddress
 from runlayer_tf.registries._oci import Credentials, OciRegistry
 
 CREDS = Credentials("deploy", "s3cr3t-password")
 BASIC = "Basic " + base64.b64encode(b"deploy:s3cr3t-password").decode()
-MANIFEST = json.dumps({"schemaVersion": 2, "mediaType": _oci.OCI_MANIFEST}).encode()
+MANIFEST = json.dumps({"schemaVersion": 2, "mediaType": _http.OCI_MANIFEST}).encode()
 INJECTED = 'sha256:${file("~/.aws/credentials")}'
 
 
@@ -34,7 +34,7 @@ def challenge(realm):
 
 def digest_header(value):
     def behave(h):
-        h.answer(200, MANIFEST, {"Docker-Content-Digest": value, "Content-Type": _oci.OCI_MANIFEST})
+        h.answer(200, MANIFEST, {"Docker-Content-Digest": value, "Content-Type": _http.OCI_MANIFEST})
 
     return behave
 
@@ -342,7 +342,7 @@ def test_retry_after_within_the_deadline_is_honoured(hostile, monkeypatch):
 @pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://example.com/x", "data:,x"])
 def test_the_transport_opens_http_and_https_only(url):
     with pytest.raises(RegistryError) as caught:
-        _oci.urllib_transport("GET", url, {})
+        _http.urllib_transport("GET", url, {})
     assert str(caught.value) == (
         f"refusing to open a {url.split(':')[0]!r} URL: only http and https"
     )
@@ -353,7 +353,7 @@ def test_the_opener_has_no_handler_but_http_and_https(url):
     import urllib.error
 
     with pytest.raises(urllib.error.URLError):
-        _oci.build_opener().open(url)
+        _http.build_opener().open(url)
 
 
 def test_pins_bump_digest_never_writes_a_registry_header_into_terraform(hostile, tmp_path, capsys):

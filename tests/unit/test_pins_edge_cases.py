@@ -129,12 +129,12 @@ def test_rule_ids_come_from_one_table() -> None:
 )
 def test_old_pins_names_still_import_with_a_warning(name: str, instead: str) -> None:
     import runlayer_tf.pins
-    from runlayer_tf.pins import _files, _finder
+    from runlayer_tf.pins import _files, _prescan
 
     with pytest.warns(
         DeprecationWarning, match=f"runlayer_tf.pins.{name} is deprecated.*{instead}"
     ):
         value = getattr(runlayer_tf.pins, name)
-    assert value is getattr(_finder if name == "may_hold_pins" else _files, name)
+    assert value is getattr(_prescan if name == "may_hold_pins" else _files, name)
     with pytest.raises(AttributeError):
         runlayer_tf.pins.no_such_name  # noqa: B018

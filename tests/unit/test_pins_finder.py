@@ -8,12 +8,9 @@ import pytest
 
 from runlayer_tf.errors import ParseError
 from runlayer_tf.pins import PinConfig, PinKind, find_pins
-from runlayer_tf.pins._finder import (
-    TerraformParseError,
-    find_pins_in_file,
-    may_hold_pins,
-    scan_paths,
-)
+from runlayer_tf.pins._finder import TerraformParseError
+from runlayer_tf.pins._prescan import may_hold_pins
+from runlayer_tf.pins._scan import find_pins_in_file, scan_paths
 
 CORPUS = Path(__file__).resolve().parent.parent / "fixtures" / "pins"
 R = "170974506510.dkr.ecr.us-east-1.amazonaws.com"

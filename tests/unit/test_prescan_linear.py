@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from runlayer_tf.pins import may_hold_pins
+from runlayer_tf.pins._prescan import may_hold_pins
 
 SHAPES = [
     (b"a/b:", True),  # many candidates: past the first few, the parser decides

@@ -9,7 +9,6 @@ Blobs are checked against their digest when read.
 from __future__ import annotations
 
 import datetime
-import hashlib
 import json
 import os
 import stat
@@ -19,6 +18,7 @@ from typing import Any
 
 from runlayer_tf.errors import NotFoundError, RegistryError
 from runlayer_tf.registries._base import RegistryAddress, checked_digest, printable
+from runlayer_tf.tags import Digest
 
 MAX_BLOB = 4 * 1024 * 1024  # a manifest or index blob (the distribution spec's manifest limit)
 
@@ -128,7 +128,7 @@ class OciLayoutRegistry:
             os.close(fd)
         # Read at most the descriptor's size (+1 to see a longer file): a longer
         # blob cannot be the one the index names.
-        if len(data) > limit or "sha256:" + hashlib.sha256(data).hexdigest() != digest:
+        if len(data) > limit or str(Digest.of_bytes(data)) != digest:
             raise RegistryError(f"{blob} does not hash to {digest}: the layout is corrupt")
 
     def digest_of(self, repository: str, reference: str) -> str:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import base64
 import datetime
 import email.utils
-import hashlib
 import json
 import math
 import re
@@ -50,6 +49,7 @@ from runlayer_tf.registries._http import (
     same_origin,
     urllib_transport,
 )
+from runlayer_tf.tags import Digest
 
 _RETRY_STATUS = {429, 502, 503, 504}
 _ATTEMPTS = 3
@@ -308,7 +308,7 @@ class OciRegistry:
                 raise RegistryError(
                     f"registry {self.display_host}: manifest {what} answered HTTP {resp.status}"
                 )
-            actual = "sha256:" + hashlib.sha256(resp.body).hexdigest()
+            actual = str(Digest.of_bytes(resp.body))
             claimed = resp.headers.get("docker-content-digest", "")
             digest = checked_digest(claimed, f"registry {self.display_host}") if claimed else actual
             manifest = _json_object(resp.body)

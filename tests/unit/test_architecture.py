@@ -116,3 +116,14 @@ def test_every_deprecated_name_still_imports_with_a_warning(package: str) -> Non
         assert name not in module.__all__
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         module.nothing  # noqa: B018
+
+
+def test_content_digests_are_computed_in_one_place() -> None:
+    """Only ``Digest.of_bytes`` turns bytes into a ``sha256:`` digest (other hashes are keys)."""
+    hand_made = [
+        str(path.relative_to(PACKAGE))
+        for path in MODULES
+        if path != PACKAGE / "tags" / "_digest.py"
+        and '"sha256:" + hashlib' in path.read_text(encoding="utf-8")
+    ]
+    assert hand_made == []

@@ -34,7 +34,9 @@ def challenge(realm):
 
 def digest_header(value):
     def behave(h):
-        h.answer(200, MANIFEST, {"Docker-Content-Digest": value, "Content-Type": _http.OCI_MANIFEST})
+        h.answer(
+            200, MANIFEST, {"Docker-Content-Digest": value, "Content-Type": _http.OCI_MANIFEST}
+        )
 
     return behave
 

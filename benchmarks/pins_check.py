@@ -236,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"tree: {args.files} files, {total / 1e6:.1f} MB, {pinned} with pins ({pinned / args.files:.0%})"
         )
-        from runlayer_tf.pins import may_hold_pins
+        from runlayer_tf.pins._finder import may_hold_pins
 
         kept = sum(may_hold_pins(p.read_bytes()) for p in root.rglob("*") if p.is_file())
         print(f"pre-scan keeps {kept} files for parsing")

@@ -379,7 +379,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--candidate",
         type=Path,
         metavar="DIR",
-        help="also time a patched copy of the package (DIR/runlayer_tf, put first on PYTHONPATH), interleaved with the tree's",
+        help=(
+            "also time a patched copy of the package (DIR/runlayer_tf, put first on PYTHONPATH), "
+            "interleaved with the tree's"
+        ),
     )
     parser.add_argument(
         "--markdown", type=Path, help="also write the results as a markdown section to this file"

@@ -1,6 +1,7 @@
 """The program for Terraform's and OpenTofu's ``external`` data source.
 
-Run as ``runlayer-tf external`` or ``python -m runlayer_tf.external``.  Reads one
+Run as ``runlayer-tf external`` or ``python -m runlayer_tf.external`` (both are
+:mod:`runlayer_tf.cli`'s ``external``; this module is the program's core).  Reads one
 JSON object of strings on stdin (the data source's ``query``) and prints one
 JSON object of strings (the ``result``).  On any problem it prints nothing on
 stdout, one line on stderr and exits 1; ``RUNLAYER_TF_DEBUG=1`` adds a traceback.
@@ -22,14 +23,11 @@ import json
 import sys
 
 from runlayer_tf import cache
-from runlayer_tf.errors import RunlayerError, UsageError, debug_enabled
+from runlayer_tf.errors import UsageError
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~2 ms of every data source
 if TYPE_CHECKING:
-    from collections.abc import Sequence
     from typing import BinaryIO, TextIO
-
-PROG = "runlayer-tf external"
 
 
 def read_query(stream: TextIO | BinaryIO) -> dict[str, str]:
@@ -95,33 +93,9 @@ def run(stdin: TextIO | BinaryIO, stdout: TextIO) -> None:
     stdout.write(json.dumps(result, sort_keys=True) + "\n")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; ``argv`` is accepted for symmetry and must be empty."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    if args and args != ["--"]:
-        # Not a query problem but a wrong `program` list: the usage exit code.
-        print(
-            f"{PROG}: takes no arguments (got {' '.join(args)}); it reads its query as JSON on stdin",
-            file=sys.stderr,
-        )
-        return 2
-    try:
-        run(sys.stdin.buffer, sys.stdout)
-        return 0
-    except Exception as err:  # never a traceback for Terraform users, unless asked for
-        if debug_enabled():
-            import traceback
-
-            traceback.print_exc()
-        if isinstance(err, RunlayerError):
-            print(f"{PROG}: {err}", file=sys.stderr)
-        else:
-            print(
-                f"{PROG}: internal error: {type(err).__name__}: {' '.join(str(err).split())} (set RUNLAYER_TF_DEBUG=1 for a traceback)",
-                file=sys.stderr,
-            )
-        return 1
-
-
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # `python -m runlayer_tf.external`, as a data source's `program`: the command line's
+    # `external` (its argument check and its one-line errors).
+    from runlayer_tf.cli import main
+
+    raise SystemExit(main(["external", *sys.argv[1:]]))

@@ -1,7 +1,7 @@
 """Resolve a tag selector to a concrete image digest, with the chosen image's build metadata.
 
 :func:`resolve` is the pure-ish core: given a :class:`Query` and a
-:class:`~runlayer_tf.registries.base.Registry`, it lists tags once, chooses with
+:class:`~runlayer_tf.registries._base.Registry`, it lists tags once, chooses with
 :func:`runlayer_tf.tags.select`, and asks the registry only for what the answer
 needs (the digest of the chosen tag when the listing lacks it, the digests of
 the few tags that may share it, the push time).

@@ -77,7 +77,7 @@ _OFF = ("0", "false", "no", "off")
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
-# The same host pattern as runlayer_tf.registries.base.ECR_HOST (importing that
+# The same host pattern as runlayer_tf.registries._base.ECR_HOST (importing that
 # module would import attrs on every data source; a unit test keeps them equal).
 _ECR_HOST = re.compile(r"[0-9]{12}\.dkr\.ecr(?:-fips)?\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?")
 
@@ -138,7 +138,10 @@ def _code_stamp() -> list[object]:
 
 
 def fingerprint() -> str:
-    """What a resolver's answers depend on, hashed: the environment, the AWS files, working directory, interpreter and code."""
+    """What a resolver's answers depend on, hashed.
+
+    The environment, the AWS files, working directory, interpreter and code.
+    """
     from runlayer_tf._version import __version__
 
     blob = json.dumps(
@@ -365,12 +368,12 @@ class _Listings:
 
         if address.kind != "ecr":
             return open_registry(address)
-        from runlayer_tf.registries.ecr import EcrRegistry, make_client
+        from runlayer_tf import aws
 
         with self._lock(address):
             if address not in self._clients:
-                self._clients[address] = make_client(address.region)
-            return EcrRegistry(address, client=self._clients[address])
+                self._clients[address] = aws.ecr(address.region)
+            return open_registry(address, ecr_client=self._clients[address])
 
     def forget(self, address: RegistryAddress) -> None:
         """Drop ``address``'s client and listings (after an authentication error)."""
@@ -533,9 +536,10 @@ def serve(path: str, lock_fd: int) -> int:
     inode = (bound.st_dev, bound.st_ino)
     server.settimeout(0.2)
     # The heavy imports, once, while the first clients queue on the socket.
-    import botocore.session  # noqa: F401
-
     import runlayer_tf.resolve  # noqa: F401
+    from runlayer_tf import aws
+
+    aws.preload()
 
     listings = _Listings(ttl)
     active = 0

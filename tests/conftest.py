@@ -71,7 +71,7 @@ _seal_environment()
 from tests.harness.moto_server import MotoServer  # noqa: E402
 from tests.harness.registry import DistributionRegistry  # noqa: E402
 from tests.harness.strict import missing, under_ci  # noqa: E402
-from tests.harness.tf import KINDS, TfBinary  # noqa: E402
+from tests.harness.tofu import KINDS, TfBinary  # noqa: E402
 from tests.harness.token_server import TokenServer  # noqa: E402
 from tests.harness.tools import BINARIES, ProvisionedTools, find_docker_registry  # noqa: E402
 

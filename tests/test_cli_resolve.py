@@ -55,12 +55,18 @@ def test_resolve_json_is_the_external_result(capsys):
         (
             ["resolve", "--registry", DEMO, "Frontend", "v1"],
             2,
-            'invalid repository name "Frontend": use lowercase letters, digits and separators (. _ __ -), path components joined by /',
+            (
+                'invalid repository name "Frontend": use lowercase letters, digits and separators '
+                "(. _ __ -), path components joined by /"
+            ),
         ),
         (
             ["resolve", "--registry", "http://registry.example.com", "frontend-production", "v1"],
             2,
-            'refusing plain HTTP to "registry.example.com": only loopback registries may use http:// unless insecure is "true"',
+            (
+                'refusing plain HTTP to "registry.example.com": '
+                'only loopback registries may use http:// unless insecure is "true"'
+            ),
         ),
         (
             ["resolve", "--registry", DEMO, "frontend-production", "v1.*"],

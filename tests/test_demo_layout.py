@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from runlayer_tf.errors import NotFoundError, RegistryError
-from runlayer_tf.registries.base import RegistryAddress
-from runlayer_tf.registries.layout import OciLayoutRegistry
+from runlayer_tf.registries._base import RegistryAddress
+from runlayer_tf.registries._layout import OciLayoutRegistry
 from runlayer_tf.resolve import Query, resolve
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

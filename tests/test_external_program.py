@@ -124,12 +124,18 @@ BAD_INPUTS = [
     (
         "uppercase repository",
         q(repository="Backend-Production", tag="v1"),
-        'invalid repository name "Backend-Production": use lowercase letters, digits and separators (. _ __ -), path components joined by /',
+        (
+            'invalid repository name "Backend-Production": use lowercase letters, digits and separators '
+            "(. _ __ -), path components joined by /"
+        ),
     ),
     (
         "repository with space",
         q(repository="backend production", tag="v1"),
-        'invalid repository name "backend production": use lowercase letters, digits and separators (. _ __ -), path components joined by /',
+        (
+            'invalid repository name "backend production": use lowercase letters, digits and separators '
+            "(. _ __ -), path components joined by /"
+        ),
     ),
     (
         "bad boolean",
@@ -144,7 +150,10 @@ BAD_INPUTS = [
     (
         "plain http",
         q(repository="backend-production", tag="v1", registry="http://registry.example.com"),
-        'refusing plain HTTP to "registry.example.com": only loopback registries may use http:// unless insecure is "true"',
+        (
+            'refusing plain HTTP to "registry.example.com": '
+            'only loopback registries may use http:// unless insecure is "true"'
+        ),
     ),
     (
         "ftp registry",
@@ -254,8 +263,8 @@ def test_no_region_for_ecr(tmp_path):
     )
     assert (proc.returncode, proc.stdout) == (1, b"")
     assert (
-        proc.stderr.decode()
-        == "runlayer-tf external: no AWS region: set region in the query, AWS_REGION or AWS_DEFAULT_REGION, or a profile's region\n"
+        proc.stderr.decode() == "runlayer-tf external: no AWS region: "
+        "set region in the query, AWS_REGION or AWS_DEFAULT_REGION, or a profile's region\n"
     )
 
 
@@ -369,13 +378,14 @@ def test_a_cache_hit_imports_only_the_standard_library(tmp_path):
         "import io, sys\n"
         "from runlayer_tf import external\n"
         f"external.run(io.BytesIO({query!r}.encode()), io.StringIO())\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('attrs', 'semver', 'boto3', 'typing', 'runlayer_tf')))\n"
+        "print(sorted(m for m in sys.modules "
+        "if m.split('.')[0] in ('attrs', 'semver', 'boto3', 'typing', 'runlayer_tf')))\n"
     )
     proc = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
     )
     assert proc.returncode == 0, proc.stderr
     assert (
-        proc.stdout
-        == "['runlayer_tf', 'runlayer_tf._version', 'runlayer_tf.cache', 'runlayer_tf.errors', 'runlayer_tf.external']\n"
+        proc.stdout == "['runlayer_tf', 'runlayer_tf._version', 'runlayer_tf.cache', "
+        "'runlayer_tf.errors', 'runlayer_tf.external']\n"
     )

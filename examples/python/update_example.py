@@ -18,8 +18,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-import boto3
-
+from runlayer_tf import aws
 from runlayer_tf.errors import RunlayerError
 from runlayer_tf.registries import RegistryAddress
 from runlayer_tf.update import (
@@ -32,13 +31,18 @@ from runlayer_tf.update import (
     ensure_snapshot,
     find_binary,
     make_progress,
+    read_vars,
     restore_command,
+    set_vars,
     snapshot_id,
     urllib_get,
     wait_healthy,
     wait_stable,
 )
-from runlayer_tf.update.varfile import read_var, set_var
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,8 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     progress = make_progress(sys.stderr)
-    now = lambda: datetime.now(timezone.utc)  # noqa: E731
-    rds = boto3.client("rds")
+    rds = aws.rds()
     var_file = args.workdir / args.var_file
     tf = Terraform(
         find_binary("tofu"),
@@ -70,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # 1. preflight
         cluster = check_cluster_available(rds, args.cluster)
-        previous = read_var(var_file, args.name)
+        previous = read_vars(var_file, [args.name]).get(args.name)
         if previous is None:
             raise SystemExit(f"{var_file} does not assign {args.name}")
         lookups = RegistryLookups(
@@ -93,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         progress.step("snapshot", f"{snap} available")
         # 3. set the version (atomic rewrite of the literal only)
-        set_var(var_file, args.name, args.version)
+        set_vars(var_file, {args.name: args.version})
         try:
             # 4. plan, then apply the saved plan
             (args.workdir / ".runlayer").mkdir(exist_ok=True)
@@ -101,14 +104,14 @@ def main(argv: list[str] | None = None) -> int:
             tf.apply(plan_file)
             # 5. verify
             if args.ecs_cluster and args.service:
-                for state in wait_stable(boto3.client("ecs"), args.ecs_cluster, args.service):
+                for state in wait_stable(aws.ecs(), args.ecs_cluster, args.service):
                     progress.step("ecs", str(state))
             urls = default_health_urls(args.backend_url, args.frontend_url)
             wait_healthy(urls, get=urllib_get, clock=now, sleep=time.sleep)
         except RunlayerError as err:
             # Roll back: previous value, plan, apply.  The database is never restored automatically.
             progress.step("rollback", f"{err}; going back to {previous}")
-            set_var(var_file, args.name, previous)
+            set_vars(var_file, {args.name: previous})
             tf.plan(plan_file, var_files=[str(var_file.resolve())])
             tf.apply(plan_file)
             progress.step(

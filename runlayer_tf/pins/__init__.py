@@ -1,6 +1,6 @@
 """Find, rewrite and check container image pins in Terraform files.
 
-The public API for scripts (see the README (section "Pins"))::
+The public API for scripts (see the manual's "Pins" page)::
 
     from runlayer_tf import pins
 
@@ -9,51 +9,28 @@ The public API for scripts (see the README (section "Pins"))::
     new_text = pins.rewrite(text, edits)                     # only the pins' bytes change
     pins.set_in_files(["envs/"], {"backend-production": "v1.3.0"})  # read, plan, atomic write
 
-Pure functions live in ``finder``, ``rewrite`` and ``checks``; only ``files``
-(and :func:`set_in_files`) touch the disk.
+Finding, rewriting and checking are pure functions over text (``_finder``,
+``_rewrite``, ``_checks``); only ``_files``, ``_changes`` and the scanning
+functions touch the disk.  The registry-backed rules and ``pins bump`` are in
+:mod:`runlayer_tf.pins.online`.
 """
 
 from __future__ import annotations
 
-from runlayer_tf.pins.checks import (
-    OFFLINE_RULES,
-    RESERVED_ONLINE_RULES,
-    Check,
-    CheckContext,
-    Rule,
-    Violation,
-    check_scans,
-    run_checks,
-)
-from runlayer_tf.pins.config import PinConfig, load_config, parse_config
-from runlayer_tf.pins.files import atomic_write, iter_terraform_files, write_if_changed
-from runlayer_tf.pins.finder import (
-    FileScan,
-    TerraformParseError,
-    find_pins,
-    find_pins_in_file,
-    may_hold_pins,
-    scan_file,
-    scan_paths,
-)
-from runlayer_tf.pins.model import Edit, ImageRef, Pin, PinKind
-from runlayer_tf.pins.rewrite import (
-    DigestLookup,
-    PinValue,
-    apply_edits,
-    follows_map,
-    parse_assignment,
-    plan_edits,
-    rewrite,
-)
-from runlayer_tf.pins.update import FileChange, apply_changes, plan_changes, set_in_files
+from runlayer_tf.pins._changes import FileChange, apply_changes, plan_changes, set_in_files
+from runlayer_tf.pins._checks import OFFLINE_RULES, CheckContext, Rule, Violation, check_scans
+from runlayer_tf.pins._config import PinConfig, load_config, merge_overrides
+from runlayer_tf.pins._files import write_if_changed
+from runlayer_tf.pins._finder import FileScan, all_pins, find_pins, pins_in, scan_paths
+from runlayer_tf.pins._model import Edit, Pin, PinKind
+from runlayer_tf.pins._rewrite import PinValue, apply_edits, follows_map, plan_edits, rewrite
+from runlayer_tf.pins._rules import RULES
+from runlayer_tf.tags import ImageRef
 
 __all__ = [
     "OFFLINE_RULES",
-    "RESERVED_ONLINE_RULES",
-    "Check",
+    "RULES",
     "CheckContext",
-    "DigestLookup",
     "Edit",
     "FileChange",
     "FileScan",
@@ -63,26 +40,50 @@ __all__ = [
     "PinKind",
     "PinValue",
     "Rule",
-    "TerraformParseError",
     "Violation",
+    "all_pins",
     "apply_changes",
     "apply_edits",
-    "atomic_write",
     "check_scans",
     "find_pins",
-    "find_pins_in_file",
     "follows_map",
-    "iter_terraform_files",
     "load_config",
-    "may_hold_pins",
-    "parse_assignment",
-    "parse_config",
+    "merge_overrides",
+    "pins_in",
     "plan_changes",
     "plan_edits",
     "rewrite",
-    "run_checks",
-    "scan_file",
     "scan_paths",
     "set_in_files",
     "write_if_changed",
 ]
+
+# Names this package exported before 0.x's layout change; importable for one more
+# release, with a DeprecationWarning naming where they went.
+_DEPRECATED = {
+    "RESERVED_ONLINE_RULES": ("runlayer_tf.pins._checks", "RULES (rows with online=True)"),
+    "DigestLookup": ("runlayer_tf.pins._rewrite", "a callable (image, tag) -> Digest"),
+    "atomic_write": ("runlayer_tf.pins._files", "write_if_changed"),
+    "find_pins_in_file": ("runlayer_tf.pins._finder", "pins_in([path])"),
+    "iter_terraform_files": ("runlayer_tf.pins._files", "scan_paths"),
+    "may_hold_pins": ("runlayer_tf.pins._finder", "find_pins"),
+    "parse_config": ("runlayer_tf.pins._config", "load_config"),
+    "run_checks": ("runlayer_tf.pins._checks", "check_scans"),
+    "scan_file": ("runlayer_tf.pins._finder", "scan_paths([path])"),
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _DEPRECATED:
+        import importlib
+        import warnings
+
+        module, instead = _DEPRECATED[name]
+        warnings.warn(
+            f"runlayer_tf.pins.{name} is deprecated and leaves the public API in the next "
+            f"release; use {instead}",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(importlib.import_module(module), name)
+    raise AttributeError(f"module 'runlayer_tf.pins' has no attribute {name!r}")

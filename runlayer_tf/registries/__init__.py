@@ -6,21 +6,39 @@ imports boto3.
 
 from __future__ import annotations
 
-from runlayer_tf.registries.base import Registry, RegistryAddress, validate_repository
+from runlayer_tf.registries._base import Registry, RegistryAddress, validate_repository
 
-__all__ = ["Registry", "RegistryAddress", "open_registry", "validate_repository"]
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: the external program imports this on a miss
+if TYPE_CHECKING:
+    from runlayer_tf.aws import EcrApi
+    from runlayer_tf.registries._session import RegistrySession
+
+__all__ = ["Registry", "RegistryAddress", "RegistrySession", "open_registry", "validate_repository"]
 
 
-def open_registry(address: RegistryAddress) -> Registry:
-    """The backend for ``address`` (clients are created lazily, on the first call)."""
+def open_registry(address: RegistryAddress, *, ecr_client: EcrApi | None = None) -> Registry:
+    """The backend for ``address`` (clients are created lazily, on the first call).
+
+    ``ecr_client``: an ECR client to use instead of a new one (the shared resolver
+    keeps one per registry).
+    """
     if address.kind == "ecr":
-        from runlayer_tf.registries.ecr import EcrRegistry
+        from runlayer_tf.registries._ecr import EcrRegistry
 
-        return EcrRegistry(address)
+        return EcrRegistry(address, client=ecr_client)
     if address.kind == "oci-layout":
-        from runlayer_tf.registries.layout import OciLayoutRegistry
+        from runlayer_tf.registries._layout import OciLayoutRegistry
 
         return OciLayoutRegistry(address)
-    from runlayer_tf.registries.oci import OciRegistry
+    from runlayer_tf.registries._oci import OciRegistry
 
     return OciRegistry(address)
+
+
+def __getattr__(name: str) -> object:
+    # Loaded on first use: _session imports open_registry from this module.
+    if name == "RegistrySession":
+        from runlayer_tf.registries._session import RegistrySession
+
+        return RegistrySession
+    raise AttributeError(f"module 'runlayer_tf.registries' has no attribute {name!r}")

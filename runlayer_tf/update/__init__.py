@@ -1,154 +1,73 @@
 """The update runbook as code: snapshot, set the version, plan, apply, verify, roll back.
 
 Build an :class:`UpdateSpec` and an :class:`UpdateDeps` and call
-:func:`run_update`; the building blocks (snapshot, Terraform, health, ECS,
-maintenance window, journal) are usable on their own from scripts.
+:func:`run_update`.  The building blocks a script can use on its own are here
+too: the snapshot (:func:`check_cluster_available`, :func:`ensure_snapshot`,
+:func:`restore_command`), Terraform (:class:`Terraform`), health checks
+(:func:`wait_healthy`), ECS (:func:`wait_stable` and the emergency
+procedures), the maintenance window, the var-file rewriter
+(:func:`read_vars`/:func:`set_vars`) and the journal.  AWS clients come from
+:mod:`runlayer_tf.aws` (``aws.rds()``, ``aws.ecs()``).
 """
 
 from __future__ import annotations
 
-from runlayer_tf.update.ecs import (
-    Deployment,
-    EcsApi,
-    ScaleBounce,
-    ServiceState,
-    describe_services,
-    force_new_deployment,
-    scale_bounce,
-    wait_stable,
-)
-from runlayer_tf.update.health import (
-    BACKEND_HEALTH_PATH,
-    FRONTEND_HEALTH_PATH,
-    HealthResult,
-    HttpGet,
-    default_health_urls,
-    urllib_get,
-    wait_healthy,
-)
-from runlayer_tf.update.journal import (
-    Journal,
-    LockHolder,
-    Record,
-    hold_lock,
-    last_run,
-    read_journal,
-)
-from runlayer_tf.update.progress import (
-    PlainProgress,
-    Progress,
-    SilentProgress,
-    TtyProgress,
-    make_progress,
-    redact,
-)
-from runlayer_tf.update.registry import (
+from runlayer_tf.update._ecs import ServiceState, force_new_deployment, scale_bounce, wait_stable
+from runlayer_tf.update._health import default_health_urls, urllib_get, wait_healthy
+from runlayer_tf.update._journal import read_journal
+from runlayer_tf.update._progress import Progress, SilentProgress, make_progress, redact
+from runlayer_tf.update._registry import (
     RegistryLookups,
     conventional_repository,
-    previous_release_in,
     repository_defaults,
-    split_repository,
 )
-from runlayer_tf.update.runbook import (
-    ChangeReport,
-    PlannedChange,
-    StepReport,
+from runlayer_tf.update._runbook import (
     UpdateDeps,
     UpdateReport,
     UpdateSpec,
     VersionChange,
-    repository_of,
     run_update,
-    tag_of,
-    target_value,
 )
-from runlayer_tf.update.snapshot import (
+from runlayer_tf.update._snapshot import (
     DEFAULT_SNAPSHOT_TEMPLATE,
-    ClusterInfo,
-    RdsApi,
-    SnapshotResult,
     check_cluster_available,
     ensure_snapshot,
     restore_command,
     snapshot_id,
-    validate_snapshot_id,
 )
-from runlayer_tf.update.terraform import (
-    Apply,
-    Init,
-    Output,
-    Plan,
-    RunResult,
-    Terraform,
-    build_argv,
-    find_binary,
-    run_command,
-)
-from runlayer_tf.update.window import MaintenanceWindow, WeekTime, check_window
+from runlayer_tf.update._terraform import Terraform, find_binary
+from runlayer_tf.update._varfile import read_vars, set_vars
+from runlayer_tf.update._window import MaintenanceWindow
 
 __all__ = [
-    "BACKEND_HEALTH_PATH",
     "DEFAULT_SNAPSHOT_TEMPLATE",
-    "FRONTEND_HEALTH_PATH",
-    "Apply",
-    "ChangeReport",
-    "ClusterInfo",
-    "Deployment",
-    "EcsApi",
-    "HealthResult",
-    "HttpGet",
-    "Init",
-    "Journal",
-    "LockHolder",
     "MaintenanceWindow",
-    "Output",
-    "PlainProgress",
-    "Plan",
-    "PlannedChange",
     "Progress",
-    "RdsApi",
-    "Record",
     "RegistryLookups",
-    "RunResult",
-    "ScaleBounce",
     "ServiceState",
     "SilentProgress",
-    "SnapshotResult",
-    "StepReport",
     "Terraform",
-    "TtyProgress",
     "UpdateDeps",
     "UpdateReport",
     "UpdateSpec",
     "VersionChange",
-    "WeekTime",
-    "build_argv",
     "check_cluster_available",
-    "check_window",
     "conventional_repository",
     "default_health_urls",
-    "describe_services",
     "ensure_snapshot",
     "find_binary",
     "force_new_deployment",
-    "hold_lock",
-    "last_run",
     "make_progress",
-    "previous_release_in",
     "read_journal",
+    "read_vars",
     "redact",
     "repository_defaults",
-    "repository_of",
     "restore_command",
-    "run_command",
     "run_update",
     "scale_bounce",
+    "set_vars",
     "snapshot_id",
-    "split_repository",
-    "tag_of",
-    "target_value",
     "urllib_get",
-    "validate_snapshot_id",
     "wait_healthy",
     "wait_stable",
 ]

@@ -9,9 +9,9 @@ import sys
 import boto3
 import pytest
 
-from runlayer_tf.errors import AuthError, NoMatchError, NotFoundError
-from runlayer_tf.registries.base import RegistryAddress
-from runlayer_tf.registries.ecr import EcrRegistry
+from runlayer_tf.errors import NoMatchError, NotFoundError
+from runlayer_tf.registries._base import RegistryAddress
+from runlayer_tf.registries._ecr import EcrRegistry
 from runlayer_tf.resolve import Query, resolve
 from tests.harness import ecr as ecr_push
 
@@ -175,39 +175,6 @@ def test_missing_credentials_one_line(moto_server, tmp_path):
     assert proc.stderr == (
         f"runlayer-tf external: listing {REPO}: no AWS credentials found "
         "(set AWS_PROFILE, run 'aws sso login', or export AWS_ACCESS_KEY_ID)\n"
-    )
-
-
-def test_refused_credentials_are_auth_errors():
-    """botocore errors become runlayer-tf errors at the boundary."""
-    from botocore.exceptions import ClientError
-
-    from runlayer_tf.registries.ecr import translate
-
-    err = ClientError(
-        {
-            "Error": {
-                "Code": "ExpiredTokenException",
-                "Message": "The security token included in the request is expired",
-            }
-        },
-        "ListImages",
-    )
-    translated = translate(err, what="listing x")
-    assert isinstance(translated, AuthError)
-    assert (
-        str(translated)
-        == "listing x: AWS refused the credentials (ExpiredTokenException: The security token included in the request is expired)"
-    )
-    throttled = translate(
-        ClientError(
-            {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "ListImages"
-        ),
-        what="listing x",
-    )
-    assert (
-        str(throttled)
-        == "listing x: ECR throttled the request and 5 attempts failed (ThrottlingException)"
     )
 
 

@@ -8,8 +8,8 @@ import json
 import pytest
 
 from runlayer_tf.errors import AuthError, NoMatchError, NotFoundError
-from runlayer_tf.registries.base import RegistryAddress
-from runlayer_tf.registries.oci import OciRegistry
+from runlayer_tf.registries._base import RegistryAddress
+from runlayer_tf.registries._oci import OciRegistry
 from runlayer_tf.resolve import Query, resolve
 from tests.conftest import REGISTRY_CREDENTIALS
 

@@ -24,7 +24,7 @@ from runlayer_tf import pins
 from tests.conftest import REPO, start_registry
 from tests.harness import ecr as ecr_push
 from tests.harness.registry import DistributionRegistry
-from tests.harness.tf import TfBinary, TfWorkspace
+from tests.harness.tofu import TfBinary, TfWorkspace
 
 ECR_HOST = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
 NO_CACHE = {"RUNLAYER_TF_CACHE_TTL": "0"}
@@ -379,14 +379,16 @@ def test_examples_against_the_distribution_registry_pinned_production_and_moving
         (
             [],
             "backend-production v1.2 -> v1.2.3 (version 1.2.3)\n"
-            f"image:  oci-layout:{REPO}/examples/oci-layout/backend-production@{LAYOUT[('backend-production', '1.2.3')]}\n"
+            f"image:  oci-layout:{REPO}/examples/oci-layout/backend-production"
+            f"@{LAYOUT[('backend-production', '1.2.3')]}\n"
             "tags:   20241213-152430, v1.2.3, v1.2.3-20241213-152430-a1b2c3d4\n"
             "built:  2024-12-13T15:24:30Z from commit a1b2c3d4\n",
         ),
         (
             ["latest", "frontend-production"],
             "frontend-production latest -> latest (version 1.3.0)\n"
-            f"image:  oci-layout:{REPO}/examples/oci-layout/frontend-production@{LAYOUT[('frontend-production', '1.3.0')]}\n"
+            f"image:  oci-layout:{REPO}/examples/oci-layout/frontend-production"
+            f"@{LAYOUT[('frontend-production', '1.3.0')]}\n"
             "tags:   20250114-091500, latest, v1.3.0, v1.3.0-20250114-091500-feedface\n"
             "built:  2025-01-14T09:15:00Z from commit feedface\n",
         ),

@@ -18,7 +18,7 @@ import runlayer_tf
 from tests.conftest import REGISTRY_CREDENTIALS, TESTS, provisioned_binary
 from tests.harness import ecr as ecr_push
 from tests.harness.registry import OCI_INDEX, OCI_MANIFEST
-from tests.harness.tf import TfBinary
+from tests.harness.tofu import TfBinary
 
 SMOKE = TESTS / "terraform" / "smoke_info"
 # The versions scripts/provision-tools provides (README, terraform-modules/image-pin/README.md).

@@ -19,7 +19,7 @@ import pytest
 
 from tests.conftest import REGISTRY_CREDENTIALS, REPO
 from tests.harness import ecr as ecr_push
-from tests.harness.tf import TfBinary, TfWorkspace
+from tests.harness.tofu import TfBinary, TfWorkspace
 
 MODULE = REPO / "terraform-modules" / "image-pin"
 LAYOUT = REPO / "examples" / "oci-layout"
@@ -274,12 +274,21 @@ REGISTRY_REPO = "image-pin/frontend-production"
 @pytest.mark.parametrize(
     ("selector", "seed", "tag", "version", "tags", "build_timestamp", "commit"),
     [
-        ("v1.2", "1.2.3", "v1.2.3", "1.2.3", ["20241213-153000", "v1.2.3", "v1.2.3-20241213-153000-a1b2c3d4"], "2024-12-13T15:30:00Z", "a1b2c3d4"),
+        (
+            "v1.2", "1.2.3", "v1.2.3", "1.2.3",
+            ["20241213-153000", "v1.2.3", "v1.2.3-20241213-153000-a1b2c3d4"],
+            "2024-12-13T15:30:00Z", "a1b2c3d4",
+        ),
         (
             "latest", "1.3.0", "latest", "1.3.0",
-            ["20250114-091500", "latest", "v1.3.0", "v1.3.0-20250114-091500-feedface"], "2025-01-14T09:15:00Z", "feedface",
+            ["20250114-091500", "latest", "v1.3.0", "v1.3.0-20250114-091500-feedface"],
+            "2025-01-14T09:15:00Z", "feedface",
         ),
-        ("1.2.0", "1.2.0", "v1.2.0", "1.2.0", ["20241120-141000", "v1.2.0", "v1.2.0-20241120-141000-0badc0de"], "2024-11-20T14:10:00Z", "0badc0de"),
+        (
+            "1.2.0", "1.2.0", "v1.2.0", "1.2.0",
+            ["20241120-141000", "v1.2.0", "v1.2.0-20241120-141000-0badc0de"],
+            "2024-11-20T14:10:00Z", "0badc0de",
+        ),
     ],
 )  # fmt: skip
 def test_module_resolves_distribution_registry_selector(
@@ -352,7 +361,8 @@ def test_module_uses_docker_config_credentials(tf, tmp_path, auth_registry):
     failed = ws.plan(variables, env={"DOCKER_CONFIG": str(empty), **NO_CACHE}, check=False)
     assert failed.returncode == 1
     assert (
-        f"runlayer-tf external: registry {auth_registry.host} requires credentials: run 'docker login {auth_registry.host}' "
+        f"runlayer-tf external: registry {auth_registry.host} requires credentials: "
+        f"run 'docker login {auth_registry.host}' "
         f"or add it to {empty / 'config.json'}" in failed.stderr
     )
 
@@ -409,7 +419,7 @@ def test_module_resolves_shipped_layout(
 
 
 def test_module_relative_layout_path_is_read_from_the_working_directory(tf, tmp_path):
-    """As the README says, a relative oci-layout: path is taken from where tofu/terraform runs (the root module here)."""
+    """As the README says, a relative oci-layout: path is read from where the binary runs (the root module here)."""
     shutil.copytree(LAYOUT, tmp_path / "demo-layout")
     ws = workspace(tf, tmp_path)
     outputs = plan_and_apply(
@@ -421,8 +431,8 @@ def test_module_relative_layout_path_is_read_from_the_working_directory(tf, tmp_
         },
     )
     assert (
-        outputs["image"]
-        == "oci-layout:../demo-layout/frontend-production@sha256:6285e8428b828df978ec92d373590a155d47cc71b2507183383d453215ba5858"
+        outputs["image"] == "oci-layout:../demo-layout/frontend-production"
+        "@sha256:6285e8428b828df978ec92d373590a155d47cc71b2507183383d453215ba5858"
     )
     assert outputs["tag"] == "v1.2.3"
 
@@ -446,7 +456,10 @@ def test_module_outputs_are_the_documented_set(tf, tmp_path):
         ({"tag": "v9"}, "no tag of backend-production matches v9 (newest release: v1.3.0)"),
         (
             {"tag": "v2"},
-            "no tag of backend-production matches v2 (newest release: v1.3.0; a prerelease matches: set allow_prerelease)",
+            (
+                "no tag of backend-production matches v2 "
+                "(newest release: v1.3.0; a prerelease matches: set allow_prerelease)"
+            ),
         ),
         (
             {"tag": "v1.2.3.4"},

@@ -61,7 +61,10 @@ def test_bump_levels(project, releases, oci_registry, capsys, level, version):
     assert "${var.backend_version}" in main_tf
     assert sorted(out.splitlines()) == sorted(
         [
-            f"{project / 'main.tf'}: {oci_registry.host}/{REPO}:v1.2.0@{releases['v1.2.0']} -> {oci_registry.host}/{REPO}:{version}@{releases[version]}",
+            (
+                f"{project / 'main.tf'}: {oci_registry.host}/{REPO}:v1.2.0@{releases['v1.2.0']}"
+                f" -> {oci_registry.host}/{REPO}:{version}@{releases[version]}"
+            ),
             f"{project / 'prod.tfvars'}: v1.2.0 -> {version}",
         ]
     )
@@ -78,8 +81,8 @@ def test_bump_digest_dry_run_writes_nothing(project, releases, oci_registry, cap
         in out
     )
     assert (
-        err
-        == f"runlayer-tf: {project / 'prod.tfvars'}:1:20: backend_version: a version variable holds no digest; pin the image reference to keep one\n"
+        err == f"runlayer-tf: {project / 'prod.tfvars'}:1:20: backend_version: "
+        "a version variable holds no digest; pin the image reference to keep one\n"
     )
 
 
@@ -101,7 +104,8 @@ def test_online_check_finds_missing_tag(project, oci_registry, capsys):
     code, out, _ = run(capsys, "pins", "check", "--online", str(project))
     assert code == 1
     assert out.splitlines() == [
-        f'{project / "prod.tfvars"}:1:20: RTF005 backend_version: tag "v1.9.9" does not exist in {REPO} ({oci_registry.host}) (newest release: v2.0.0)'
+        f'{project / "prod.tfvars"}:1:20: RTF005 backend_version: tag "v1.9.9" does not exist '
+        f"in {REPO} ({oci_registry.host}) (newest release: v2.0.0)"
     ]
 
 
@@ -114,7 +118,10 @@ def test_online_check_accepts_a_version_selector_that_matches(project, capsys):
     code, out, _ = run(capsys, "pins", "check", "--online", str(project))
     assert (code, out) == (
         1,
-        f'{project / "staging.tfvars"}:1:20: RTF005 backend_version: tag "v1.7" does not exist in {REPO} ({_host(project)}) (newest release: v2.0.0)\n',
+        (
+            f'{project / "staging.tfvars"}:1:20: RTF005 backend_version: tag "v1.7" does not exist '
+            f"in {REPO} ({_host(project)}) (newest release: v2.0.0)\n"
+        ),
     )
 
 
@@ -132,7 +139,8 @@ def test_online_check_finds_a_moved_tag(project, oci_registry, releases, capsys)
         line = 7
         column = len(f'  worker_image  = "{oci_registry.host}/{REPO}:v1.2.0@') + 1
         assert out.splitlines() == [
-            f'{project / "main.tf"}:{line}:{column}: RTF004 local.worker_image: tag "v1.2.0" of {REPO} now points at {moved}, '
+            f'{project / "main.tf"}:{line}:{column}: RTF004 local.worker_image: tag "v1.2.0" of {REPO} '
+            f"now points at {moved}, "
             f"not the pinned {releases['v1.2.0']}: the tag was moved"
         ]
         # Offline, nothing is wrong.
@@ -146,5 +154,6 @@ def test_online_check_reports_an_unreachable_registry(tmp_path, capsys):
     code, out, _ = run(capsys, "pins", "check", "--online", str(tmp_path))
     assert code == 1
     assert out.startswith(
-        f"{tmp_path / 'main.tf'}:2:12: RTF005 local.image: cannot check it/none (127.0.0.1:9): cannot reach 127.0.0.1:9: "
+        f"{tmp_path / 'main.tf'}:2:12: RTF005 local.image: "
+        "cannot check it/none (127.0.0.1:9): cannot reach 127.0.0.1:9: "
     )

@@ -24,7 +24,7 @@ import pytest
 
 from tests.harness import ecr as ecr_push
 from tests.harness.moto_server import LIST_IMAGES_CALLS
-from tests.harness.tf import TfBinary
+from tests.harness.tofu import TfBinary
 
 PROGRAM = [str(Path(sys.executable).parent / "runlayer-tf"), "external"]
 REPO = "shared/backend-production"
@@ -96,7 +96,7 @@ def in_process(
 
 PROBE = (
     "import sys\n"
-    "from runlayer_tf.external import main\n"
+    "from runlayer_tf.cli._external import main\n"
     "code = main([])\n"
     "print('botocore imported:', 'botocore' in sys.modules, file=sys.stderr)\n"
     "raise SystemExit(code)\n"
@@ -580,7 +580,10 @@ def test_the_resolver_refuses_peers_of_another_user(short_tmp: Path) -> None:
     )  # only root can connect as another user
     try:
         for uid in users:
-            code = f"import os, socket; os.setuid({uid}); s = socket.socket(socket.AF_UNIX); s.connect({path!r}); s.recv(1)"
+            code = (
+                f"import os, socket; os.setuid({uid}); "
+                f"s = socket.socket(socket.AF_UNIX); s.connect({path!r}); s.recv(1)"
+            )
             client = subprocess.Popen([sys.executable, "-c", code])
             conn, _ = server.accept()
             with conn:

@@ -31,7 +31,7 @@ import attrs
 import pytest
 
 from tests.harness.moto_server import MotoServer
-from tests.harness.tf import TfBinary
+from tests.harness.tofu import TfBinary
 
 REPO = Path(__file__).resolve().parents[2]
 MODULE = REPO / "tests" / "terraform" / "update_app"
@@ -401,7 +401,8 @@ def test_missing_target_version_stops_in_preflight(world: World) -> None:
     assert (result.code, report["outcome"]) == (1, "failed")
     assert _steps(report) == [("preflight", "failed")]
     assert report["message"] == (
-        "update backend_version=v1.4.0 stopped at preflight: backend-production:v1.4.0 does not exist; nothing was changed"
+        "update backend_version=v1.4.0 stopped at preflight: "
+        "backend-production:v1.4.0 does not exist; nothing was changed"
     )
     assert (world.snapshots(), world.var_file.read_text(), world.applies()) == ([], OLD_VARS, [])
 
@@ -516,13 +517,13 @@ def test_failed_rollback_names_the_snapshot_and_the_state(world: World) -> None:
     assert message.startswith("update backend_version=v1.3.0 failed at apply (")
     assert "and the roll-back failed at rollback-apply (" in message
     assert (
-        f"State: {world.var_file} holds backend_version=v1.2.3; the Terraform state may hold a partial apply of backend_version=v1.3.0; "
-        in message
+        f"State: {world.var_file} holds backend_version=v1.2.3; "
+        "the Terraform state may hold a partial apply of backend_version=v1.3.0; " in message
     )
     assert f"DB snapshot {snapshot} (taken before any apply) is available." in message
     assert (
-        f"restore-db-cluster-from-snapshot --db-cluster-identifier {world.cluster}-restored --snapshot-identifier {snapshot}"
-        in message
+        f"restore-db-cluster-from-snapshot --db-cluster-identifier {world.cluster}-restored "
+        f"--snapshot-identifier {snapshot}" in message
     )
     assert world.var_file.read_text() == OLD_VARS
     assert world.applies() == ["v1.3.0", "v1.2.3"]

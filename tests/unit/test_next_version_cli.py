@@ -46,14 +46,20 @@ CASES = [
         "fix: x\n",
         2,
         "",
-        'runlayer-tf: error: --current: invalid version "v1.2": expected MAJOR.MINOR.PATCH with an optional leading v\n',
+        (
+            'runlayer-tf: error: --current: invalid version "v1.2": '
+            "expected MAJOR.MINOR.PATCH with an optional leading v\n"
+        ),
     ),
     (
         ["--current", "v1.3.0-rc.1"],
         "fix: x\n",
         2,
         "",
-        'runlayer-tf: error: --current: invalid current version "v1.3.0-rc.1": a prerelease; give the last release (vX.Y.Z)\n',
+        (
+            'runlayer-tf: error: --current: invalid current version "v1.3.0-rc.1": '
+            "a prerelease; give the last release (vX.Y.Z)\n"
+        ),
     ),
 ]
 

@@ -11,8 +11,8 @@ import stat
 import pytest
 
 from runlayer_tf.errors import AuthError, NotFoundError, RegistryError
-from runlayer_tf.registries.base import RegistryAddress
-from runlayer_tf.registries.oci import (
+from runlayer_tf.registries._base import RegistryAddress
+from runlayer_tf.registries._oci import (
     Credentials,
     OciRegistry,
     Response,
@@ -126,8 +126,8 @@ def test_basic_challenge_without_credentials_says_how_to_log_in(tmp_path, monkey
     with pytest.raises(AuthError) as info:
         registry(transport).digest_of("app", "v1")
     assert (
-        str(info.value)
-        == f"registry registry.example.com requires credentials: run 'docker login registry.example.com' or add it to {tmp_path / 'config.json'}"
+        str(info.value) == "registry registry.example.com requires credentials: "
+        f"run 'docker login registry.example.com' or add it to {tmp_path / 'config.json'}"
     )
 
 
@@ -305,7 +305,7 @@ def test_accept_header_lists_index_and_manifest_types():
 
 
 def test_retries_transient_errors(monkeypatch):
-    monkeypatch.setattr("runlayer_tf.registries.oci.time.sleep", lambda s: None)
+    monkeypatch.setattr("runlayer_tf.registries._oci.time.sleep", lambda s: None)
     answers = iter(
         [Response(503, {}, b""), Response(429, {}, b""), Response(200, {}, b'{"tags":["v1.0.0"]}')]
     )
@@ -384,7 +384,10 @@ def test_credential_helper(tmp_path, monkeypatch):
     helper = tmp_path / "bin" / "docker-credential-fake"
     helper.parent.mkdir()
     helper.write_text(
-        '#!/bin/sh\nread host\n[ "$host" = "registry.example.com" ] || exit 1\necho \'{"Username":"helper-user","Secret":"helper-secret"}\'\n'
+        "#!/bin/sh\n"
+        "read host\n"
+        '[ "$host" = "registry.example.com" ] || exit 1\n'
+        'echo \'{"Username":"helper-user","Secret":"helper-secret"}\'\n'
     )
     helper.chmod(helper.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("PATH", f"{helper.parent}{os.pathsep}{os.environ['PATH']}")

@@ -10,8 +10,8 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 
 from runlayer_tf.errors import RegistryError
-from runlayer_tf.registries.base import RegistryAddress
-from runlayer_tf.registries.oci import Credentials, OciRegistry
+from runlayer_tf.registries._base import RegistryAddress
+from runlayer_tf.registries._oci import Credentials, OciRegistry
 
 CREDS = Credentials("deploy", "s3cr3t-password")
 BASIC = "Basic " + base64.b64encode(b"deploy:s3cr3t-password").decode()
@@ -100,7 +100,7 @@ def test_redirect_on_the_same_host_keeps_the_credentials():
 
 
 def test_link_to_another_host_is_refused():
-    from runlayer_tf.registries.oci import Response
+    from runlayer_tf.registries._oci import Response
 
     def transport(method, url, headers):
         return Response(

@@ -11,12 +11,12 @@ import time
 
 import pytest
 
-from runlayer_tf.pins import atomic_write
+from runlayer_tf.pins._files import atomic_write
 
 SIZE = 16 * 1024 * 1024
 WRITER = """
 import sys
-from runlayer_tf.pins.files import atomic_write
+from runlayer_tf.pins._files import atomic_write
 path, size = sys.argv[1], int(sys.argv[2])
 print("ready", flush=True)
 atomic_write(path, b"N" * (size - 1) + b"\\n")

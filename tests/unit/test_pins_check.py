@@ -10,8 +10,8 @@ import pytest
 
 from runlayer_tf.cli import main
 from runlayer_tf.errors import ConfigError
-from runlayer_tf.pins import PinConfig, check_scans, load_config, parse_config, scan_paths
-from runlayer_tf.pins.config import glob_matches
+from runlayer_tf.pins import PinConfig, check_scans, load_config, scan_paths
+from runlayer_tf.pins._config import glob_matches, parse_config
 
 CORPUS = Path(__file__).resolve().parent.parent / "fixtures" / "pins"
 R = "170974506510.dkr.ecr.us-east-1.amazonaws.com"
@@ -33,21 +33,34 @@ CHECK_CASES = [
     (
         "envs/prod-eu.tfvars",
         [
-            'envs/prod-eu.tfvars:2:21: RTF002 backend_version: moving tag "latest" in a production file; pin a release such as v1.2.3',
-            'envs/prod-eu.tfvars:3:21: RTF002 frontend_version: moving tag "v1.2" in a production file; pin a release such as v1.2.3',
+            (
+                'envs/prod-eu.tfvars:2:21: RTF002 backend_version: moving tag "latest" in a production file; '
+                "pin a release such as v1.2.3"
+            ),
+            (
+                'envs/prod-eu.tfvars:3:21: RTF002 frontend_version: moving tag "v1.2" in a production file; '
+                "pin a release such as v1.2.3"
+            ),
         ],
     ),
     (
         "prod",
         [
-            'prod/main.tf:3:77: RTF002 module.backend.image: moving tag "v1" in a production file; pin a release such as v1.2.3'
+            'prod/main.tf:3:77: RTF002 module.backend.image: moving tag "v1" in a production file; '
+            "pin a release such as v1.2.3"
         ],
     ),
     (
         "malformed",
         [
-            'malformed/main.tf:3:77: RTF001 module.backend.image: invalid tag "v1.2.3.4": not a semantic version vMAJOR.MINOR.PATCH[-PRERELEASE]',
-            'malformed/main.tf:8:84: RTF001 module.worker.image: invalid digest "sha256:abc123": sha256 needs 64 hex digits, got 6 characters',
+            (
+                'malformed/main.tf:3:77: RTF001 module.backend.image: invalid tag "v1.2.3.4": '
+                "not a semantic version vMAJOR.MINOR.PATCH[-PRERELEASE]"
+            ),
+            (
+                'malformed/main.tf:8:84: RTF001 module.worker.image: invalid digest "sha256:abc123": '
+                "sha256 needs 64 hex digits, got 6 characters"
+            ),
             "malformed/main.tf:12:23: RTF001 local.frontend_version: invalid tag \"v01.2.3\": leading zero in '01'",
         ],
     ),

@@ -8,7 +8,7 @@ import pytest
 
 from runlayer_tf.cli import main
 from runlayer_tf.errors import PinError
-from runlayer_tf.pins import atomic_write
+from runlayer_tf.pins._files import atomic_write
 
 
 def run(capsys, *argv):
@@ -54,8 +54,8 @@ def test_a_symlinked_production_file_is_checked_as_production(tmp_path, capsys, 
     code, out, _ = run(capsys, "pins", "check", "envs/prod/")
     assert code == 1
     assert (
-        out
-        == 'envs/prod/terraform.tfvars:1:20: RTF002 backend_version: moving tag "latest" in a production file; pin a release such as v1.2.3\n'
+        out == 'envs/prod/terraform.tfvars:1:20: RTF002 backend_version: moving tag "latest" '
+        "in a production file; pin a release such as v1.2.3\n"
     )
 
 
@@ -80,8 +80,8 @@ def test_a_config_file_that_is_not_utf8_is_a_configuration_error(tmp_path, capsy
 
 
 def test_the_config_knows_every_rule_id():
-    from runlayer_tf.pins.checks import OFFLINE_RULES, RESERVED_ONLINE_RULES
-    from runlayer_tf.pins.config import RULE_IDS
+    from runlayer_tf.pins._checks import OFFLINE_RULES, RESERVED_ONLINE_RULES
+    from runlayer_tf.pins._config import RULE_IDS
 
     assert {r.id for r in OFFLINE_RULES} | set(RESERVED_ONLINE_RULES) == RULE_IDS
 
@@ -119,3 +119,29 @@ def test_unknown_rule_ids_are_configuration_errors(
     assert (
         err == "runlayer-tf: error: " + message.format(config=tmp_path / ".runlayer-tf.toml") + "\n"
     )
+
+
+def test_rule_ids_come_from_one_table() -> None:
+    from runlayer_tf.pins import OFFLINE_RULES, RULES
+    from runlayer_tf.pins.online import PinLookups, online_rules
+    from runlayer_tf.registries import RegistryAddress
+
+    online = online_rules(PinLookups(RegistryAddress.parse("oci-layout:examples/oci-layout")))
+    assert [r.id for r in (*OFFLINE_RULES, *online)] == list(RULES)
+    assert all(r.summary == RULES[r.id].summary and r.online == RULES[r.id].online for r in online)
+
+
+@pytest.mark.parametrize(
+    ("name", "instead"), [("may_hold_pins", "find_pins"), ("atomic_write", "write_if_changed")]
+)
+def test_old_pins_names_still_import_with_a_warning(name: str, instead: str) -> None:
+    import runlayer_tf.pins
+    from runlayer_tf.pins import _files, _finder
+
+    with pytest.warns(
+        DeprecationWarning, match=f"runlayer_tf.pins.{name} is deprecated.*{instead}"
+    ):
+        value = getattr(runlayer_tf.pins, name)
+    assert value is getattr(_finder if name == "may_hold_pins" else _files, name)
+    with pytest.raises(AttributeError):
+        runlayer_tf.pins.no_such_name  # noqa: B018

@@ -7,8 +7,13 @@ from pathlib import Path
 import pytest
 
 from runlayer_tf.errors import ParseError
-from runlayer_tf.pins import PinConfig, PinKind, find_pins, find_pins_in_file, may_hold_pins
-from runlayer_tf.pins.finder import TerraformParseError, scan_paths
+from runlayer_tf.pins import PinConfig, PinKind, find_pins
+from runlayer_tf.pins._finder import (
+    TerraformParseError,
+    find_pins_in_file,
+    may_hold_pins,
+    scan_paths,
+)
 
 CORPUS = Path(__file__).resolve().parent.parent / "fixtures" / "pins"
 R = "170974506510.dkr.ecr.us-east-1.amazonaws.com"

@@ -34,7 +34,7 @@ def new_value(pin, tag, digest):
     if pin.kind is PinKind.VERSION:
         return tag
     image = pin.image
-    return str(image.__class__(image.registry, image.repository, tag, digest))
+    return str(image.evolve(tag=tag, digest=digest))
 
 
 @settings(max_examples=150, deadline=None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from runlayer_tf.errors import UsageError
-from runlayer_tf.registries.base import RegistryAddress, is_loopback, validate_repository
+from runlayer_tf.registries._base import RegistryAddress, is_loopback, validate_repository
 
 ADDRESSES = [
     # (text, kwargs, kind, host, scheme, registry_id, region, path)
@@ -120,7 +120,10 @@ BAD = [
     (
         "http://registry.example.com",
         {},
-        'refusing plain HTTP to "registry.example.com": only loopback registries may use http:// unless insecure is "true"',
+        (
+            'refusing plain HTTP to "registry.example.com": '
+            'only loopback registries may use http:// unless insecure is "true"'
+        ),
     ),
     (
         "ftp://registry.example.com",

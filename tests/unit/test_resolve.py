@@ -7,7 +7,7 @@ import datetime
 import pytest
 
 from runlayer_tf.errors import NoMatchError, NotFoundError, TagError, UsageError
-from runlayer_tf.registries.base import RegistryAddress
+from runlayer_tf.registries._base import RegistryAddress
 from runlayer_tf.resolve import Query, Resolution, resolve
 
 D = {name: "sha256:" + (name * 64)[:64] for name in "abcdef0123456789"}
@@ -159,8 +159,8 @@ def test_prerelease_only_when_allowed():
     with pytest.raises(NoMatchError) as info:
         resolve(query("v1.3"), FakeRegistry(TAGS))
     assert (
-        str(info.value)
-        == "no tag of backend-production matches v1.3 (newest release: v1.2.4-20241221-101010-abcdef0; a prerelease matches: set allow_prerelease)"
+        str(info.value) == "no tag of backend-production matches v1.3 "
+        "(newest release: v1.2.4-20241221-101010-abcdef0; a prerelease matches: set allow_prerelease)"
     )
 
 
@@ -212,7 +212,10 @@ BAD_QUERIES = [
     (
         {"repository": "backend-production", "tag": "v1", "bogus": "x"},
         UsageError,
-        "unknown query key 'bogus'; allowed keys: repository, tag, registry, registry_id, region, allow_prerelease, insecure",
+        (
+            "unknown query key 'bogus'; "
+            "allowed keys: repository, tag, registry, registry_id, region, allow_prerelease, insecure"
+        ),
     ),
     (
         {"repository": "backend-production", "tag": "v1", "allow_prerelease": "yes"},
@@ -227,7 +230,10 @@ BAD_QUERIES = [
     (
         {"repository": "Backend", "tag": "v1"},
         UsageError,
-        'invalid repository name "Backend": use lowercase letters, digits and separators (. _ __ -), path components joined by /',
+        (
+            'invalid repository name "Backend": use lowercase letters, digits and separators '
+            "(. _ __ -), path components joined by /"
+        ),
     ),
 ]
 

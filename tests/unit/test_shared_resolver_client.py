@@ -129,7 +129,7 @@ def test_a_group_writable_directory_of_ours_is_closed_first(
 )
 def test_ecr_detection_agrees_with_the_address_parser(registry: str) -> None:
     from runlayer_tf.errors import UsageError
-    from runlayer_tf.registries.base import RegistryAddress
+    from runlayer_tf.registries._base import RegistryAddress
 
     try:
         kind = RegistryAddress.parse(registry).kind
@@ -141,7 +141,7 @@ def test_ecr_detection_agrees_with_the_address_parser(registry: str) -> None:
 def test_the_ecr_host_pattern_is_the_parsers_without_its_group_names() -> None:
     import re
 
-    from runlayer_tf.registries.base import ECR_HOST
+    from runlayer_tf.registries._base import ECR_HOST
 
     assert shared_resolver._ECR_HOST.pattern == re.sub(
         r"\(\?P<\w+>([^)]*)\)", r"\1", ECR_HOST.pattern

@@ -139,7 +139,10 @@ MALFORMED_TAGS = [
     ),
     (
         "v1.2.3-20241213-152430",
-        'invalid tag "v1.2.3-20241213-152430": build tag needs a commit after the timestamp (7-40 lowercase hex digits)',
+        (
+            'invalid tag "v1.2.3-20241213-152430": '
+            "build tag needs a commit after the timestamp (7-40 lowercase hex digits)"
+        ),
     ),
     (
         "v01.2.3-20241213-152430-a1b2c3d4",
@@ -612,3 +615,63 @@ def test_import_stays_light():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out == "[]\n"
+
+
+# --- the one image-reference value --------------------------------------------------------------
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from runlayer_tf.tags import ImageRef  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("host:5000/team/app:v1.2", ImageRef("team/app", "host:5000", "v1.2")),
+        ("localhost/app", ImageRef("app", "localhost")),
+        ("team/app:v1", ImageRef("team/app", None, "v1")),
+        ("app@sha256:" + "a" * 64, ImageRef("app", None, None, "sha256:" + "a" * 64)),
+        (
+            "1.dkr.ecr.us-east-1.amazonaws.com/backend-production:v1.2.3@sha256:" + "b" * 64,
+            ImageRef(
+                "backend-production",
+                "1.dkr.ecr.us-east-1.amazonaws.com",
+                "v1.2.3",
+                "sha256:" + "b" * 64,
+            ),
+        ),
+        ("${local.ecr}/backend:${var.v}", ImageRef("backend", "${local.ecr}", "${var.v}")),
+    ],
+)
+def test_image_ref_parse(text: str, expected: ImageRef) -> None:
+    assert ImageRef.parse(text) == expected
+    assert str(expected) == text
+
+
+@pytest.mark.parametrize("text", ["", "app:", "app@", "host.io/", "/app", "a//b"])
+def test_image_ref_refuses_what_names_no_repository(text: str) -> None:
+    with pytest.raises(TagError, match="not an image reference"):
+        ImageRef.parse(text)
+
+
+def test_image_ref_evolve() -> None:
+    ref = ImageRef.parse("host.io/app:v1@sha256:" + "c" * 64)
+    assert str(ref.evolve(tag="v2", digest=None)) == "host.io/app:v2"
+    assert ref.name == "host.io/app"
+
+
+_component = st.from_regex(r"[a-z0-9]+(?:[._-][a-z0-9]+)*", fullmatch=True)
+
+
+@given(
+    registry=st.one_of(st.none(), st.sampled_from(["host.io", "localhost:5000", "10.0.0.1:80"])),
+    path=st.lists(_component, min_size=1, max_size=3),
+    tag=st.one_of(st.none(), st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,20}", fullmatch=True)),
+    digest=st.one_of(st.none(), st.just("sha256:" + "d" * 64)),
+)
+def test_image_ref_str_is_read_back(registry, path, tag, digest) -> None:
+    if registry is None and len(path) > 1 and ("." in path[0] or path[0] == "localhost"):
+        path = ["x", *path]  # a first component that looks like a host is a registry
+    ref = ImageRef("/".join(path), registry, tag, digest)
+    assert ImageRef.parse(str(ref)) == ref

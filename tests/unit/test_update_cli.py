@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -12,10 +13,10 @@ import pytest
 from update_fakes import FakeClock, FakeEcs, FakeHealth, FakeRds, FakeTerraform
 
 from runlayer_tf import cli
+from runlayer_tf.cli import _update as _cli
 from runlayer_tf.errors import UsageError
-from runlayer_tf.update import _cli
-from runlayer_tf.update.runbook import UpdateDeps, UpdateSpec, VersionChange, run_update
-from runlayer_tf.update.window import MaintenanceWindow
+from runlayer_tf.update._runbook import UpdateDeps, UpdateSpec, VersionChange, run_update
+from runlayer_tf.update._window import MaintenanceWindow
 
 REPO = "170974506510.dkr.ecr.us-east-1.amazonaws.com/backend-production"
 
@@ -28,7 +29,8 @@ def root(tmp_path: Path) -> Path:
 
 def parse(kind: str, argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
-    _cli.configure_parser(parser, kind=kind)  # type: ignore[arg-type]
+    parser.set_defaults(command=kind)
+    _cli.configure_parser(parser)
     return parser.parse_args(argv)
 
 
@@ -111,13 +113,90 @@ def test_rollback_names_without_versions_take_to(root: Path) -> None:
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
+        (["--health-consecutive", "0"], "--health-consecutive must be 1 or more, got 0"),
+        (["--health-consecutive", "-2"], "--health-consecutive must be 1 or more, got -2"),
+        (["--health-timeout", "-1"], "--health-timeout must be more than 0, got -1"),
+        (["--health-timeout", "0"], "--health-timeout must be more than 0, got 0"),
+        (["--health-timeout", "nan"], "--health-timeout must be a finite number, got nan"),
+        (["--health-timeout", "inf"], "--health-timeout must be a finite number, got inf"),
+        (["--health-interval", "-0.5"], "--health-interval must be more than 0, got -0.5"),
+        (["--health-interval", "0"], "--health-interval must be more than 0, got 0"),
+        (["--health-interval", "NaN"], "--health-interval must be a finite number, got nan"),
+        (["--snapshot-timeout", "0"], "--snapshot-timeout must be more than 0, got 0"),
+        (["--snapshot-interval", "-15"], "--snapshot-interval must be more than 0, got -15"),
+        (["--ecs-interval", "0"], "--ecs-interval must be 1 or more, got 0"),
+        (["--ecs-attempts", "-1"], "--ecs-attempts must be 1 or more, got -1"),
+        (
+            ["--health-consecutive", "3", "--health-interval", "2", "--health-timeout", "3"],
+            "--health-consecutive 3 answers 2s apart take 4s, more than --health-timeout 3",
+        ),
+        (
+            ["--snapshot-template", "backup-{date}"],
+            "--snapshot-template: bad snapshot template 'backup-{date}': "
+            "only {utc:FORMAT} and {cluster} are known",
+        ),
+        (
+            ["--snapshot-template", "{cluster}--{utc:%H}x"],
+            "--snapshot-template: bad DB cluster snapshot identifier "
+            f"'c--{datetime.now(timezone.utc):%H}x': must not contain two consecutive hyphens",
+        ),
+        (
+            ["--snapshot-template", "9-{cluster}"],
+            "--snapshot-template: bad DB cluster snapshot identifier '9-c': "
+            "must start with a letter and hold only letters, digits and hyphens",
+        ),
+    ],
+)
+@pytest.mark.parametrize("dry_run", [["--dry-run"], []])
+def test_numbers_and_template_checked_at_parse_time(
+    root: Path, argv: list[str], message: str, dry_run: list[str]
+) -> None:
+    """Out-of-range options are usage errors naming the option, before any step (dry run or not)."""
+    args = parse(
+        "update", ["--cluster", "c", "--workdir", str(root), "--set", "a=1", *dry_run, *argv]
+    )
+    with pytest.raises(UsageError) as caught:
+        _cli.spec_from_args(args, kind="update")
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--health-consecutive", "3", "--health-interval", "2", "--health-timeout", "4"],
+        ["--health-consecutive", "1", "--health-interval", "600", "--health-timeout", "1"],
+        ["--ecs-interval", "1", "--ecs-attempts", "1", "--snapshot-interval", "0.1"],
+    ],
+)
+def test_numbers_at_the_edge_of_their_range_pass(root: Path, argv: list[str]) -> None:
+    args = parse(
+        "update", ["--cluster", "c", "--workdir", str(root), "--set", "a=1", "--dry-run", *argv]
+    )
+    assert _cli.spec_from_args(args, kind="update").cluster == "c"
+
+
+def test_main_negative_interval_exits_two_before_anything_runs(
+    root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["update", "--cluster", "c", "--workdir", str(root), "--set", "a=1"]
+    code = cli.main([*argv, "--var-file", "production.tfvars", "--health-interval", "-1"])
+    assert (code, capsys.readouterr().err) == (
+        2,
+        "runlayer-tf: error: --health-interval must be more than 0, got -1\n",
+    )
+    assert not (root / ".runlayer").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
         (
             ["--set", "a=1", "--var", "b=2"],
             "use --set (rewrite the var-file) or --var (pass -var), not both",
         ),
         ([], "nothing to update: give --set NAME=VERSION or --var"),
         (["--set", "a=1", "--service", "s"], "--ecs-cluster and --service go together"),
-        (["--set", "a"], "expected NAME=VERSION, got 'a'"),
+        (["--set", "a"], "--set expects NAME=VERSION, got 'a'"),
         (["--set", "a=1", "--current", "a"], "--current expects NAME=VALUE, got 'a'"),
         (
             ["--set", "a=1", "--health-url", "runlayer.example.com/api/v1/utils/health-check/"],
@@ -250,7 +329,7 @@ def test_json_report_and_exit_code(
             "10",
         ],
     )
-    assert _cli.run(args, kind="update", runner=_faked_runner(root, bad=bad)) == code
+    assert _cli.run(args, runner=_faked_runner(root, bad=bad)) == code
     report = json.loads(capsys.readouterr().out)
     assert (report["outcome"], report["exit_code"], report["snapshot"]) == (
         outcome,
@@ -272,7 +351,7 @@ def test_ecs_force_deploy_command(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     ecs = FakeEcs()
-    monkeypatch.setattr("runlayer_tf.commands.ecs.LazyClient", lambda service: ecs)
+    monkeypatch.setattr("runlayer_tf.aws.ecs", lambda: ecs)
     assert (
         cli.main(["ecs", "force-deploy", "--cluster", "prod", "--service", "backend-service"]) == 0
     )
@@ -290,7 +369,7 @@ def test_ecs_scale_bounce_command_json(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     ecs = FakeEcs({"backend-service": 2})
-    monkeypatch.setattr("runlayer_tf.commands.ecs.LazyClient", lambda service: ecs)
+    monkeypatch.setattr("runlayer_tf.aws.ecs", lambda: ecs)
     assert (
         cli.main(
             ["ecs", "scale-bounce", "--cluster", "prod", "--service", "backend-service", "--json"]

@@ -8,7 +8,7 @@ import pytest
 from update_fakes import FakeEcs, client_error
 
 from runlayer_tf.errors import AuthError, UpdateError
-from runlayer_tf.update.ecs import (
+from runlayer_tf.update._ecs import (
     EcsApi,
     ServiceState,
     describe_services,
@@ -27,7 +27,7 @@ def test_wait_stable_reports_rollout_states() -> None:
         "backend-service: 2/2 running, primary COMPLETED 2/2 backend-service:7",
         "frontend-service: 2/2 running, primary COMPLETED 2/2 frontend-service:7",
     ]
-    assert all(s.stable for s in states)
+    assert all(len(s.deployments) == 1 and s.running == s.desired for s in states)
     assert ecs.calls[0] == ("wait", {"cluster": "prod", "services": SERVICES})
 
 
@@ -66,7 +66,10 @@ def test_wait_stable_failure_names_deployments() -> None:
 def test_missing_service() -> None:
     with pytest.raises(
         UpdateError,
-        match=r"^ECS services not found in cluster prod: arn:aws:ecs:us-east-1:123456789012:service/prod/nope \(MISSING\)$",
+        match=(
+            r"^ECS services not found in cluster prod: "
+            r"arn:aws:ecs:us-east-1:123456789012:service/prod/nope \(MISSING\)$"
+        ),
     ):
         describe_services(FakeEcs(), "prod", ["nope"])
 
@@ -116,7 +119,8 @@ def test_scale_bounce_failure_says_what_to_scale_back_to() -> None:
         scale_bounce(ecs, "prod", ["backend-service"])
     assert str(caught.value) == (
         "setting desired count of backend-service in prod to 0 (previous counts: backend-service=3): "
-        "AccessDeniedException: no ecs:UpdateService"
+        "AWS refused the credentials "
+        "(AccessDeniedException: no ecs:UpdateService)"
     )
 
 
@@ -159,7 +163,8 @@ def test_scale_bounce_names_the_counts_when_scaling_back_fails_too() -> None:
     assert str(caught.value) == (
         "ECS services in prod did not become stable: backend-service: 4/0 running, no deployments; "
         "frontend-service: 2/0 running, no deployments; "
-        "scaling back failed too (setting backend-service to 4: ThrottlingException: Rate exceeded); "
+        "scaling back failed too (setting backend-service to 4: throttled the request and 5 attempts failed "
+        "(ThrottlingException)); "
         "scale back with: desired counts backend-service=4, frontend-service=2"
     )
     assert _desired(ecs) == {"backend-service": 0, "frontend-service": 2}
@@ -190,7 +195,8 @@ def test_scale_bounce_interrupt_with_a_failed_scale_back_names_the_counts() -> N
         scale_bounce(ecs, "prod", ["backend-service"], wait=interrupted)
     assert str(caught.value) == (
         "interrupted (KeyboardInterrupt); scaling back failed too "
-        "(setting backend-service to 4: AccessDeniedException: no ecs:UpdateService); "
+        "(setting backend-service to 4: AWS refused the credentials "
+        "(AccessDeniedException: no ecs:UpdateService)); "
         "scale back with: desired counts backend-service=4"
     )
     assert isinstance(caught.value.__cause__, KeyboardInterrupt)
@@ -205,7 +211,8 @@ def test_scale_bounce_refused_half_way_down_scales_the_first_back() -> None:
         scale_bounce(ecs, "prod", SERVICES)
     assert str(caught.value) == (
         "setting desired count of frontend-service in prod to 0 "
-        "(previous counts: backend-service=4, frontend-service=2): ThrottlingException: Rate exceeded; "
+        "(previous counts: backend-service=4, frontend-service=2): throttled the request "
+        "and 5 attempts failed (ThrottlingException); "
         "scaled back to the previous desired counts backend-service=4, frontend-service=2"
     )
     assert _counts_set(ecs) == [
@@ -224,7 +231,8 @@ def test_scale_bounce_failing_to_scale_up_names_the_counts() -> None:
     with pytest.raises(UpdateError) as caught:
         scale_bounce(ecs, "prod", SERVICES)
     assert str(caught.value) == (
-        "scaling back in prod failed (setting backend-service to 4: ThrottlingException: Rate exceeded); "
+        "scaling back in prod failed (setting backend-service to 4: throttled the request and 5 attempts failed "
+        "(ThrottlingException)); "
         "scale back with: desired counts backend-service=4, frontend-service=2"
     )
     assert _desired(ecs) == {"backend-service": 0, "frontend-service": 2}

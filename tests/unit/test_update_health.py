@@ -10,7 +10,7 @@ import pytest
 from update_fakes import FakeClock, raw_http_server
 
 from runlayer_tf.errors import UpdateError, UsageError
-from runlayer_tf.update.health import (
+from runlayer_tf.update._health import (
     NoAnswer,
     UrlState,
     check_health_url,

@@ -14,7 +14,7 @@ import pytest
 from update_fakes import FakeClock
 
 from runlayer_tf.errors import UpdateError
-from runlayer_tf.update.journal import (
+from runlayer_tf.update._journal import (
     Journal,
     LockHolder,
     Record,
@@ -185,7 +185,7 @@ CONTENDER = """
 import sys, time
 from pathlib import Path
 from runlayer_tf.errors import UpdateError
-from runlayer_tf.update.journal import hold_lock
+from runlayer_tf.update._journal import hold_lock
 
 lock, go = Path(sys.argv[1]), Path(sys.argv[2])
 print("ready", flush=True)
@@ -274,7 +274,7 @@ def test_without_fcntl_the_lock_is_an_exclusively_created_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The non-POSIX fallback: no take-over; the error says whether the holder is gone."""
-    monkeypatch.setattr("runlayer_tf.update.journal.fcntl", None)
+    monkeypatch.setattr("runlayer_tf.update._journal.fcntl", None)
     lock = tmp_path / "update.lock"
     with hold_lock(lock, FakeClock()) as me:
         assert LockHolder.parse(lock.read_text()) == me

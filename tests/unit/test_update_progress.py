@@ -7,7 +7,7 @@ import io
 import pytest
 from update_fakes import FakeClock
 
-from runlayer_tf.update.progress import PlainProgress, TtyProgress, make_progress, redact
+from runlayer_tf.update._progress import PlainProgress, TtyProgress, make_progress, redact
 
 
 @pytest.mark.parametrize(

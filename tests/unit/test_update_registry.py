@@ -10,7 +10,7 @@ import pytest
 
 from runlayer_tf.errors import NotFoundError, TagError
 from runlayer_tf.registries import RegistryAddress
-from runlayer_tf.update.registry import (
+from runlayer_tf.update._registry import (
     RegistryLookups,
     conventional_repository,
     previous_release_in,

@@ -9,7 +9,7 @@ import pytest
 from update_fakes import FakeClock, FakeRds, client_error
 
 from runlayer_tf.errors import AuthError, ConfigError, UpdateError
-from runlayer_tf.update.snapshot import (
+from runlayer_tf.update._snapshot import (
     DEFAULT_SNAPSHOT_TEMPLATE,
     ClusterInfo,
     check_cluster_available,
@@ -155,7 +155,8 @@ def test_failed_snapshot() -> None:
         (
             "AccessDenied",
             AuthError,
-            "creating snapshot snap-1 of DB cluster anysource-production: AccessDenied: not allowed",
+            "creating snapshot snap-1 of DB cluster anysource-production: "
+            "AWS refused the credentials (AccessDenied: not allowed)",
         ),
         (
             "InvalidDBClusterStateFault",
@@ -200,13 +201,17 @@ def test_cluster_checks() -> None:
         (
             ClusterInfo("prod", "available", "aurora-postgresql", "subnets", ("sg-1", "sg-2")),
             None,
-            "aws rds restore-db-cluster-from-snapshot --db-cluster-identifier prod-restored --snapshot-identifier snap-1 "
+            "aws rds restore-db-cluster-from-snapshot --db-cluster-identifier prod-restored "
+            "--snapshot-identifier snap-1 "
             "--engine aurora-postgresql --db-subnet-group-name subnets --vpc-security-group-ids sg-1 sg-2",
         ),
         (
             ClusterInfo("prod", "available", "aurora-mysql"),
             "prod-b",
-            "aws rds restore-db-cluster-from-snapshot --db-cluster-identifier prod-b --snapshot-identifier snap-1 --engine aurora-mysql",
+            (
+                "aws rds restore-db-cluster-from-snapshot --db-cluster-identifier prod-b "
+                "--snapshot-identifier snap-1 --engine aurora-mysql"
+            ),
         ),
     ],
 )

@@ -9,10 +9,9 @@ from typing import Any
 import pytest
 
 from runlayer_tf.errors import ConfigError, TerraformError
-from runlayer_tf.update.terraform import (
+from runlayer_tf.update._terraform import (
     Apply,
     Init,
-    Output,
     Plan,
     RunResult,
     Terraform,
@@ -27,11 +26,7 @@ from runlayer_tf.update.terraform import (
     ("binary", "command", "argv"),
     [
         ("tofu", Init(), ("tofu", "init", "-input=false", "-no-color")),
-        (
-            "terraform",
-            Init(upgrade=True),
-            ("terraform", "init", "-input=false", "-no-color", "-upgrade"),
-        ),
+        ("terraform", Init(), ("terraform", "init", "-input=false", "-no-color")),
         (
             "tofu",
             Plan("/w/.runlayer/r.tfplan"),
@@ -69,7 +64,6 @@ from runlayer_tf.update.terraform import (
             Apply("p.tfplan"),
             ("tofu", "apply", "-input=false", "-no-color", "-auto-approve", "p.tfplan"),
         ),
-        ("terraform", Output(), ("terraform", "output", "-json", "-no-color")),
     ],
 )
 def test_build_argv(binary: str, command: TerraformCommand, argv: tuple[str, ...]) -> None:
@@ -180,18 +174,3 @@ def test_plan_reports_changes_from_detailed_exit_code(returncode: int, changes: 
             "ok_codes": frozenset({0, 2}),
         }
     ]
-
-
-def test_output_returns_values() -> None:
-    stdout = (
-        '{"deployed": {"sensitive": false, "type": "string", "value": "v1.3.0"}, "n": {"value": 2}}'
-    )
-    assert Terraform("tofu", Path("/w"), runner=ScriptedRunner(stdout=stdout)).output() == {
-        "deployed": "v1.3.0",
-        "n": 2,
-    }
-
-
-def test_output_rejects_non_json() -> None:
-    with pytest.raises(TerraformError, match=r"^output -json did not print JSON"):
-        Terraform("tofu", Path("/w"), runner=ScriptedRunner(stdout="oops")).output()

@@ -9,7 +9,17 @@ from pathlib import Path
 import pytest
 
 from runlayer_tf.errors import PinError
-from runlayer_tf.update.varfile import read_var, read_vars, set_var, set_vars
+from runlayer_tf.update import read_vars, set_vars
+
+
+def read_var(path: Path, name: str) -> str | None:
+    """One variable through the many-variable API the runbook uses."""
+    return read_vars(path, [name]).get(name)
+
+
+def set_var(path: Path, name: str, value: str) -> bool:
+    return bool(set_vars(path, {name: value}))
+
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "update" / "production.tfvars"
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from runlayer_tf.errors import ConfigError, UpdateError
-from runlayer_tf.update.window import MaintenanceWindow, WeekTime, check_window
+from runlayer_tf.update._window import MaintenanceWindow, WeekTime, check_window
 
 SUNDAY = datetime(2026, 3, 1, tzinfo=timezone.utc)
 

@@ -1,4 +1,4 @@
-"""Conventional-commit bumps and next versions (runlayer_tf.versioning)."""
+"""Conventional-commit bumps and next versions (runlayer_tf.conventional)."""
 
 from __future__ import annotations
 
@@ -6,14 +6,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runlayer_tf.errors import TagError
-from runlayer_tf.versioning import (
+from runlayer_tf.conventional import (
     Bump,
     bump_for_message,
     bump_for_messages,
     next_version,
     split_messages,
 )
+from runlayer_tf.errors import TagError
 
 MESSAGES = [
     ("fix: handle empty tag list", Bump.PATCH),

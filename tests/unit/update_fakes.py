@@ -17,7 +17,7 @@ from typing import Any
 from botocore.exceptions import ClientError, WaiterError
 
 from runlayer_tf.errors import TerraformError
-from runlayer_tf.update.terraform import RunResult
+from runlayer_tf.update._terraform import RunResult
 
 START = datetime(2026, 3, 1, 5, 30, 0, tzinfo=timezone.utc)  # a Sunday
 
@@ -118,7 +118,9 @@ class FakeRds:
         snapshot = {
             "DBClusterSnapshotIdentifier": DBClusterSnapshotIdentifier,
             "DBClusterIdentifier": DBClusterIdentifier,
-            "DBClusterSnapshotArn": f"arn:aws:rds:us-east-1:123456789012:cluster-snapshot:{DBClusterSnapshotIdentifier}",
+            "DBClusterSnapshotArn": (
+                f"arn:aws:rds:us-east-1:123456789012:cluster-snapshot:{DBClusterSnapshotIdentifier}"
+            ),
             "Status": "creating",
             "PercentProgress": 0,
             "polls_left": self.polls_to_available,

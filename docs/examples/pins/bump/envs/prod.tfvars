@@ -1,0 +1,2 @@
+# Production: pin to tested versions
+backend_version = "v1.2.0"   # tested in staging 2024-11-20

@@ -1,0 +1,3 @@
+variable "backend_version" {
+  default = "v1.2.3"
+}

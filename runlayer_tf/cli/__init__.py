@@ -1,0 +1,146 @@
+"""The ``runlayer-tf`` command line: one ``main`` that dispatches to subcommands.
+
+This package is the only place that parses arguments or prints usage errors.
+Each subcommand lives in a module of its own (``_resolve``, ``_versions``,
+``_external``, ``_info``, ``_next_version``, ``_pins``, ``_ecs``, and
+``_update`` for both ``update`` and ``rollback``) with two plain functions,
+``configure_parser(parser)`` and ``run(args) -> int``; ``args.command`` (also
+``parser.get_default("command")``) names the subcommand.  Options shared by
+several commands, and the one ``NAME=VALUE`` parser, are in ``_options``.  Modules are imported only
+when their subcommand runs, so ``runlayer-tf external`` (called on every
+Terraform plan) does not pay for boto3, hcl2 or the update machinery.  Library
+errors become one stderr line and an exit code here, and nowhere else.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from runlayer_tf._version import __version__
+from runlayer_tf.errors import RunlayerError, debug_enabled
+
+PROG = "runlayer-tf"
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~2 ms of every data source
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Sequence
+    from typing import Protocol
+
+    class _CommandModule(Protocol):
+        def configure_parser(self, parser: argparse.ArgumentParser) -> None: ...
+
+        def run(self, args: argparse.Namespace) -> int: ...
+
+
+# name -> (module, one-line summary).  `--help` lists these in this order.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "resolve": (
+        "runlayer_tf.cli._resolve",
+        "resolve a tag selector (v1.2, latest, ~> 1.2, sha256:...) to an image digest",
+    ),
+    "versions": (
+        "runlayer_tf.cli._versions",
+        "list a repository's releases, newest first, with digests and tags",
+    ),
+    "external": (
+        "runlayer_tf.cli._external",
+        "the program for Terraform's external data source (JSON on stdin/stdout)",
+    ),
+    "pins": (
+        "runlayer_tf.cli._pins",
+        "list, set and check image pins in .tf/.tfvars files (pre-commit hook)",
+    ),
+    "next-version": (
+        "runlayer_tf.cli._next_version",
+        "print the next release version implied by conventional commits on stdin",
+    ),
+    "update": (
+        "runlayer_tf.cli._update",
+        "snapshot the DB, set the version, plan, apply, verify; roll back on failure",
+    ),
+    "rollback": (
+        "runlayer_tf.cli._update",
+        "the update sequence towards the previous release (or --to VERSION)",
+    ),
+    "ecs": (
+        "runlayer_tf.cli._ecs",
+        "emergency ECS procedures: force-deploy, scale-bounce, status",
+    ),
+    "info": (
+        "runlayer_tf.cli._info",
+        "print this tool's version as an external-data-source JSON object",
+    ),
+}
+
+
+def _top_parser() -> argparse.ArgumentParser:
+    import argparse
+
+    listing = "\n".join(f"  {name:<14} {summary}" for name, (_, summary) in COMMANDS.items())
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Resolve, pin and safely roll out container image versions with Terraform/OpenTofu.",
+        epilog=f"commands:\n{listing}\n\nRun '{PROG} COMMAND --help' for a command's options.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    parser.add_argument(
+        "command", metavar="COMMAND", choices=list(COMMANDS), help="one of: " + ", ".join(COMMANDS)
+    )
+    parser.add_argument("arguments", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    return parser
+
+
+def report_error(err: BaseException, *, prog: str = PROG) -> None:
+    """Print ``err`` as the one stderr line a user sees (with a traceback under debug)."""
+    if debug_enabled():
+        import traceback
+
+        traceback.print_exception(err)
+    print(f"{prog}: error: {err}", file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``runlayer-tf`` command line; returns the process exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["external"] and not {"-h", "--help"} & set(argv[1:]):
+        # Every data source of every plan runs exactly this: skip argparse
+        # (its import and two parsers cost ~10 ms of a ~40 ms cache hit).  The
+        # program itself refuses arguments, in one line, as `python -m` does.
+        from runlayer_tf.cli._external import main as external_main
+
+        return external_main(argv[1:])
+    import argparse
+    import importlib
+    from typing import cast
+
+    top = _top_parser()
+    if not argv:
+        top.print_help(sys.stderr)
+        return 2
+    try:
+        ns = top.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help/--version exit 0, usage errors exit 2
+        return int(exc.code or 0)
+    module_name, summary = COMMANDS[ns.command]
+    module = cast("_CommandModule", importlib.import_module(module_name))
+    sub = argparse.ArgumentParser(prog=f"{PROG} {ns.command}", description=summary)
+    sub.set_defaults(command=ns.command)
+    module.configure_parser(sub)
+    try:
+        args = sub.parse_args(ns.arguments)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    try:
+        return module.run(args)
+    except RunlayerError as err:
+        report_error(err)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,1 +1,0 @@
-"""Command-line subcommands: each module has ``configure_parser`` and ``run``."""

@@ -1,0 +1,233 @@
+"""Pin settings: production globs, extra version-pin names, follows map, disabled rules.
+
+Read from ``[tool.runlayer-tf.pins]`` in ``pyproject.toml`` or ``[pins]`` in
+``.runlayer-tf.toml`` (the latter wins when a directory has both).  Parsing is
+pure (:func:`parse_config`); only :func:`load_config` touches the disk.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import re
+import sys
+from collections.abc import Iterable, Mapping
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import attrs
+
+from runlayer_tf.errors import ConfigError
+from runlayer_tf.pins._rules import RULES
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib  # type: ignore[import-not-found,no-redef,unused-ignore]
+
+__all__ = [
+    "CONFIG_FILE",
+    "DEFAULT_PRODUCTION_GLOBS",
+    "PinConfig",
+    "find_config_file",
+    "glob_matches",
+    "load_config",
+    "parse_config",
+]
+
+CONFIG_FILE = ".runlayer-tf.toml"
+DEFAULT_PRODUCTION_GLOBS: tuple[str, ...] = ("**/*prod*.tfvars", "**/prod/**", "**/production/**")
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+_RULE_ID = re.compile(r"RTF[0-9]{3}")
+# Every rule id pins check knows.
+RULE_IDS = frozenset(RULES)
+
+
+def validate_rule_ids(rules: Iterable[str], where: str) -> frozenset[str]:
+    """``rules`` as a set; ConfigError naming the first id that is malformed or unknown."""
+    chosen = frozenset(rules)
+    for rule in sorted(chosen):
+        if not _RULE_ID.fullmatch(rule):
+            raise ConfigError(f"{where}: {rule!r} is not a rule id like RTF002")
+        if rule not in RULE_IDS:
+            raise ConfigError(f"{where}: no rule {rule} (rules: {', '.join(sorted(RULE_IDS))})")
+    return chosen
+
+
+@attrs.frozen
+class PinConfig:
+    """How pins are found and checked.
+
+    ``follows`` maps a version variable to the repository whose tag it holds
+    (``{"backend_version": "backend-production"}``).  ``root`` is the directory
+    production globs are relative to.
+    """
+
+    production_globs: tuple[str, ...] = DEFAULT_PRODUCTION_GLOBS
+    version_names: frozenset[str] = frozenset()
+    follows: Mapping[str, str] = attrs.field(factory=dict, hash=False)
+    disabled_rules: frozenset[str] = frozenset()
+    root: Path | None = None
+
+    def is_production(self, file: str | Path) -> bool:
+        """True when ``file`` matches one of the production globs."""
+        path = Path(file)
+        if self.root is not None:
+            with contextlib.suppress(ValueError):  # outside the root: match the whole path
+                # abspath, not resolve(): a production file that is a symlink is
+                # judged by where it is, not by where its target lives.
+                path = Path(os.path.abspath(path)).relative_to(self.root.resolve())
+        posix = PurePosixPath(*path.parts).as_posix().lstrip("/")
+        return any(glob_matches(pattern, posix) for pattern in self.production_globs)
+
+    def rule_enabled(self, rule_id: str) -> bool:
+        return rule_id not in self.disabled_rules
+
+
+@functools.lru_cache(maxsize=64)
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    out = []
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out))
+
+
+def glob_matches(pattern: str, path: str) -> bool:
+    """Match a POSIX relative ``path`` against a glob where ``**/`` spans directories.
+
+    ``**/x`` matches ``x`` at any depth including the top; ``a/**`` matches
+    everything under ``a``; ``*`` and ``?`` never cross a ``/``.
+    """
+    return _glob_regex(pattern).fullmatch(path) is not None
+
+
+def _string_list(table: Mapping[str, Any], key: str, where: str) -> list[str]:
+    value = table[key]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}: {key} must be a list of strings")
+    return list(value)
+
+
+def parse_config(
+    table: Mapping[str, Any], *, where: str = "config", root: Path | None = None
+) -> PinConfig:
+    """Build a :class:`PinConfig` from the ``pins`` table; raises :class:`ConfigError`."""
+    known = {"production-globs", "version-names", "follows", "disable"}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown pins setting {unknown[0]!r} (known: {', '.join(sorted(known))})"
+        )
+    config = PinConfig(root=root)
+    if "production-globs" in table:
+        config = attrs.evolve(
+            config, production_globs=tuple(_string_list(table, "production-globs", where))
+        )
+    if "version-names" in table:
+        names = _string_list(table, "version-names", where)
+        bad = [n for n in names if not _NAME.fullmatch(n)]
+        if bad:
+            raise ConfigError(f"{where}: version-names: {bad[0]!r} is not a Terraform name")
+        config = attrs.evolve(config, version_names=frozenset(names))
+    if "follows" in table:
+        follows = table["follows"]
+        if not isinstance(follows, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in follows.items()
+        ):
+            raise ConfigError(f'{where}: follows must be a table of variable = "repository"')
+        config = attrs.evolve(config, follows=dict(follows))
+    if "disable" in table:
+        rules = _string_list(table, "disable", where)
+        config = attrs.evolve(config, disabled_rules=validate_rule_ids(rules, f"{where}: disable"))
+    return config
+
+
+def find_config_file(start: Path) -> Path | None:
+    """The nearest ``.runlayer-tf.toml`` or ``pyproject.toml`` with our table, upwards from ``start``."""
+    here = start.resolve()
+    for directory in (here, *here.parents):
+        candidate = directory / CONFIG_FILE
+        if candidate.is_file():
+            return candidate
+        pyproject = directory / "pyproject.toml"
+        if pyproject.is_file() and "runlayer-tf" in pyproject.read_text(
+            encoding="utf-8", errors="replace"
+        ):
+            return pyproject
+    return None
+
+
+def _pins_table(document: Mapping[str, Any], path: Path) -> Mapping[str, Any]:
+    if path.name == "pyproject.toml":
+        section: Any = document.get("tool", {}).get("runlayer-tf", {})
+        where = "[tool.runlayer-tf.pins]"
+    else:
+        section = document
+        where = "[pins]"
+    if not isinstance(section, dict):
+        raise ConfigError(f"{path}: runlayer-tf settings must be a table")
+    pins = section.get("pins", {})
+    if not isinstance(pins, dict):
+        raise ConfigError(f"{path}: {where} must be a table")
+    return pins
+
+
+def load_config(path: Path | None = None, *, start: Path | None = None) -> PinConfig:
+    """Read settings from ``path``, or from the nearest config file above ``start`` (default: cwd).
+
+    No config file gives the defaults.  Raises :class:`ConfigError` for an
+    unreadable or invalid file.
+    """
+    if path is None:
+        path = find_config_file(start or Path.cwd())
+        if path is None:
+            return PinConfig(root=(start or Path.cwd()).resolve())
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read: {err.strerror}") from err
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 ({err.reason} at byte {err.start})") from err
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: invalid TOML: {err}") from err
+    return parse_config(_pins_table(document, path), where=str(path), root=path.resolve().parent)
+
+
+def merge_overrides(
+    config: PinConfig,
+    *,
+    production_globs: Iterable[str] | None = None,
+    version_names: Iterable[str] | None = None,
+    follows: Mapping[str, str] | None = None,
+    disabled_rules: Iterable[str] | None = None,
+) -> PinConfig:
+    """``config`` with command-line values replacing (globs) or extending (the rest) it."""
+    changes: dict[str, Any] = {}
+    if production_globs is not None:
+        changes["production_globs"] = tuple(production_globs)
+    if version_names is not None:
+        changes["version_names"] = config.version_names | frozenset(version_names)
+    if follows is not None:
+        changes["follows"] = {**config.follows, **follows}
+    if disabled_rules is not None:
+        changes["disabled_rules"] = config.disabled_rules | validate_rule_ids(
+            disabled_rules, "--disable"
+        )
+    return attrs.evolve(config, **changes)

@@ -1,0 +1,114 @@
+"""An OCI image layout on disk: the embedded default, no server and no account.
+
+``oci-layout:PATH`` means ``PATH/<repository>/`` is an OCI image layout
+(``oci-layout``, ``index.json``, ``blobs/sha256/...``).  A tag is the
+``org.opencontainers.image.ref.name`` annotation of an ``index.json`` entry.
+Blobs are checked against their digest when read.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from runlayer_tf.errors import NotFoundError, RegistryError
+from runlayer_tf.registries._base import RegistryAddress
+
+REF_NAME = "org.opencontainers.image.ref.name"
+
+
+class OciLayoutRegistry:
+    """A :class:`~runlayer_tf.registries._base.Registry` reading OCI layouts from a directory."""
+
+    def __init__(self, address: RegistryAddress) -> None:
+        self.address = address
+        self.root = Path(address.path).expanduser()
+        self._ref_cache: dict[str, dict[str, str]] = {}
+
+    @property
+    def display_host(self) -> str:
+        return f"oci-layout:{self.address.path}"
+
+    def _layout(self, repository: str) -> Path:
+        if not self.root.is_dir():
+            raise NotFoundError(f"OCI layout directory {self.root} does not exist")
+        layout = self.root / repository
+        if not (layout / "index.json").is_file():
+            raise NotFoundError(
+                f"repository {repository} not found in {self.display_host} (no {layout / 'index.json'})"
+            )
+        return layout
+
+    def _index(self, repository: str) -> list[dict[str, Any]]:
+        layout = self._layout(repository)
+        try:
+            marker = json.loads((layout / "oci-layout").read_text())
+            index = json.loads((layout / "index.json").read_text())
+        except FileNotFoundError:
+            raise RegistryError(
+                f"{layout} is not an OCI image layout (no oci-layout file)"
+            ) from None
+        except (OSError, ValueError) as err:
+            raise RegistryError(f"{layout}: unreadable OCI layout ({err})") from None
+        if not isinstance(marker, dict) or "imageLayoutVersion" not in marker:
+            raise RegistryError(f"{layout}/oci-layout has no imageLayoutVersion")
+        manifests = index.get("manifests") if isinstance(index, dict) else None
+        if not isinstance(manifests, list):
+            raise RegistryError(f"{layout}/index.json has no manifests list")
+        return [m for m in manifests if isinstance(m, dict) and isinstance(m.get("digest"), str)]
+
+    def _refs(self, repository: str) -> dict[str, str]:
+        if repository not in self._ref_cache:
+            refs: dict[str, str] = {}
+            for number, entry in enumerate(self._index(repository)):
+                annotations = entry.get("annotations")
+                if annotations is None:
+                    continue
+                if not isinstance(annotations, dict):
+                    raise RegistryError(
+                        f"{self._layout(repository)}/index.json: manifests[{number}].annotations is not an object"
+                    )
+                name = annotations.get(REF_NAME)
+                if name is None:
+                    continue
+                if not isinstance(name, str) or not name:
+                    raise RegistryError(
+                        f"{self._layout(repository)}/index.json: manifests[{number}] has a {REF_NAME} "
+                        "that is not a tag name"
+                    )
+                refs[name] = str(entry["digest"])
+            self._ref_cache[repository] = refs
+        return self._ref_cache[repository]
+
+    def list_tags(self, repository: str) -> Mapping[str, str | None]:
+        # Each tag with the digest index.json names for it, so every tag of a
+        # digest is known.  The blob of a digest the answer uses is checked by
+        # digest_of (the resolver asks it for the chosen tag).
+        return dict(self._refs(repository))
+
+    def _verify_blob(self, repository: str, digest: str) -> None:
+        algorithm, _, hexdigest = digest.partition(":")
+        blob = self._layout(repository) / "blobs" / algorithm / hexdigest
+        try:
+            data = blob.read_bytes()
+        except FileNotFoundError:
+            raise NotFoundError(f"{repository}@{digest} not found in {self.display_host}") from None
+        if "sha256:" + hashlib.sha256(data).hexdigest() != digest:
+            raise RegistryError(f"{blob} does not hash to {digest}: the layout is corrupt")
+
+    def digest_of(self, repository: str, reference: str) -> str:
+        if reference.startswith("sha256:"):
+            self._verify_blob(repository, reference)
+            return reference
+        digest = self._refs(repository).get(reference)
+        if digest is None:
+            raise NotFoundError(f"{repository}:{reference} not found in {self.display_host}")
+        self._verify_blob(repository, digest)
+        return digest
+
+    def pushed_at(self, repository: str, digest: str) -> datetime.datetime | None:
+        return None  # a layout records no push time

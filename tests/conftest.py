@@ -141,7 +141,8 @@ _SKIPPED: list[str] = []
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if report.skipped:
+    # An expected failure (xfail) reports as skipped too; it ran, so it is not one.
+    if report.skipped and not hasattr(report, "wasxfail"):
         _SKIPPED.append(report.nodeid)
 
 

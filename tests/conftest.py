@@ -5,7 +5,10 @@
   endpoint on a closed loopback port, so nothing can reach a real AWS account.
 * ``DOCKER_CONFIG`` and the resolver cache point into a temp dir, never at the
   user's own files.
-* The moto server, the two registries and OpenTofu start once per session.
+* The moto server and the registries start once per session.
+* ``tf`` is a Terraform-compatible binary, parametrized over both that
+  provision-tools provides (ids ``tofu`` and ``terraform``): every test that
+  runs one runs under OpenTofu and under HashiCorp Terraform.
 * Under ``CI=true`` a missing tool or server fails the run (and any skipped test
   fails the session); elsewhere such tests skip with the same message.
 * Tests that need real parts are marked ``integration`` automatically, so
@@ -69,18 +72,19 @@ _seal_environment()
 from tests.harness.moto_server import MotoServer  # noqa: E402
 from tests.harness.registry import DistributionRegistry  # noqa: E402
 from tests.harness.strict import missing, under_ci  # noqa: E402
-from tests.harness.tofu import Tofu  # noqa: E402
+from tests.harness.tofu import KINDS, TfBinary  # noqa: E402
 from tests.harness.token_server import TokenServer  # noqa: E402
-from tests.harness.tools import ProvisionedTools, find_docker_registry  # noqa: E402
+from tests.harness.tools import BINARIES, ProvisionedTools, find_docker_registry  # noqa: E402
 
 TOOLS = ProvisionedTools.find()
 if TOOLS is not None:
     os.environ["TF_CLI_CONFIG_FILE"] = str(TOOLS.cli_config)
-    os.environ["PATH"] = os.pathsep.join([str(TOOLS.tofu.parent), os.environ["PATH"]])
+    os.environ["PATH"] = os.pathsep.join([str(TOOLS.bin_dir), os.environ["PATH"]])
 
+TOOLS_WHAT = "the provisioned tools (OpenTofu, Terraform, the hashicorp/external mirror)"
 REGISTRY_CREDENTIALS = ("runlayer", "registry-test-password")
 INTEGRATION_FIXTURES = {
-    "tofu",
+    "tf",
     "provisioned_tools",
     "moto_server",
     "ecr",
@@ -104,10 +108,11 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.option.dest_tf_mod_dir = str(modules)
     # Without a binary pytest-terraform refuses to configure at all; point it
-    # at the provisioned one, or at a name that fails per test (see below).
-    config.option.dest_tf_binary = (
-        str(TOOLS.tofu) if TOOLS else str(_SANDBOX / "tofu-not-provisioned")
-    )
+    # at the provisioned tofu, or at a name that fails per test (see below).
+    # It runs one binary per session: tests/integration/test_harness.py binds
+    # its runner to each `tf` instead.
+    tofu = TOOLS.binary("tofu") if TOOLS else None
+    config.option.dest_tf_binary = str(tofu or _SANDBOX / "tofu-not-provisioned")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -128,7 +133,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if item.get_closest_marker("terraform") is not None and TOOLS is None:
-        missing("OpenTofu with the hashicorp/external mirror")
+        missing(TOOLS_WHAT)
 
 
 # --- strictness: no skips under CI ----------------------------------------------
@@ -137,7 +142,8 @@ _SKIPPED: list[str] = []
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if report.skipped:
+    # An expected failure (xfail) reports as skipped too; it ran, so it is not one.
+    if report.skipped and not hasattr(report, "wasxfail"):
         _SKIPPED.append(report.nodeid)
 
 
@@ -161,14 +167,24 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 @pytest.fixture(scope="session")
 def provisioned_tools() -> ProvisionedTools:
     if TOOLS is None:
-        missing("OpenTofu with the hashicorp/external mirror")
+        missing(TOOLS_WHAT)
     assert TOOLS is not None
     return TOOLS
 
 
-@pytest.fixture(scope="session")
-def tofu(provisioned_tools: ProvisionedTools) -> Tofu:
-    return Tofu(provisioned_tools.tofu, provisioned_tools.cli_config)
+def provisioned_binary(tools: ProvisionedTools, name: str) -> TfBinary:
+    """``tofu`` or ``terraform`` as provisioned; missing (fails under CI) when it is not."""
+    binary = tools.binary(name)
+    if binary is None:
+        missing(f"{KINDS[name][0]} ({tools.bin_dir / name})")
+    assert binary is not None
+    return TfBinary(name, binary, tools.cli_config)
+
+
+@pytest.fixture(scope="session", params=BINARIES)
+def tf(request: pytest.FixtureRequest, provisioned_tools: ProvisionedTools) -> TfBinary:
+    """OpenTofu (id ``tofu``) and HashiCorp Terraform (id ``terraform``), as provisioned."""
+    return provisioned_binary(provisioned_tools, request.param)
 
 
 @pytest.fixture(scope="session")
@@ -193,12 +209,13 @@ def ecr(moto_server: MotoServer):  # type: ignore[no-untyped-def]
     return boto3.client("ecr", region_name="us-east-1")
 
 
-def _registry(
+def start_registry(
     tmp_path_factory: pytest.TempPathFactory,
     name: str,
     credentials: tuple[str, str] | None,
     token_auth: str = "",
 ) -> Iterator[DistributionRegistry]:
+    """Run one distribution registry for as long as the generator is not closed."""
     binary = find_docker_registry()
     if binary is None:
         missing(
@@ -218,13 +235,13 @@ def _registry(
 @pytest.fixture(scope="session")
 def oci_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DistributionRegistry]:
     """An anonymous distribution registry on loopback."""
-    yield from _registry(tmp_path_factory, "registry", None)
+    yield from start_registry(tmp_path_factory, "registry", None)
 
 
 @pytest.fixture(scope="session")
 def auth_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DistributionRegistry]:
     """A distribution registry behind htpasswd basic auth (``REGISTRY_CREDENTIALS``)."""
-    yield from _registry(tmp_path_factory, "auth-registry", REGISTRY_CREDENTIALS)
+    yield from start_registry(tmp_path_factory, "auth-registry", REGISTRY_CREDENTIALS)
 
 
 @pytest.fixture(scope="session")
@@ -236,7 +253,7 @@ def token_registry(
     try:
         yield from (
             (registry, tokens)
-            for registry in _registry(
+            for registry in start_registry(
                 tmp_path_factory,
                 "token-registry",
                 REGISTRY_CREDENTIALS,

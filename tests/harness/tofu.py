@@ -1,4 +1,9 @@
-"""Run real OpenTofu on a temp copy of a module (for cases pytest-terraform's model does not fit).
+"""Run a real Terraform-compatible binary (OpenTofu or HashiCorp Terraform) on a temp copy of a module.
+
+One class for both binaries: :class:`TfBinary` carries the binary's ``name``
+(``tofu`` or ``terraform``), which is also the id of the ``tf`` fixture's
+parameter, and the registry host its lock files record for a provider source
+without a host (``registry.opentofu.org`` or ``registry.terraform.io``).
 
 Every command runs with ``-input=false -no-color``, without a shell, in the
 copy; state, plans, lock files and ``.terraform/`` stay in the temp dir.
@@ -20,8 +25,14 @@ _IGNORED = shutil.ignore_patterns(
     ".terraform", ".terraform.lock.hcl", "*.tfstate*", "tf_resources.json", "tfplan"
 )
 
+# name -> (what the binary is called in messages, the host its lock files record)
+KINDS = {
+    "tofu": ("OpenTofu", "registry.opentofu.org"),
+    "terraform": ("Terraform", "registry.terraform.io"),
+}
 
-class TofuFailed(AssertionError):
+
+class TfFailed(AssertionError):
     def __init__(self, argv: Sequence[str], proc: subprocess.CompletedProcess[str]) -> None:
         super().__init__(
             f"{' '.join(argv)} exited {proc.returncode}\n"
@@ -32,11 +43,26 @@ class TofuFailed(AssertionError):
 
 
 @attrs.frozen
-class Tofu:
-    """A provisioned OpenTofu binary and the CLI configuration with our provider mirror."""
+class TfBinary:
+    """A provisioned ``tofu`` or ``terraform`` and the CLI configuration with our provider mirror."""
 
+    name: str = attrs.field(validator=attrs.validators.in_(KINDS))
     binary: Path
     cli_config: Path
+
+    @property
+    def product(self) -> str:
+        """``OpenTofu`` or ``Terraform``."""
+        return KINDS[self.name][0]
+
+    @property
+    def registry_host(self) -> str:
+        """The host a source such as ``hashicorp/external`` means (in lock files and ``providers``)."""
+        return KINDS[self.name][1]
+
+    def provider(self, source: str) -> str:
+        """The full address of a provider source without a host, e.g. ``registry.terraform.io/hashicorp/external``."""
+        return f"{self.registry_host}/{source}"
 
     def env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         env = dict(os.environ)
@@ -72,13 +98,13 @@ class Tofu:
             timeout=600,
         )
         if check and proc.returncode != 0:
-            raise TofuFailed(argv, proc)
+            raise TfFailed(argv, proc)
         return proc
 
-    def workspace(self, module: Path, into: Path) -> TofuWorkspace:
+    def workspace(self, module: Path, into: Path) -> TfWorkspace:
         """Copy ``module`` (without run artefacts) into ``into`` and return a workspace there."""
         shutil.copytree(module, into, ignore=_IGNORED, dirs_exist_ok=True)
-        return TofuWorkspace(self, into)
+        return TfWorkspace(self, into)
 
 
 def _var_args(variables: Mapping[str, str] | None) -> list[str]:
@@ -86,12 +112,14 @@ def _var_args(variables: Mapping[str, str] | None) -> list[str]:
 
 
 @attrs.frozen
-class TofuWorkspace:
-    tofu: Tofu
+class TfWorkspace:
+    tf: TfBinary
     path: Path
 
-    def init(self, *, env: Mapping[str, str] | None = None) -> str:
-        return self.tofu.run(["init", "-input=false", "-no-color"], cwd=self.path, env=env).stdout
+    def init(self, *args: str, env: Mapping[str, str] | None = None) -> str:
+        return self.tf.run(
+            ["init", "-input=false", "-no-color", *args], cwd=self.path, env=env
+        ).stdout
 
     def plan(
         self,
@@ -100,7 +128,7 @@ class TofuWorkspace:
         env: Mapping[str, str] | None = None,
         check: bool = True,
     ) -> subprocess.CompletedProcess[str]:
-        return self.tofu.run(
+        return self.tf.run(
             ["plan", "-input=false", "-no-color", "-out=tfplan", *_var_args(variables)],
             cwd=self.path,
             env=env,
@@ -114,7 +142,7 @@ class TofuWorkspace:
         env: Mapping[str, str] | None = None,
         check: bool = True,
     ) -> subprocess.CompletedProcess[str]:
-        return self.tofu.run(
+        return self.tf.run(
             ["apply", "-input=false", "-no-color", "-auto-approve", *_var_args(variables)],
             cwd=self.path,
             env=env,
@@ -122,11 +150,14 @@ class TofuWorkspace:
         )
 
     def outputs(self, *, env: Mapping[str, str] | None = None) -> dict[str, Any]:
-        """``tofu output -json`` as ``{name: value}``."""
+        """``output -json`` as ``{name: value}``."""
         raw = json.loads(
-            self.tofu.run(["output", "-json", "-no-color"], cwd=self.path, env=env).stdout
+            self.tf.run(["output", "-json", "-no-color"], cwd=self.path, env=env).stdout
         )
         return {name: entry["value"] for name, entry in raw.items()}
 
     def providers(self) -> str:
-        return self.tofu.run(["providers", "-no-color"], cwd=self.path).stdout
+        return self.tf.run(["providers", "-no-color"], cwd=self.path).stdout
+
+    def lock_file(self) -> str:
+        return (self.path / ".terraform.lock.hcl").read_text()

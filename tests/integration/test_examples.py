@@ -1,5 +1,5 @@
 """The runnable examples: staging (tracks latest) and production (pinned by
-production.tfvars) under real OpenTofu against the shipped layout, ECR on moto
+production.tfvars) under real OpenTofu and Terraform against the shipped layout, ECR on moto
 and the distribution registry, and the Python library example.
 
 Each test copies ``examples/`` and ``terraform-modules/`` into a temp dir,
@@ -21,9 +21,10 @@ import pytest
 import requests
 
 from runlayer_tf import pins
-from tests.conftest import REPO
+from tests.conftest import REPO, start_registry
 from tests.harness import ecr as ecr_push
-from tests.harness.tofu import Tofu, TofuWorkspace
+from tests.harness.registry import DistributionRegistry
+from tests.harness.tofu import TfBinary, TfWorkspace
 
 ECR_HOST = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
 NO_CACHE = {"RUNLAYER_TF_CACHE_TTL": "0"}
@@ -59,21 +60,21 @@ def tree(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def example(tofu: Tofu, tree: Path, name: str) -> TofuWorkspace:
-    ws = TofuWorkspace(tofu, tree / "examples" / name)
+def example(tf: TfBinary, tree: Path, name: str) -> TfWorkspace:
+    ws = TfWorkspace(tf, tree / "examples" / name)
     ws.init()
     return ws
 
 
-def tofu_cmd(
-    ws: TofuWorkspace,
+def tf_cmd(
+    ws: TfWorkspace,
     command: str,
     *args: str,
     env: Mapping[str, str] | None = None,
     check: bool = True,
 ) -> subprocess.CompletedProcess[str]:
     extra = ["-auto-approve"] if command == "apply" else []
-    return ws.tofu.run(
+    return ws.tf.run(
         [command, "-input=false", "-no-color", *extra, *args], cwd=ws.path, env=env, check=check
     )
 
@@ -107,7 +108,7 @@ def expected_outputs(
     }
 
 
-def decoded_outputs(ws: TofuWorkspace) -> dict[str, Any]:
+def decoded_outputs(ws: TfWorkspace) -> dict[str, Any]:
     outputs = ws.outputs()
     outputs["container_definitions"] = {
         k: json.loads(v) for k, v in outputs["container_definitions"].items()
@@ -122,39 +123,39 @@ def layout_image(tree: Path, repository: str, version: str) -> str:
 # --- against the shipped demo layout (the examples' default) -----------------------
 
 
-def test_staging_tracks_latest_in_the_shipped_layout(tofu, tree):
-    ws = example(tofu, tree, "staging")
-    plan = tofu_cmd(ws, "plan")
+def test_staging_tracks_latest_in_the_shipped_layout(tf, tree):
+    ws = example(tf, tree, "staging")
+    plan = tf_cmd(ws, "plan")
     assert (
         f'+ backend_image         = "{layout_image(tree, "backend-production", "1.3.0")}"'
         in plan.stdout
     )
     assert "Plan: 1 to add, 0 to change, 0 to destroy." in plan.stdout
-    tofu_cmd(ws, "apply")
+    tf_cmd(ws, "apply")
     assert decoded_outputs(ws) == expected_outputs(
         (layout_image(tree, "backend-production", "1.3.0"), "latest", "1.3.0"),
         (layout_image(tree, "frontend-production", "1.3.0"), "latest", "1.3.0"),
     )
-    again = tofu_cmd(ws, "plan")
+    again = tf_cmd(ws, "plan")
     assert "No changes. Your infrastructure matches the configuration." in again.stdout
 
 
-def test_production_pins_v1_2_through_production_tfvars(tofu, tree):
-    ws = example(tofu, tree, "production")
-    plan = tofu_cmd(ws, "plan", "-var-file=production.tfvars")
+def test_production_pins_v1_2_through_production_tfvars(tf, tree):
+    ws = example(tf, tree, "production")
+    plan = tf_cmd(ws, "plan", "-var-file=production.tfvars")
     assert '+ backend_tag           = "v1.2.3"' in plan.stdout
-    tofu_cmd(ws, "apply", "-var-file=production.tfvars")
+    tf_cmd(ws, "apply", "-var-file=production.tfvars")
     assert decoded_outputs(ws) == expected_outputs(
         (layout_image(tree, "backend-production", "1.2.3"), "v1.2.3", "1.2.3"),
         (layout_image(tree, "frontend-production", "1.2.3"), "v1.2.3", "1.2.3"),
     )
 
 
-def test_production_upgrade_is_one_var_away(tofu, tree):
+def test_production_upgrade_is_one_var_away(tf, tree):
     """The runbook's `apply -var="backend_version=v1.3.0"` moves only the backend, by digest."""
-    ws = example(tofu, tree, "production")
-    tofu_cmd(ws, "apply", "-var-file=production.tfvars")
-    upgrade = tofu_cmd(ws, "apply", "-var-file=production.tfvars", "-var=backend_version=v1.3.0")
+    ws = example(tf, tree, "production")
+    tf_cmd(ws, "apply", "-var-file=production.tfvars")
+    upgrade = tf_cmd(ws, "apply", "-var-file=production.tfvars", "-var=backend_version=v1.3.0")
     assert "Resources: 0 added, 1 changed, 0 destroyed." in upgrade.stdout
     outputs = decoded_outputs(ws)
     assert (outputs["backend_image"], outputs["backend_tag"], outputs["backend_version"]) == (
@@ -165,11 +166,9 @@ def test_production_upgrade_is_one_var_away(tofu, tree):
     assert outputs["frontend_image"] == layout_image(tree, "frontend-production", "1.2.3")
 
 
-def test_production_bad_version_fails_plan_with_the_program_error(tofu, tree):
-    ws = example(tofu, tree, "production")
-    proc = tofu_cmd(
-        ws, "plan", "-var-file=production.tfvars", "-var=backend_version=v9", check=False
-    )
+def test_production_bad_version_fails_plan_with_the_program_error(tf, tree):
+    ws = example(tf, tree, "production")
+    proc = tf_cmd(ws, "plan", "-var-file=production.tfvars", "-var=backend_version=v9", check=False)
     assert proc.returncode == 1
     assert (
         "runlayer-tf external: no tag of backend-production matches v9 (newest release: v1.3.0)"
@@ -230,7 +229,7 @@ def ecr_image(repository: str, seed: str) -> str:
 
 
 def production_stays_while_staging_moves(
-    tofu: Tofu, tree: Path, host: str, image: Any, release_v1_4_0: Any
+    tf: TfBinary, tree: Path, host: str, image: Any, release_v1_4_0: Any
 ) -> dict[str, Any]:
     """The scenario run against each registry; returns staging's outputs before the release.
 
@@ -241,15 +240,15 @@ def production_stays_while_staging_moves(
     ``release_v1_4_0()`` pushes backend v1.4.0 and returns its reference.
     """
     registry = f"-var=registry={host}"
-    production = example(tofu, tree, "production")
-    staging = example(tofu, tree, "staging")
+    production = example(tf, tree, "production")
+    staging = example(tf, tree, "staging")
 
-    tofu_cmd(production, "apply", "-var-file=production.tfvars", registry, env=NO_CACHE)
+    tf_cmd(production, "apply", "-var-file=production.tfvars", registry, env=NO_CACHE)
     assert decoded_outputs(production) == expected_outputs(
         (image("backend-production", "1.2.4"), "v1.2.4", "1.2.4"),
         (image("frontend-production", "1.2.4"), "v1.2.4", "1.2.4"),
     )
-    tofu_cmd(staging, "apply", registry, env=NO_CACHE)
+    tf_cmd(staging, "apply", registry, env=NO_CACHE)
     staged = decoded_outputs(staging)
     assert staged == expected_outputs(
         (image("backend-production", "1.3.0"), "latest", "1.3.0"),
@@ -257,18 +256,18 @@ def production_stays_while_staging_moves(
     )
 
     released = release_v1_4_0()
-    moved = tofu_cmd(staging, "apply", registry, env=NO_CACHE)
+    moved = tf_cmd(staging, "apply", registry, env=NO_CACHE)
     assert "Resources: 0 added, 1 changed, 0 destroyed." in moved.stdout
     assert decoded_outputs(staging) == expected_outputs(
         (released, "latest", "1.4.0"),
         (image("frontend-production", "1.3.0"), "latest", "1.3.0"),
     )
-    pinned = tofu_cmd(production, "plan", "-var-file=production.tfvars", registry, env=NO_CACHE)
+    pinned = tf_cmd(production, "plan", "-var-file=production.tfvars", registry, env=NO_CACHE)
     assert "No changes. Your infrastructure matches the configuration." in pinned.stdout
     return staged
 
 
-def test_examples_against_ecr_pinned_production_and_moving_staging(tofu, tree, ecr_repositories):
+def test_examples_against_ecr_pinned_production_and_moving_staging(tf, tree, ecr_repositories):
     """Against ECR, production stays on v1.2.x while staging follows a new `latest` on its next apply."""
 
     def release() -> str:
@@ -277,7 +276,7 @@ def test_examples_against_ecr_pinned_production_and_moving_staging(tofu, tree, e
         return ecr_image("backend-production", "backend-1.4.0")
 
     production_stays_while_staging_moves(
-        tofu,
+        tf,
         tree,
         ECR_HOST,
         lambda repository, version: ecr_image(repository, f"{repository.split('-')[0]}-{version}"),
@@ -292,19 +291,26 @@ EXAMPLE_REPOSITORIES = ("backend-production", "frontend-production")
 
 
 @pytest.fixture
-def registry_repositories(oci_registry: Any) -> dict[tuple[str, str], str]:
-    """The ECR fixture's releases on the session registry, as CI pushes them; digests by (repository, version).
+def example_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DistributionRegistry]:
+    """A distribution registry of the test's own.
 
-    The examples hard-code these repository names, so they must be fresh here:
-    the other tests on ``oci_registry`` push under prefixes (it/, image-pin/, ...).
+    The examples hard-code their repository names and the scenario moves
+    ``latest``; a registry cannot forget tags, so the session's ``oci_registry``
+    would hand the second binary's run the first one's releases.
+    """
+    yield from start_registry(tmp_path_factory, "example-registry", None)
+
+
+@pytest.fixture
+def registry_repositories(example_registry: DistributionRegistry) -> dict[tuple[str, str], str]:
+    """The ECR fixture's releases on a fresh registry, as CI pushes them; digests by (repository, version).
+
     Backend v1.3.0 is a multi-platform index; the rest are single images.
     """
     for name in EXAMPLE_REPOSITORIES:
-        listing = requests.get(f"{oci_registry.url}/v2/{name}/tags/list", timeout=10)
-        assert listing.status_code == 404, (
-            f"{name} already holds tags in the session registry: {listing.text}"
-        )
-    pusher = oci_registry.pusher()
+        listing = requests.get(f"{example_registry.url}/v2/{name}/tags/list", timeout=10)
+        assert listing.status_code == 404, f"{name} already holds tags: {listing.text}"
+    pusher = example_registry.pusher()
     digests: dict[tuple[str, str], str] = {}
     for name in EXAMPLE_REPOSITORIES:
         prefix = name.split("-")[0]
@@ -339,22 +345,22 @@ def registry_repositories(oci_registry: Any) -> dict[tuple[str, str], str]:
 
 
 def test_examples_against_the_distribution_registry_pinned_production_and_moving_staging(
-    tofu, tree, oci_registry, registry_repositories
+    tf, tree, example_registry, registry_repositories
 ):
     """Against a real registry, production stays on v1.2.x while staging follows a new `latest` on its next apply."""
-    host = oci_registry.host
+    host = example_registry.host
     digests = registry_repositories
 
     def release() -> str:
         tags = ["v1.4.0", "20250301-120000", "v1.4.0-20250301-120000-deadbeef", "latest"]
-        v140 = oci_registry.pusher().push_image(
+        v140 = example_registry.pusher().push_image(
             "backend-production", tags, seed="backend-1.4.0", created="2025-03-01T12:00:00Z"
         )
         assert v140.digest not in digests.values()
         return f"{host}/backend-production@{v140.digest}"
 
     staged = production_stays_while_staging_moves(
-        tofu,
+        tf,
         tree,
         host,
         lambda repository, version: f"{host}/{repository}@{digests[(repository, version)]}",
@@ -426,5 +432,5 @@ def test_python_example_reports_no_match_in_one_line():
     ],
 )
 def test_source_tree_holds_no_run_artefacts(directory, files):
-    """Tests run OpenTofu in temp copies: no .terraform/, lock file or state lands in the repository."""
+    """Tests run OpenTofu and Terraform in temp copies: no .terraform/, lock file or state lands in the repository."""
     assert sorted(p.name for p in (REPO / directory).iterdir()) == files

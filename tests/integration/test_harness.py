@@ -1,23 +1,76 @@
-"""Smoke tests proving the harness: real OpenTofu, a real AWS endpoint, a real registry."""
+"""Smoke tests proving the harness: real OpenTofu and Terraform, a real AWS endpoint, a real registry."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import re
+import shutil
+from pathlib import Path
 
+import attrs
 import pytest
 import requests
-from pytest_terraform import terraform
+from py.path import local
+from pytest_terraform import tf as pytest_terraform
 
 import runlayer_tf
-from tests.conftest import REGISTRY_CREDENTIALS, TESTS
+from tests.conftest import REGISTRY_CREDENTIALS, TESTS, provisioned_binary
 from tests.harness import ecr as ecr_push
 from tests.harness.registry import OCI_INDEX, OCI_MANIFEST
+from tests.harness.tofu import TfBinary
 
-terraform("smoke_info", scope="session")
+SMOKE = TESTS / "terraform" / "smoke_info"
+# The versions scripts/provision-tools provides (README, terraform-modules/image-pin/README.md).
+VERSIONS = {"tofu": r"1\.12\.\d+", "terraform": r"1\.(1[1-9]|[5-9])\.\d+"}
+# Any network access during `init` fails: nothing answers on port 9 of loopback.
+OFFLINE = {"HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9", "NO_PROXY": ""}
 
 
+class BoundTerraformFixture(pytest_terraform.TerraformFixture):
+    """pytest-terraform's fixture (init, apply, state API, destroy at teardown) for one binary.
+
+    pytest-terraform runs one binary per session (``--tf-binary``, else ``tofu``
+    or ``terraform`` from PATH) and keeps one fixture per module directory, so
+    its ``terraform()`` decorator cannot give one module under two binaries.
+    This binds its runner to ``tf`` and to a copy of the module of its own (the
+    runner writes the lock file and ``tf_resources.json`` into the module dir).
+    """
+
+    def __init__(self, tf: TfBinary, module_dir: Path, config: pytest.Config) -> None:
+        super().__init__(
+            tf_bin=None,
+            plugin_cache=None,
+            scope="session",
+            tf_root_module=module_dir.name,
+            test_dir=local(module_dir.parent),
+            replay=False,
+            teardown=pytest_terraform.td.DEFAULT,
+            pytest_config=config,
+        )
+        self.binary = tf.binary
+        self.module_dir = module_dir
+
+    def resolve_module_dir(self) -> local:
+        return local(self.module_dir)
+
+    def get_runner(self, module_dir: local, work_dir: local) -> pytest_terraform.TerraformRunner:
+        return pytest_terraform.TerraformRunner(
+            str(work_dir), module_dir=module_dir, tf_bin=str(self.binary)
+        )
+
+
+@pytest.fixture(scope="session")
+def smoke_info(
+    tf: TfBinary, request: pytest.FixtureRequest, tmpdir_factory: pytest.TempdirFactory
+) -> pytest_terraform.TerraformTestApi:
+    """``terraform("smoke_info", scope="session")``, once per binary."""
+    module = Path(tmpdir_factory.mktemp(f"pytest-terraform-{tf.name}")) / "smoke_info"
+    shutil.copytree(SMOKE, module)
+    return BoundTerraformFixture(tf, module, request.config)(request, tmpdir_factory, "master")
+
+
+@pytest.mark.terraform
 def test_pytest_terraform_applies_external_data_source(smoke_info):
     """pytest-terraform applies a module whose data "external" runs `runlayer-tf info`."""
     assert smoke_info.outputs["name"]["value"] == "runlayer-tf"
@@ -25,24 +78,68 @@ def test_pytest_terraform_applies_external_data_source(smoke_info):
     assert smoke_info["external.info.result.version"] == runlayer_tf.__version__
 
 
-def test_provisioned_tofu_is_v1_12(tofu):
-    version = json.loads(tofu.run(["version", "-json"], cwd=TESTS).stdout)
-    assert re.fullmatch(r"1\.12\.\d+", version["terraform_version"])
+def test_provisioned_binary_is_the_documented_version(tf, provisioned_tools):
+    version = json.loads(tf.run(["version", "-json"], cwd=TESTS).stdout)
+    assert re.fullmatch(VERSIONS[tf.name], version["terraform_version"])
+    assert provisioned_tools.manifest[tf.name]["version"] == version["terraform_version"]
 
 
-def test_tofu_workspace_init_apply_output(tofu, tmp_path, provisioned_tools):
-    """The typed helper runs init/apply/output in a temp copy and lists the mirrored provider."""
-    ws = tofu.workspace(TESTS / "terraform" / "smoke_info", tmp_path / "smoke")
-    ws.init()
-    providers = ws.providers()
-    assert "provider[registry.opentofu.org/hashicorp/external]" in providers
+def lock_file_pattern(tf: TfBinary, version: str) -> str:
+    """The whole lock file ``init`` writes for hashicorp/external from our mirror."""
+    return (
+        re.escape(
+            f'# This file is maintained automatically by "{tf.name} init".\n'
+            "# Manual edits may be lost in future updates.\n\n"
+            f'provider "{tf.provider("hashicorp/external")}" {{\n'
+            f'  version = "{version}"\n'
+            "  hashes = [\n"
+        )
+        + r'    "h1:[A-Za-z0-9+/]{43}=",\n'
+        + re.escape("  ]\n}\n")
+    )
+
+
+def test_workspace_init_apply_output_offline(tf, tmp_path, provisioned_tools):
+    """init (with no network: the mirror only), apply and output in a temp copy."""
+    ws = tf.workspace(SMOKE, tmp_path / "smoke")
+    ws.init(env=OFFLINE)
+    assert ws.providers().splitlines() == [
+        "",
+        "Providers required by configuration:",
+        ".",
+        f"└── provider[{tf.provider('hashicorp/external')}]",
+        "",
+    ]
+    assert re.fullmatch(lock_file_pattern(tf, provisioned_tools.external_version), ws.lock_file())
     ws.apply()
     assert ws.outputs() == {"name": "runlayer-tf", "version": runlayer_tf.__version__}
-    lock = (tmp_path / "smoke" / ".terraform.lock.hcl").read_text()
-    assert f'version = "{provisioned_tools.external_version}"' in lock
     # Nothing was written into the source tree.
-    source = TESTS / "terraform" / "smoke_info"
-    assert sorted(p.name for p in source.iterdir()) == ["main.tf"]
+    assert sorted(p.name for p in SMOKE.iterdir()) == ["main.tf"]
+
+
+@pytest.mark.parametrize(("first", "second"), [("tofu", "terraform"), ("terraform", "tofu")])
+def test_switching_binaries_needs_a_new_init(first, second, tmp_path, provisioned_tools):
+    """A root's lock file names the registry host of the binary that ran init; the other one
+    refuses to plan until it runs init again (its message says `init -upgrade`; a plain init
+    rewrites the entry too)."""
+    one, other = (provisioned_binary(provisioned_tools, name) for name in (first, second))
+    ws = one.workspace(SMOKE, tmp_path / "smoke")
+    ws.init()
+    switched = attrs.evolve(ws, tf=other)
+    refused = switched.plan(check=False)
+    assert refused.returncode == 1
+    assert "Error: Inconsistent dependency lock file" in refused.stderr
+    assert (
+        f"  - provider {other.provider('hashicorp/external')}: required by this configuration "
+        "but no version is selected"
+    ) in refused.stderr
+    assert f"  {second} init -upgrade" in refused.stderr
+    switched.init(env=OFFLINE)
+    assert re.fullmatch(
+        lock_file_pattern(other, provisioned_tools.external_version), ws.lock_file()
+    )
+    switched.apply()
+    assert switched.outputs() == {"name": "runlayer-tf", "version": runlayer_tf.__version__}
 
 
 def test_ecr_on_moto_push_and_read_digest(ecr):

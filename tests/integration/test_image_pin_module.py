@@ -1,4 +1,4 @@
-"""The image-pin module under real OpenTofu: plan and apply against ECR on moto, a
+"""The image-pin module under real OpenTofu and Terraform: plan and apply against ECR on moto, a
 distribution registry (anonymous and with credentials) and the shipped OCI layout.
 
 The module is applied as a root module in a temp copy (its variables given with
@@ -19,7 +19,7 @@ import pytest
 
 from tests.conftest import REGISTRY_CREDENTIALS, REPO
 from tests.harness import ecr as ecr_push
-from tests.harness.tofu import Tofu, TofuWorkspace
+from tests.harness.tofu import TfBinary, TfWorkspace
 
 MODULE = REPO / "terraform-modules" / "image-pin"
 LAYOUT = REPO / "examples" / "oci-layout"
@@ -42,14 +42,14 @@ OUTPUT_NAMES = [
 ]
 
 
-def workspace(tofu: Tofu, tmp_path: Path) -> TofuWorkspace:
-    ws = tofu.workspace(MODULE, tmp_path / "image-pin")
+def workspace(tf: TfBinary, tmp_path: Path) -> TfWorkspace:
+    ws = tf.workspace(MODULE, tmp_path / "image-pin")
     ws.init()
     return ws
 
 
 def plan_and_apply(
-    ws: TofuWorkspace, variables: Mapping[str, str], env: Mapping[str, str] | None = None
+    ws: TfWorkspace, variables: Mapping[str, str], env: Mapping[str, str] | None = None
 ) -> dict[str, Any]:
     """Plan (asserting the planned image output), apply, and return the outputs."""
     plan = ws.plan(variables, env=env)
@@ -149,7 +149,7 @@ ECR_CASES = [
     ECR_CASES,
 )
 def test_module_resolves_ecr_selector(
-    tofu,
+    tf,
     tmp_path,
     ecr_releases,
     selector,
@@ -162,7 +162,7 @@ def test_module_resolves_ecr_selector(
     commit,
 ):
     """With the ECR host as registry, each selector yields the digest moto stored and the image's build metadata."""
-    ws = workspace(tofu, tmp_path)
+    ws = workspace(tf, tmp_path)
     outputs = plan_and_apply(
         ws,
         {
@@ -187,17 +187,17 @@ def test_module_resolves_ecr_selector(
     )
 
 
-def test_module_default_registry_is_ecr_of_current_account(tofu, tmp_path, ecr_releases):
+def test_module_default_registry_is_ecr_of_current_account(tf, tmp_path, ecr_releases):
     """An empty registry means ECR of the caller's account and region (moto's 123456789012, us-east-1)."""
-    ws = workspace(tofu, tmp_path)
+    ws = workspace(tf, tmp_path)
     outputs = plan_and_apply(ws, {"repository": ecr_releases, "tag": "v1"}, NO_CACHE)
     assert outputs["image"] == f"{ECR_HOST}/{ECR_REPO}@{D['1.3.0']}"
     assert outputs["registry"] == ECR_HOST
     assert (outputs["tag"], outputs["version"]) == ("v1.3.0", "1.3.0")
 
 
-def test_module_registry_id_and_region_select_ecr(tofu, tmp_path, ecr_releases):
-    ws = workspace(tofu, tmp_path)
+def test_module_registry_id_and_region_select_ecr(tf, tmp_path, ecr_releases):
+    ws = workspace(tf, tmp_path)
     variables = {
         "repository": ecr_releases,
         "tag": "v1.2.1",
@@ -209,7 +209,7 @@ def test_module_registry_id_and_region_select_ecr(tofu, tmp_path, ecr_releases):
     assert outputs["tags"] == ["20241202-111500", "v1.2.1", "v1.2.1-20241202-111500-3a4b5c6d"]
 
 
-def test_module_follows_a_new_release_on_the_next_plan(tofu, tmp_path, moto_server):
+def test_module_follows_a_new_release_on_the_next_plan(tf, tmp_path, moto_server):
     """After CI pushes v1.2.4, the same configuration's next plan resolves v1.2 to it."""
     import boto3
 
@@ -218,7 +218,7 @@ def test_module_follows_a_new_release_on_the_next_plan(tofu, tmp_path, moto_serv
     client.create_repository(repositoryName=repository)
     try:
         ecr_push.push(client, repository, ["v1.2.3"], seed="moving-1.2.3")
-        ws = workspace(tofu, tmp_path)
+        ws = workspace(tf, tmp_path)
         variables = {"repository": repository, "tag": "v1.2", "registry": ECR_HOST}
         first = plan_and_apply(ws, variables, NO_CACHE)
         assert (first["tag"], first["digest"], first["tags"]) == (
@@ -292,7 +292,7 @@ REGISTRY_REPO = "image-pin/frontend-production"
     ],
 )  # fmt: skip
 def test_module_resolves_distribution_registry_selector(
-    tofu,
+    tf,
     tmp_path,
     oci_registry,
     registry_releases,
@@ -304,7 +304,7 @@ def test_module_resolves_distribution_registry_selector(
     build_timestamp,
     commit,
 ):
-    ws = workspace(tofu, tmp_path)
+    ws = workspace(tf, tmp_path)
     outputs = plan_and_apply(
         ws, {"repository": REGISTRY_REPO, "tag": selector, "registry": oci_registry.host}
     )
@@ -321,10 +321,10 @@ def test_module_resolves_distribution_registry_selector(
 
 
 def test_module_multi_platform_digest_is_the_index_digest(
-    tofu, tmp_path, oci_registry, registry_releases
+    tf, tmp_path, oci_registry, registry_releases
 ):
     """For an image index the outputs carry the index digest (what one deploys), never a platform's."""
-    ws = workspace(tofu, tmp_path)
+    ws = workspace(tf, tmp_path)
     outputs = plan_and_apply(
         ws, {"repository": REGISTRY_REPO, "tag": "~> 1.3", "registry": oci_registry.url}
     )
@@ -333,7 +333,7 @@ def test_module_multi_platform_digest_is_the_index_digest(
     assert (outputs["tag"], outputs["version"]) == ("v1.3.0", "1.3.0")
 
 
-def test_module_uses_docker_config_credentials(tofu, tmp_path, auth_registry):
+def test_module_uses_docker_config_credentials(tf, tmp_path, auth_registry):
     """Against a registry behind basic auth, the program reads the credentials from DOCKER_CONFIG's auths."""
     image = auth_registry.pusher().push_image(
         "image-pin/private", ["v3.1.4", "latest"], seed="private-3.1.4"
@@ -344,7 +344,7 @@ def test_module_uses_docker_config_credentials(tofu, tmp_path, auth_registry):
     (docker / "config.json").write_text(
         json.dumps({"auths": {auth_registry.host: {"auth": token}}})
     )
-    ws = workspace(tofu, tmp_path)
+    ws = workspace(tf, tmp_path)
     variables = {"repository": "image-pin/private", "tag": "v3", "registry": auth_registry.host}
     outputs = plan_and_apply(ws, variables, {"DOCKER_CONFIG": str(docker), **NO_CACHE})
     assert outputs == expected(
@@ -395,9 +395,9 @@ LAYOUT_BACKEND = {
     ],
 )  # fmt: skip
 def test_module_resolves_shipped_layout(
-    tofu, tmp_path, selector, allow_prerelease, digest, tag, version, tags, build_timestamp, commit
+    tf, tmp_path, selector, allow_prerelease, digest, tag, version, tags, build_timestamp, commit
 ):
-    ws = workspace(tofu, tmp_path)
+    ws = workspace(tf, tmp_path)
     registry = f"oci-layout:{LAYOUT}"
     variables = {
         "repository": "backend-production",
@@ -418,10 +418,10 @@ def test_module_resolves_shipped_layout(
     )
 
 
-def test_module_relative_layout_path_is_read_from_the_working_directory(tofu, tmp_path):
-    """As the README says, a relative oci-layout: path is taken from where tofu runs (the root module here)."""
+def test_module_relative_layout_path_is_read_from_the_working_directory(tf, tmp_path):
+    """As the README says, a relative oci-layout: path is read from where the binary runs (the root module here)."""
     shutil.copytree(LAYOUT, tmp_path / "demo-layout")
-    ws = workspace(tofu, tmp_path)
+    ws = workspace(tf, tmp_path)
     outputs = plan_and_apply(
         ws,
         {
@@ -437,8 +437,8 @@ def test_module_relative_layout_path_is_read_from_the_working_directory(tofu, tm
     assert outputs["tag"] == "v1.2.3"
 
 
-def test_module_outputs_are_the_documented_set(tofu, tmp_path):
-    ws = workspace(tofu, tmp_path)
+def test_module_outputs_are_the_documented_set(tf, tmp_path):
+    ws = workspace(tf, tmp_path)
     outputs = plan_and_apply(
         ws,
         {"repository": "backend-production", "tag": "v1.2.3", "registry": f"oci-layout:{LAYOUT}"},
@@ -479,9 +479,9 @@ def test_module_outputs_are_the_documented_set(tofu, tmp_path):
         ),
     ],
 )
-def test_module_plan_fails_with_the_program_error(tofu, tmp_path, variables, message):
-    """A selector the program rejects fails `tofu plan` with its one-line message in stderr, and no traceback."""
-    ws = workspace(tofu, tmp_path)
+def test_module_plan_fails_with_the_program_error(tf, tmp_path, variables, message):
+    """A selector the program rejects fails `plan` with its one-line message in stderr, and no traceback."""
+    ws = workspace(tf, tmp_path)
     full = {
         "repository": "backend-production",
         "tag": "v1.2",
@@ -516,9 +516,9 @@ def test_module_plan_fails_with_the_program_error(tofu, tmp_path, variables, mes
     ],
 )
 def test_module_validation_rejects_bad_inputs_before_running_the_program(
-    tofu, tmp_path, variables, message
+    tf, tmp_path, variables, message
 ):
-    ws = workspace(tofu, tmp_path)
+    ws = workspace(tf, tmp_path)
     full = {
         "repository": "backend-production",
         "tag": "v1.2",
@@ -532,9 +532,9 @@ def test_module_validation_rejects_bad_inputs_before_running_the_program(
     assert "runlayer-tf external:" not in proc.stderr
 
 
-def test_module_program_can_be_python_dash_m(tofu, tmp_path):
+def test_module_program_can_be_python_dash_m(tf, tmp_path):
     """The documented alternative `program` (the module run with python -m) gives the same answer."""
-    ws = workspace(tofu, tmp_path)
+    ws = workspace(tf, tmp_path)
     program = json.dumps(["python", "-m", "runlayer_tf.external"])
     outputs = plan_and_apply(
         ws,

@@ -24,6 +24,7 @@ import pytest
 
 from tests.harness import ecr as ecr_push
 from tests.harness.moto_server import LIST_IMAGES_CALLS
+from tests.harness.tofu import TfBinary
 
 PROGRAM = [str(Path(sys.executable).parent / "runlayer-tf"), "external"]
 REPO = "shared/backend-production"
@@ -44,14 +45,17 @@ def releases() -> list[tuple[str, ...]]:
 
 
 @pytest.fixture(scope="module")
-def repo(moto_server: Any) -> str:
+def repo(moto_server: Any) -> Iterator[str]:
+    """The repository on moto, deleted afterwards: the ``tf`` parameter (a session fixture)
+    makes pytest run this module in more than one stretch, each setting it up anew."""
     import boto3
 
     client = boto3.client("ecr", region_name="us-east-1")
     client.create_repository(repositoryName=REPO)
     for tags in releases():
         ecr_push.push(client, REPO, list(tags), seed=f"{REPO}-{tags[0]}")
-    return REPO
+    yield REPO
+    client.delete_repository(repositoryName=REPO, force=True)
 
 
 @pytest.fixture
@@ -417,9 +421,9 @@ def test_a_directory_others_could_reach_is_not_used(repo: str, tmp_path: Path) -
 
 
 def test_one_plan_of_many_pins_lists_the_repository_once(
-    repo: str, tofu: Any, tmp_path: Path
+    repo: str, tf: TfBinary, tmp_path: Path
 ) -> None:
-    """The image-pin module, five instances with five selectors, under real OpenTofu, cache on."""
+    """The image-pin module, five instances with five selectors, under real OpenTofu and Terraform, cache on."""
     root = tmp_path / "plan"
     shutil.copytree(
         Path(__file__).resolve().parents[2] / "terraform-modules" / "image-pin",
@@ -446,7 +450,7 @@ output "tags" {{
 }}
 """
     )
-    ws = tofu.workspace(root, tmp_path / "ws")
+    ws = tf.workspace(root, tmp_path / "ws")
     ws.init()
     env = {"RUNLAYER_TF_CACHE_DIR": str(tmp_path / "cache")}
     before = len(LIST_IMAGES_CALLS)

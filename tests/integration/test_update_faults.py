@@ -1,9 +1,9 @@
 """`runlayer-tf update`/`rollback` against real parts, with a fault at each step boundary.
 
 The parts: the moto server (an Aurora cluster and its snapshots), real
-OpenTofu applying ``tests/terraform/update_app`` (whose state and
-``deployed-version`` file record the deployed backend version), a local HTTP
-health server that answers 503 for versions the test marks bad, and the demo
+OpenTofu and real Terraform (each in turn, passed with ``--terraform``) applying
+``tests/terraform/update_app`` (whose state and ``deployed-version`` file record
+the deployed backend version), a local HTTP health server that answers 503 for versions the test marks bad, and the demo
 OCI layout in ``examples/oci-layout`` as the registry.  The CLI runs as a
 subprocess (``python -m runlayer_tf``), so killing it is a real SIGKILL.
 
@@ -32,7 +32,7 @@ import pytest
 
 from runlayer_tf.update._terraform import tool_of
 from tests.harness.moto_server import MotoServer
-from tests.harness.tofu import Tofu
+from tests.harness.tofu import TfBinary
 
 REPO = Path(__file__).resolve().parents[2]
 MODULE = REPO / "tests" / "terraform" / "update_app"
@@ -114,7 +114,7 @@ class World:
 
     workdir: Path
     cluster: str
-    tofu: Tofu
+    tf: TfBinary
     rds: Any
     health: HealthServer
 
@@ -142,7 +142,7 @@ class World:
             "--registry",
             f"oci-layout:{LAYOUT}",
             "--terraform",
-            str(self.tofu.binary),
+            str(self.tf.binary),
             "--snapshot-template",
             "upd-{cluster}-{utc:%H%M%S}",
             "--snapshot-interval",
@@ -172,7 +172,7 @@ class World:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            start_new_session=True,  # so the kill takes tofu and its hooks down too
+            start_new_session=True,  # so the kill takes tofu/terraform and its hooks down too
         )
 
     def run(
@@ -200,7 +200,7 @@ class World:
         return [(r["event"], r.get("step"), r.get("result")) for r in self.journal()]
 
     def applies(self) -> list[str]:
-        """The versions OpenTofu started applying (written by the apply hook)."""
+        """The versions tofu/terraform started applying (written by the apply hook)."""
         log = self.workdir / "applies.log"
         return log.read_text().split() if log.exists() else []
 
@@ -215,7 +215,7 @@ class World:
         return self.health.deployed()
 
     def state_version(self) -> str:
-        raw = self.tofu.run(["output", "-json", "-no-color"], cwd=self.workdir).stdout
+        raw = self.tf.run(["output", "-json", "-no-color"], cwd=self.workdir).stdout
         return str(json.loads(raw)["backend_version"]["value"])
 
 
@@ -236,12 +236,12 @@ def _create_cluster(rds: Any, identifier: str) -> None:
 
 
 @pytest.fixture
-def world(tmp_path: Path, tofu: Tofu, rds: Any) -> Iterator[World]:
+def world(tmp_path: Path, tf: TfBinary, rds: Any) -> Iterator[World]:
     cluster = f"app-{uuid.uuid4().hex[:10]}"
     _create_cluster(rds, cluster)
-    workspace = tofu.workspace(MODULE, tmp_path / "infra")
+    workspace = tf.workspace(MODULE, tmp_path / "infra")
     workspace.init()
-    tofu.run(
+    tf.run(
         ["apply", "-input=false", "-no-color", "-auto-approve", "-var-file=production.tfvars"],
         cwd=workspace.path,
     )
@@ -250,7 +250,7 @@ def world(tmp_path: Path, tofu: Tofu, rds: Any) -> Iterator[World]:
     assert (workspace.path / "production.tfvars").read_text() == OLD_VARS
     health = HealthServer(workspace.path)
     try:
-        yield World(workspace.path, cluster, tofu, rds, health)
+        yield World(workspace.path, cluster, tf, rds, health)
     finally:
         health.stop()
 
@@ -298,11 +298,11 @@ def assert_invariants(world: World, result: Result | None, *, new: str = NEW_VAR
             status = {s["DBClusterSnapshotIdentifier"]: s["Status"] for s in world.snapshots()}
             assert status.get(snapshot_id) == "available"
     if world.applies():
-        assert begins, "OpenTofu applied without any update run"
+        assert begins, "tofu/terraform applied without any update run"
         assert any(
             r["event"] == "end" and r["step"] == "snapshot" and r["result"] == "ok" for r in records
         )
-    # Every apply OpenTofu started was started by an apply step.
+    # Every apply tofu/terraform started was started by an apply step.
     assert len(world.applies()) <= sum(
         1 for r in records if r["event"] == "start" and r["step"] in APPLY_STEPS
     )
@@ -568,7 +568,7 @@ def test_failed_rollback_human_report(world: World) -> None:
     ],
 )
 def test_killed_in_terraform_then_resumed(world: World, hold: str, done_before: list[str]) -> None:
-    """SIGKILL while OpenTofu plans or applies; --resume repeats neither the snapshot nor the rewrite."""
+    """SIGKILL while tofu/terraform plans or applies; --resume repeats neither the snapshot nor the rewrite."""
     gate = world.fault(hold)
     proc = world.start()
     _wait_for(world.workdir / "faults" / hold.replace("hold-", "holding-"), proc)

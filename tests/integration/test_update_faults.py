@@ -31,6 +31,7 @@ import attrs
 import pytest
 
 from runlayer_tf.update._terraform import tool_of
+from tests.fakes.faults import FAULTS, Fault
 from tests.harness.moto_server import MotoServer
 from tests.harness.tofu import TfBinary
 
@@ -184,6 +185,26 @@ class World:
         proc = self.start(*extra, command=command, target=target)
         stdout, stderr = proc.communicate(timeout=120)
         return Result(proc.returncode, stdout, stderr)
+
+    def inject(self, fault: str) -> tuple[str, ...]:
+        """Arrange ``fault`` (an id of :data:`tests.fakes.faults.FAULTS`); the extra options to run with."""
+        if fault == "snapshot-refused":
+            other = f"{self.cluster}-other"
+            _create_cluster(self.rds, other)
+            self.rds.create_db_cluster_snapshot(
+                DBClusterSnapshotIdentifier=f"taken-{self.cluster}", DBClusterIdentifier=other
+            )
+            return ("--snapshot-template", "taken-{cluster}")
+        if fault == "apply-fails":
+            self.fault("fail-apply-v1.3.0")
+        elif fault == "health-fails":
+            self.health.bad.add("v1.3.0")
+        elif fault == "rollback-apply-fails":
+            self.fault("fail-apply-v1.3.0")
+            self.fault("fail-apply-v1.2.3")
+        else:
+            raise AssertionError(f"no such fault {fault!r}")
+        return ()
 
     def fault(self, name: str) -> Path:
         path = self.workdir / "faults" / name
@@ -415,6 +436,17 @@ def test_major_jump_needs_allow_major(world: World) -> None:
     assert (result.code, result.report["outcome"]) == (1, "failed")
     assert "crosses a major version; pass --allow-major" in result.report["message"]
     assert (world.snapshots(), world.var_file.read_text()) == ([], OLD_VARS)
+
+
+@pytest.mark.parametrize("fault", FAULTS, ids=lambda f: f.id)
+def test_the_fault_table(world: World, fault: Fault) -> None:
+    """The shared fault table against the real parts: the same outcomes as with the fakes."""
+    result = world.run(*world.inject(fault.id))
+    assert_invariants(world, result)
+    report = result.report
+    assert (result.code, report["outcome"]) == (fault.exit_code, fault.outcome), result.stderr
+    assert tuple(_steps(report)) == fault.steps
+    assert (world.var_file.read_text() == OLD_VARS) is fault.var_file_restored
 
 
 def test_snapshot_failure_stops_before_anything_changes(world: World) -> None:

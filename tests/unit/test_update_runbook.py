@@ -30,6 +30,7 @@ from runlayer_tf.update._runbook import (
 )
 from runlayer_tf.update._varfile import set_vars
 from runlayer_tf.update._window import MaintenanceWindow
+from tests.fakes.faults import FAULTS, Fault
 from tests.fakes.update import (
     FakeClock,
     FakeEcs,
@@ -118,6 +119,21 @@ class World:
             (r.event, r.step, r.result)
             for r in read_journal(self.workdir / ".runlayer" / "update.jsonl")
         ]
+
+    def inject(self, fault: str) -> None:
+        """Make the next run meet ``fault`` (an id of :data:`tests.fakes.faults.FAULTS`)."""
+        if fault == "snapshot-refused":
+            self.rds.fail_create = client_error(
+                "SnapshotQuotaExceeded", "too many snapshots", "CreateDBClusterSnapshot"
+            )
+        elif fault == "apply-fails":
+            self.tf.fail_next("apply", True)
+        elif fault == "health-fails":
+            self.health.bad = {"v1.3.0"}
+        elif fault == "rollback-apply-fails":
+            self.tf.fail_next("apply", True, True)
+        else:
+            raise AssertionError(f"no such fault {fault!r}")
 
     def check_invariants(self) -> None:
         """The issue's invariants: no apply without an available snapshot; the var-file is whole; mode kept."""
@@ -281,6 +297,17 @@ def test_two_variables_are_restored_together_in_one_write(
     )
     assert var_file_writes == [(world.var_file, BOTH_NEW), (world.var_file, BOTH_OLD)]
     assert len(world.set_pin_calls) == 2
+
+
+@pytest.mark.parametrize("fault", FAULTS, ids=lambda f: f.id)
+def test_the_fault_table(world: World, fault: Fault) -> None:
+    """Every fault of the shared table reports the same outcome and steps as with the real parts."""
+    world.inject(fault.id)
+    report = world.run()
+    assert (report.outcome, report.exit_code) == (fault.outcome, fault.exit_code)
+    assert tuple((step.name, step.status) for step in report.steps) == fault.steps
+    assert (world.var_file.read_text() == VARS_OLD) is fault.var_file_restored
+    world.check_invariants()
 
 
 def test_snapshot_creation_fails_nothing_changes(world: World) -> None:

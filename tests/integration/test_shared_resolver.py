@@ -567,7 +567,7 @@ def test_an_exiting_resolver_leaves_its_successors_files_alone(repo: str, tmp_pa
 
 
 def test_the_resolver_refuses_peers_of_another_user(short_tmp: Path) -> None:
-    from runlayer_tf.shared_resolver import _peer_is_us
+    from runlayer_tf.shared_resolver._server import _peer_is_us
 
     short_tmp.chmod(0o755)
     path = str(short_tmp / "peer.sock")

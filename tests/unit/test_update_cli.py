@@ -278,7 +278,7 @@ def _faked_runner(root: Path, *, bad: set[str]) -> Any:
         deps = attrs.evolve(
             deps,
             rds=rds,
-            ecs=FakeEcs(),
+            ecs=FakeEcs().completed(),
             terraform_runner=tf,
             http_get=FakeHealth(tf, bad),
             version_exists=lambda r, t: True,

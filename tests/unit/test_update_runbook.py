@@ -61,7 +61,7 @@ class World:
         self.var_file.chmod(0o640)
         self.clock = FakeClock()
         self.rds = FakeRds()
-        self.ecs = FakeEcs()
+        self.ecs = FakeEcs().completed()
         self.tf = FakeTerraform(self.rds)
         self.health = FakeHealth(self.tf)
         self.progress = RecordingProgress()

@@ -305,12 +305,17 @@ def checks_rollouts(spec: RolloutChecks) -> bool:
 
 
 def record_deployments(spec: RolloutChecks, ecs: EcsApi | None) -> dict[str, list[str]] | None:
-    """The services' deployment ids before apply (None when no service is named)."""
+    """The services' deployment ids before apply; None when no service is named or ECS cannot
+    say (verify then meets the same error after the apply, where a failure rolls back; failing
+    here would fail the apply step before Terraform ran)."""
     if not (spec.ecs_cluster and spec.services):
         return None
     if ecs is None:
         raise ConfigError("ECS services named but no ECS client configured")
-    return deployment_ids(ecs, spec.ecs_cluster, spec.services)
+    try:
+        return deployment_ids(ecs, spec.ecs_cluster, spec.services)
+    except RunlayerError:
+        return None
 
 
 def verify_rollouts(

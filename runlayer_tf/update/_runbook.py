@@ -866,7 +866,7 @@ def run_update(spec: UpdateSpec, deps: UpdateDeps) -> UpdateReport:
 
 NOTHING_TO_VERIFY = (
     "warning: nothing will be verified after apply (no --health-url, --backend-url, "
-    "--frontend-url or --service): success will mean only that apply exited 0"
+    "--frontend-url, --service or --target-group): success will mean only that apply exited 0"
 )
 
 

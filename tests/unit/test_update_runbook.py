@@ -899,7 +899,7 @@ def test_a_selector_in_the_var_file_gets_a_message_about_selectors(
 def test_a_run_with_nothing_to_verify_warns_first(world: World) -> None:
     warning = (
         "warning: nothing will be verified after apply (no --health-url, --backend-url, "
-        "--frontend-url or --service): success will mean only that apply exited 0"
+        "--frontend-url, --service or --target-group): success will mean only that apply exited 0"
     )
     dry = world.run(health_urls=(), ecs_cluster=None, services=(), dry_run=True)
     assert dry.steps[-1] == StepReport("verify", "planned", warning)
@@ -1015,3 +1015,16 @@ def test_target_groups_alone_are_verified_and_named_in_the_dry_run(world: World)
         "targetgroup/web/0123456789abcdef: 1/1 unhealthy: 10.0.0.1:8000 unhealthy "
         "(Target.Timeout Request timed out)"
     )
+
+
+def test_a_missing_service_fails_verify_not_the_apply(world: World) -> None:
+    """Recording the deployments before apply must not fail the apply: verify reports it."""
+    world.ecs.services.pop("frontend-service")
+    report = world.run()
+    assert report.outcome == "rollback-failed", report.message
+    assert [(s.name, s.status) for s in report.steps][4:6] == [
+        ("apply", "ok"),
+        ("verify", "failed"),
+    ]
+    verify = next(s for s in report.steps if s.name == "verify")
+    assert verify.message.startswith("ECS services not found in cluster anysource-production: ")

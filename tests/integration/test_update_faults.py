@@ -924,14 +924,14 @@ def test_the_other_binary_is_refused_for_the_root_it_did_not_initialise(
     world: World, tmp_path: Path
 ) -> None:
     """The root's lock file names the registry of the binary that ran init: the other one is refused."""
-    own = tool_of(str(world.tofu.binary))
+    own = tool_of(str(world.tf.binary))
     name, host = {
         "tofu": ("terraform", "registry.opentofu.org"),
         "terraform": ("tofu", "registry.terraform.io"),
     }[own or "tofu"]
     other = tmp_path / "bin" / name
     other.parent.mkdir()
-    other.symlink_to(world.tofu.binary)
+    other.symlink_to(world.tf.binary)
     lock = (world.workdir / ".terraform.lock.hcl").read_text()
     result = world.run("--terraform", str(other))
     assert (result.code, result.stdout) == (2, "")

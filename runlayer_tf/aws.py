@@ -7,11 +7,11 @@ exceptions into runlayer-tf's errors here:
   credentials are resolved once.  The region comes from the caller, else
   ``AWS_REGION`` (which botocore itself ignores but the AWS CLI v2 and the other
   SDKs honour), else botocore's own ``AWS_DEFAULT_REGION``/profile lookup.
-* Typed client factories, :func:`ecr`, :func:`rds` and :func:`ecs`, whose
-  results satisfy the :class:`EcrApi`, :class:`RdsApi` and :class:`EcsApi`
-  protocols (the seams the rest of the package and the unit tests' fakes use).
-  ``rds()`` and ``ecs()`` build their client on first use, so ``--dry-run``
-  needs no AWS configuration.
+* Typed client factories, :func:`ecr`, :func:`rds`, :func:`ecs` and
+  :func:`elbv2`, whose results satisfy the :class:`EcrApi`, :class:`RdsApi`,
+  :class:`EcsApi` and :class:`Elbv2Api` protocols (the seams the rest of the
+  package and the unit tests' fakes use).  ``rds()``, ``ecs()`` and ``elbv2()``
+  build their client on first use, so ``--dry-run`` needs no AWS configuration.
 * :func:`translated`, a context manager that turns a botocore error raised
   inside it into one :class:`~runlayer_tf.errors.RunlayerError` line.
 
@@ -34,6 +34,7 @@ __all__ = [
     "MAX_ATTEMPTS",
     "EcrApi",
     "EcsApi",
+    "Elbv2Api",
     "RdsApi",
     "Session",
     "Waiter",
@@ -41,6 +42,7 @@ __all__ = [
     "aws_code",
     "ecr",
     "ecs",
+    "elbv2",
     "preload",
     "rds",
     "translated",
@@ -132,6 +134,12 @@ class EcsApi(Protocol):
     ) -> Mapping[str, Any]: ...
 
     def get_waiter(self, waiter_name: str) -> Waiter: ...
+
+
+class Elbv2Api(Protocol):
+    """The ELBv2 call verify uses (target health); a botocore ``elbv2`` client satisfies it."""
+
+    def describe_target_health(self, *, TargetGroupArn: str) -> Mapping[str, Any]: ...
 
 
 # --- errors -----------------------------------------------------------------------------------
@@ -305,6 +313,11 @@ def rds(session: Session | None = None) -> RdsApi:
 def ecs(session: Session | None = None) -> EcsApi:
     """An ECS client, built on its first call."""
     return cast(EcsApi, _LazyClient("ecs", session or _DEFAULT_SESSION))
+
+
+def elbv2(session: Session | None = None) -> Elbv2Api:
+    """An ELBv2 (load balancing) client, built on its first call."""
+    return cast(Elbv2Api, _LazyClient("elbv2", session or _DEFAULT_SESSION))
 
 
 def preload() -> None:

@@ -189,7 +189,18 @@ def _configure(parser: argparse.ArgumentParser, *, kind: Literal["update", "roll
         metavar="S",
         action="append",
         default=[],
-        help="an ECS service that must become stable (repeatable)",
+        help=(
+            "an ECS service whose PRIMARY deployment must reach rolloutState COMPLETED "
+            "(FAILED, the circuit breaker, fails verify at once) and whose load balancers' "
+            "targets must all be healthy (repeatable)"
+        ),
+    )
+    verify.add_argument(
+        "--target-group",
+        metavar="ARN",
+        action="append",
+        default=[],
+        help="an ELBv2 target group whose registered targets must all be healthy (repeatable)",
     )
     verify.add_argument(
         "--snapshot-timeout",
@@ -210,14 +221,14 @@ def _configure(parser: argparse.ArgumentParser, *, kind: Literal["update", "roll
         type=int,
         default=15,
         metavar="SECONDS",
-        help="seconds between ECS stability polls, 1 or more (default: 15)",
+        help="seconds between ECS rollout and target-health checks, 1 or more (default: 15)",
     )
     verify.add_argument(
         "--ecs-attempts",
         type=int,
         default=40,
         metavar="N",
-        help="ECS stability polls before giving up, 1 or more (default: 40)",
+        help="ECS rollout and target-health checks before verify fails, 1 or more (default: 40)",
     )
 
     run = parser.add_argument_group("running")
@@ -353,6 +364,7 @@ def spec_from_args(args: argparse.Namespace, *, kind: Literal["update", "rollbac
         health_urls=health,
         ecs_cluster=args.ecs_cluster,
         services=tuple(args.service),
+        target_groups=tuple(args.target_group),
         snapshot_template=args.snapshot_template,
         allow_major=args.allow_major,
         window=MaintenanceWindow.parse(args.within_window) if args.within_window else None,
@@ -393,6 +405,7 @@ def deps_from_args(args: argparse.Namespace) -> UpdateDeps:
     return UpdateDeps(
         rds=aws.rds(session),
         ecs=aws.ecs(session),
+        elbv2=aws.elbv2(session),
         version_exists=lookups.version_exists,
         previous_release=lookups.previous_release,
         repository_defaults=repository_defaults,

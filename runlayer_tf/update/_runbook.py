@@ -160,6 +160,7 @@ class UpdateSpec:
     health_urls: tuple[str, ...] = attrs.field(default=(), validator=_check_health_urls)
     ecs_cluster: str | None = None
     services: tuple[str, ...] = ()
+    target_groups: tuple[str, ...] = ()
     snapshot_template: str = snap.DEFAULT_SNAPSHOT_TEMPLATE
     allow_major: bool = False
     window: MaintenanceWindow | None = None
@@ -202,6 +203,7 @@ class UpdateDeps:
 
     rds: snap.RdsApi
     ecs: ecs_mod.EcsApi | None = None
+    elbv2: ecs_mod.Elbv2Api | None = None
     terraform_runner: Runner = run_command
     http_get: HttpGet = urllib_get
     set_pin: SetPin = set_vars
@@ -590,25 +592,22 @@ class _Execution:
                 f"refusing to apply: snapshot {self.facts.snapshot} is {state}, not available"
             )
         plan_file = Path(_plan_file(self.spec, self.facts.run))
+        before = ecs_mod.record_deployments(self.spec, self.deps.ecs)  # journalled, for verify
         self.terraform.apply(str(plan_file))
         # A saved plan can hold sensitive values; once applied it has no further use.
         plan_file.unlink(missing_ok=True)
-        return {"summary": "applied"}
+        return {"summary": "applied"} | ({} if before is None else {"ecs_deployments": before})
 
-    def verify(self) -> Mapping[str, Any]:
+    def verify(self, after: str = "apply") -> Mapping[str, Any]:
         spec, deps = self.spec, self.deps
         parts = []
-        if spec.ecs_cluster and spec.services:
-            if deps.ecs is None:
-                raise ConfigError("ECS services named but no ECS client configured")
-            states = ecs_mod.wait_stable(
-                deps.ecs,
-                spec.ecs_cluster,
-                spec.services,
-                delay=spec.ecs_delay,
-                max_attempts=spec.ecs_max_attempts,
+        if ecs_mod.checks_rollouts(spec):
+            recorded = self.completed.get(after, {}).get("ecs_deployments")
+            on_poll = lambda line: deps.progress.status("verify", f"waiting: {line}")  # noqa: E731
+            deployed = ecs_mod.verify_rollouts(
+                spec, deps.ecs, deps.elbv2, recorded, deps.sleep, on_poll
             )
-            parts.append("; ".join(str(s) for s in states))
+            parts.append(str(deployed))
         if spec.health_urls:
             result = wait_healthy(
                 spec.health_urls,
@@ -698,7 +697,7 @@ class _Execution:
                 redo="rollback-apply" not in self.completed,
             )
             self._step("rollback-apply", self.apply)
-            self._step("rollback-verify", self.verify)
+            self._step("rollback-verify", lambda: self.verify("rollback-apply"))
         except _StepFailed as failed:
             return self._finish(
                 "rollback-failed",
@@ -867,12 +866,12 @@ def run_update(spec: UpdateSpec, deps: UpdateDeps) -> UpdateReport:
 
 NOTHING_TO_VERIFY = (
     "warning: nothing will be verified after apply (no --health-url, --backend-url, "
-    "--frontend-url or --service): success will mean only that apply exited 0"
+    "--frontend-url, --service or --target-group): success will mean only that apply exited 0"
 )
 
 
 def _verifies(spec: UpdateSpec) -> bool:
-    return bool(spec.health_urls or (spec.ecs_cluster and spec.services))
+    return bool(spec.health_urls or ecs_mod.checks_rollouts(spec))
 
 
 def _check_same_run(spec: UpdateSpec, facts: _Facts) -> None:
@@ -930,11 +929,7 @@ def _dry_run(spec: UpdateSpec, deps: UpdateDeps) -> UpdateReport:
         )
     else:
         setting = _passing(target_vars)
-    verify = []
-    if spec.ecs_cluster and spec.services:
-        verify.append(
-            f"wait for ECS services {', '.join(spec.services)} in {spec.ecs_cluster} to be stable"
-        )
+    verify = ecs_mod.planned_checks(spec)
     if spec.health_urls:
         verify.append(
             f"poll {', '.join(spec.health_urls)} until {spec.health_consecutive} consecutive 2xx "

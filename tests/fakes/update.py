@@ -206,6 +206,45 @@ class FakeWaiter:
             ]
 
 
+def deployment(
+    id: str, family_revision: str, rollout: str, *, status: str = "PRIMARY", reason: str = ""
+) -> dict[str, Any]:
+    """One deployment as describe_services reports it."""
+    return {
+        "id": id,
+        "status": status,
+        "rolloutState": rollout,
+        "rolloutStateReason": reason or f"ECS deployment {id} {rollout.lower()}.",
+        "taskDefinition": f"arn:aws:ecs:us-east-1:123456789012:task-definition/{family_revision}",
+        "desiredCount": 2,
+        "runningCount": 2 if rollout == "COMPLETED" else 0,
+    }
+
+
+class FakeElbv2:
+    """Target health per target group: successive answers (the last sticks); an unknown ARN has none."""
+
+    def __init__(self) -> None:
+        self.health: dict[str, list[list[tuple[str, str, str]]]] = {}
+        self.calls: list[str] = []
+
+    def describe_target_health(self, *, TargetGroupArn: str) -> Mapping[str, Any]:
+        self.calls.append(TargetGroupArn)
+        queue = self.health.get(TargetGroupArn, [[]])
+        targets = queue.pop(0) if len(queue) > 1 else queue[0]
+        return {
+            "TargetHealthDescriptions": [
+                {
+                    "Target": {"Id": f"10.0.0.{i + 1}", "Port": 8000},
+                    "TargetHealth": {"State": state, "Reason": reason, "Description": description}
+                    if reason
+                    else {"State": state},
+                }
+                for i, (state, reason, description) in enumerate(targets)
+            ]
+        }
+
+
 class FakeEcs:
     def __init__(self, services: Mapping[str, int] | None = None) -> None:
         self.services: dict[str, dict[str, Any]] = {
@@ -219,13 +258,24 @@ class FakeEcs:
             for name, count in (services or {"backend-service": 2, "frontend-service": 2}).items()
         }
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        # Per service, the deployments successive describe_services calls report (the last sticks).
+        self.rollouts: dict[str, list[list[dict[str, Any]]]] = {}
         self.unstable = False
         self.fail_update: ClientError | None = None
         # Refuse only setting (service, desiredCount): a partial failure mid-procedure.
         self.fail_desired: dict[tuple[str, int], ClientError] = {}
 
+    def completed(self) -> FakeEcs:
+        """Give every service one PRIMARY deployment, COMPLETED (``ecs-svc/1`` on ``:7``)."""
+        for name, state in self.services.items():
+            state["deployments"] = [deployment("ecs-svc/1", f"{name}:7", "COMPLETED")]
+        return self
+
     def describe_services(self, *, cluster: str, services: list[str]) -> Mapping[str, Any]:
         self.calls.append(("describe_services", {"cluster": cluster, "services": list(services)}))
+        for name, queue in self.rollouts.items():
+            if name in services and queue:
+                self.services[name]["deployments"] = queue.pop(0) if len(queue) > 1 else queue[0]
         found = [dict(self.services[s]) for s in services if s in self.services]
         failures = [
             {

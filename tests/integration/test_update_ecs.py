@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from runlayer_tf import cli
+from tests.harness import moto_server as moto_harness
 from tests.harness.moto_server import MotoServer
 
 
@@ -93,3 +94,63 @@ def test_status_of_a_missing_service_is_one_error_line(
     assert (code, rows) == (1, None)
     assert err.startswith(f"runlayer-tf: error: ECS services not found in cluster {cluster}: ")
     assert err.count("\n") == 1
+
+
+# --------------------------------------------------------------------------- the harness's extensions
+
+
+def _primary(ecs: Any, cluster: str, service: str) -> dict[str, Any]:
+    answer = ecs.describe_services(cluster=cluster, services=[service])["services"][0]
+    return dict(next(d for d in answer["deployments"] if d["status"] == "PRIMARY"))
+
+
+def test_the_harness_rollouts_follow_the_counts_and_can_be_forced(
+    ecs: Any, cluster: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Over HTTP: COMPLETED once running reaches desired; ECS_ROLLOUTS forces FAILED or IN_PROGRESS."""
+    ecs.create_service(
+        cluster=cluster, serviceName="new-service", taskDefinition=cluster, desiredCount=2
+    )
+    first = _primary(ecs, cluster, "new-service")
+    assert (first["rolloutState"], first["runningCount"], first["desiredCount"]) == (
+        "IN_PROGRESS",
+        0,
+        2,
+    )
+    ecs.update_service(cluster=cluster, service="new-service", desiredCount=2)
+    done = _primary(ecs, cluster, "new-service")
+    assert (done["rolloutState"], done["runningCount"]) == ("COMPLETED", 2)
+    answer = ("FAILED", "ECS deployment circuit breaker: tasks failed to start.")
+    monkeypatch.setitem(moto_harness.ECS_ROLLOUTS, (cluster, "new-service"), lambda: answer)
+    failed = _primary(ecs, cluster, "new-service")
+    assert (failed["rolloutState"], failed["rolloutStateReason"]) == answer
+    assert _primary(ecs, cluster, "backend-service")["rolloutState"] == "COMPLETED"
+
+
+def test_the_harness_target_health_can_be_forced(
+    moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import boto3
+
+    ec2 = boto3.client("ec2", region_name="us-east-1")
+    elbv2 = boto3.client("elbv2", region_name="us-east-1")
+    vpc = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
+    arn = elbv2.create_target_group(
+        Name=f"tg-{uuid.uuid4().hex[:8]}", Protocol="HTTP", Port=80, VpcId=vpc, TargetType="ip"
+    )["TargetGroups"][0]["TargetGroupArn"]
+    elbv2.register_targets(TargetGroupArn=arn, Targets=[{"Id": "10.1.0.5", "Port": 80}])
+
+    def states() -> list[dict[str, Any]]:
+        answer = elbv2.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
+        return [d["TargetHealth"] for d in answer]
+
+    assert states() == [{"State": "healthy"}]
+    forced = ("unhealthy", "Target.FailedHealthChecks", "Health checks failed")
+    monkeypatch.setitem(moto_harness.TARGET_HEALTH, arn, lambda: forced)
+    assert states() == [
+        {
+            "State": "unhealthy",
+            "Reason": "Target.FailedHealthChecks",
+            "Description": "Health checks failed",
+        }
+    ]

@@ -32,6 +32,7 @@ import pytest
 
 from runlayer_tf.update._terraform import tool_of
 from tests.fakes.faults import FAULTS, Fault
+from tests.harness import moto_server as moto_harness
 from tests.harness.moto_server import MotoServer
 from tests.harness.tofu import TfBinary
 
@@ -690,7 +691,7 @@ def test_killed_during_rollback_resumes_the_rollback(world: World) -> None:
 # --------------------------------------------------------------------------- ECS services in verify
 
 
-def _ecs_service(world: World, *, stable: bool) -> tuple[str, str]:
+def _ecs_service(world: World, *, stable: bool, target_group: str | None = None) -> tuple[str, str]:
     """An ECS cluster and service in moto; moto reports tasks running only after update_service sets the count."""
     import boto3
 
@@ -701,33 +702,72 @@ def _ecs_service(world: World, *, stable: bool) -> tuple[str, str]:
         family=cluster,
         containerDefinitions=[{"name": "app", "image": "backend-production:v1.2.3", "memory": 128}],
     )
+    balancers = (
+        [{"targetGroupArn": target_group, "containerName": "app", "containerPort": 8000}]
+        if target_group
+        else []
+    )
     ecs.create_service(
-        cluster=cluster, serviceName="backend-service", taskDefinition=cluster, desiredCount=2
+        cluster=cluster,
+        serviceName="backend-service",
+        taskDefinition=cluster,
+        desiredCount=2,
+        loadBalancers=balancers,
     )
     if stable:
         ecs.update_service(cluster=cluster, service="backend-service", desiredCount=2)
     return cluster, "backend-service"
 
 
+def _target_group(world: World) -> str:
+    """An IP target group in moto with two registered targets (stock moto reports them healthy)."""
+    import boto3
+
+    ec2 = boto3.client("ec2", region_name="us-east-1")
+    elbv2 = boto3.client("elbv2", region_name="us-east-1")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    arn = elbv2.create_target_group(
+        Name=world.cluster[-20:], Protocol="HTTP", Port=8000, VpcId=vpc, TargetType="ip"
+    )["TargetGroups"][0]["TargetGroupArn"]
+    elbv2.register_targets(
+        TargetGroupArn=arn,
+        Targets=[{"Id": "10.0.0.11", "Port": 8000}, {"Id": "10.0.0.12", "Port": 8000}],
+    )
+    return str(arn)
+
+
+def _primary(cluster: str, service: str) -> dict[str, Any]:
+    import boto3
+
+    ecs = boto3.client("ecs", region_name="us-east-1")
+    answer = ecs.describe_services(cluster=cluster, services=[service])["services"][0]
+    return dict(next(d for d in answer["deployments"] if d["status"] == "PRIMARY"))
+
+
+ECS_FAST = ("--ecs-interval", "1", "--ecs-attempts", "2")
+
+
 def test_stable_ecs_service_is_verified(world: World) -> None:
     cluster, service = _ecs_service(world, stable=True)
-    result = world.run(
-        "--ecs-cluster", cluster, "--service", service, "--ecs-interval", "1", "--ecs-attempts", "2"
-    )
+    result = world.run("--ecs-cluster", cluster, "--service", service, *ECS_FAST)
     assert_invariants(world, result)
     report = result.report
     assert (result.code, report["outcome"]) == (0, "succeeded"), result.stderr
     verify = next(s for s in report["steps"] if s["name"] == "verify")
-    assert verify["message"].startswith("backend-service: 2/2 running, primary ")
-    assert verify["message"].endswith("; 1 health URL(s) answered 2xx 2x")
+    deployment = _primary(cluster, service)["id"]
+    # The module under test does not manage the service: the apply started no deployment.
+    assert verify["message"] == (
+        f"backend-service: {deployment} COMPLETED 2/2 {cluster}:1 "
+        "(no new deployment since the apply); 1 health URL(s) answered 2xx 2x"
+    )
+    apply = next(r for r in world.journal() if (r["event"], r.get("step")) == ("end", "apply"))
+    assert apply["detail"]["ecs_deployments"] == {service: [deployment]}
 
 
 def test_unstable_ecs_service_fails_verify_and_the_rollback(world: World) -> None:
     """The service never reaches its desired count: verify fails, the roll-back's verify fails too."""
     cluster, service = _ecs_service(world, stable=False)
-    result = world.run(
-        "--ecs-cluster", cluster, "--service", service, "--ecs-interval", "1", "--ecs-attempts", "2"
-    )
+    result = world.run("--ecs-cluster", cluster, "--service", service, *ECS_FAST)
     assert_invariants(world, result)
     report = result.report
     assert (result.code, report["outcome"]) == (1, "rollback-failed"), result.stderr
@@ -739,11 +779,145 @@ def test_unstable_ecs_service_fails_verify_and_the_rollback(world: World) -> Non
         ("rollback-apply", "ok"),
         ("rollback-verify", "failed"),
     ]
+    deployment = _primary(cluster, service)["id"]
     assert (
-        f"the roll-back failed at rollback-verify (ECS services in {cluster} did not become stable: "
-        f"backend-service: 0/2 running, primary IN_PROGRESS 0/2 {cluster}:1)"
+        f"the roll-back failed at rollback-verify (ECS services in {cluster} not deployed after "
+        f"2 checks 1s apart: backend-service: {deployment} IN_PROGRESS 0/2 {cluster}:1 "
+        "(no new deployment since the apply))"
     ) in report["message"], report["message"]
     assert (world.var_file.read_text(), world.deployed()) == (OLD_VARS, "v1.2.3")
+
+
+def _when_new_deployed(world: World, answer: Any) -> Any:
+    """A harness callable: ``answer`` while v1.3.0 is deployed, else no override."""
+    return lambda: answer if world.deployed() == "v1.3.0" else None
+
+
+def test_circuit_breaker_failure_fails_verify_at_once_and_rolls_back(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rollout the circuit breaker stopped (FAILED) fails verify at its first check."""
+    cluster, service = _ecs_service(world, stable=True)
+    reason = "ECS deployment circuit breaker: tasks failed to start."
+    monkeypatch.setitem(
+        moto_harness.ECS_ROLLOUTS, (cluster, service), _when_new_deployed(world, ("FAILED", reason))
+    )
+    result = world.run("--ecs-cluster", cluster, "--service", service, "--ecs-interval", "30")
+    assert_invariants(world, result)
+    report = result.report
+    assert (result.code, report["outcome"]) == (1, "rolled-back"), result.stderr
+    assert _steps(report)[-5:] == [
+        ("verify", "failed"),
+        ("restore-version", "ok"),
+        ("rollback-plan", "ok"),
+        ("rollback-apply", "ok"),
+        ("rollback-verify", "ok"),
+    ]
+    deployment = _primary(cluster, service)["id"]
+    verify = next(s for s in report["steps"] if s["name"] == "verify")
+    assert verify["message"] == (
+        f"ECS service {service}: deployment {deployment} (task definition {cluster}:1) "
+        f"FAILED: {reason}"
+    )
+    assert (world.var_file.read_text(), world.deployed()) == (OLD_VARS, "v1.2.3")
+
+
+def test_rollout_stuck_in_progress_times_out_and_rolls_back(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """All tasks running but the rollout never COMPLETED: what the services_stable waiter passed."""
+    cluster, service = _ecs_service(world, stable=True)
+    monkeypatch.setitem(
+        moto_harness.ECS_ROLLOUTS,
+        (cluster, service),
+        _when_new_deployed(world, ("IN_PROGRESS", "ECS deployment in progress.")),
+    )
+    result = world.run("--ecs-cluster", cluster, "--service", service, *ECS_FAST)
+    assert_invariants(world, result)
+    report = result.report
+    assert (result.code, report["outcome"]) == (1, "rolled-back"), result.stderr
+    deployment = _primary(cluster, service)["id"]
+    verify = next(s for s in report["steps"] if s["name"] == "verify")
+    assert verify == {
+        "name": "verify",
+        "status": "failed",
+        "message": f"ECS services in {cluster} not deployed after 2 checks 1s apart: "
+        f"backend-service: {deployment} IN_PROGRESS 2/2 {cluster}:1 "
+        "(no new deployment since the apply)",
+    }
+    assert _steps(report)[-1] == ("rollback-verify", "ok")
+    assert world.deployed() == "v1.2.3"
+
+
+def test_service_target_group_and_target_group_option_are_checked(world: World) -> None:
+    group = _target_group(world)
+    other = _target_group(attrs.evolve(world, cluster=f"{world.cluster}-b"))
+    cluster, service = _ecs_service(world, stable=True, target_group=group)
+    result = world.run(
+        "--ecs-cluster", cluster, "--service", service, "--target-group", other, *ECS_FAST
+    )
+    assert_invariants(world, result)
+    report = result.report
+    assert (result.code, report["outcome"]) == (0, "succeeded"), result.stderr
+    verify = next(s for s in report["steps"] if s["name"] == "verify")
+    names = [arn.rsplit(":", 1)[-1] for arn in (other, group)]
+    assert verify["message"].endswith(
+        f"; target group {names[0]}: 2/2 healthy; target group {names[1]}: 2/2 healthy"
+        "; 1 health URL(s) answered 2xx 2x"
+    ), verify["message"]
+
+
+def test_unhealthy_targets_fail_verify_and_roll_back(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    group = _target_group(world)
+    cluster, service = _ecs_service(world, stable=True, target_group=group)
+    monkeypatch.setitem(
+        moto_harness.TARGET_HEALTH,
+        group,
+        _when_new_deployed(
+            world,
+            (
+                "unhealthy",
+                "Target.ResponseCodeMismatch",
+                "Health checks failed with these codes: [502]",
+            ),
+        ),
+    )
+    result = world.run("--ecs-cluster", cluster, "--service", service, *ECS_FAST)
+    assert_invariants(world, result)
+    report = result.report
+    assert (result.code, report["outcome"]) == (1, "rolled-back"), result.stderr
+    verify = next(s for s in report["steps"] if s["name"] == "verify")
+    why = "(Target.ResponseCodeMismatch Health checks failed with these codes: [502])"
+    assert verify["message"].endswith(
+        f"target group {group.rsplit(':', 1)[-1]}: 2/2 unhealthy: "
+        f"10.0.0.11:8000 unhealthy {why}, 10.0.0.12:8000 unhealthy {why}"
+    ), verify["message"]
+    assert _steps(report)[-1] == ("rollback-verify", "ok")
+    assert world.deployed() == "v1.2.3"
+
+
+def test_a_target_group_option_alone_is_verified(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--target-group`` without ``--service``: its targets are checked, on update and rollback."""
+    group = _target_group(world)
+    monkeypatch.setitem(
+        moto_harness.TARGET_HEALTH,
+        group,
+        lambda: ("draining", "Target.DeregistrationInProgress", ""),
+    )
+    result = world.run("--target-group", group, *ECS_FAST)
+    assert_invariants(world, result)
+    report = result.report
+    assert (result.code, report["outcome"]) == (1, "rollback-failed"), result.stderr
+    assert (
+        "target groups not deployed after 2 checks 1s apart: "
+        f"target group {group.rsplit(':', 1)[-1]}: 2/2 unhealthy: "
+        "10.0.0.11:8000 draining (Target.DeregistrationInProgress), "
+        "10.0.0.12:8000 draining (Target.DeregistrationInProgress)"
+    ) in report["message"], report["message"]
 
 
 def test_the_other_binary_is_refused_for_the_root_it_did_not_initialise(

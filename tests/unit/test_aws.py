@@ -164,6 +164,9 @@ def test_lazy_clients_need_no_configuration_until_used(monkeypatch: pytest.Monke
     rds = aws.rds(session)
     with pytest.raises(UsageError, match=r"^no AWS region"):
         rds.describe_db_clusters(DBClusterIdentifier="c")
+    elbv2 = aws.elbv2(session)
+    with pytest.raises(UsageError, match=r"^no AWS region"):
+        elbv2.describe_target_health(TargetGroupArn="arn:aws:elasticloadbalancing:x")
 
 
 def test_aws_region_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:

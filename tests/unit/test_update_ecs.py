@@ -8,14 +8,16 @@ import pytest
 
 from runlayer_tf.errors import AuthError, UpdateError
 from runlayer_tf.update._ecs import (
+    Deployed,
     EcsApi,
     ServiceState,
     describe_services,
     force_new_deployment,
     scale_bounce,
+    wait_deployed,
     wait_stable,
 )
-from tests.fakes.update import FakeEcs, client_error
+from tests.fakes.update import FakeEcs, FakeElbv2, client_error, deployment
 
 SERVICES = ["backend-service", "frontend-service"]
 
@@ -236,3 +238,145 @@ def test_scale_bounce_failing_to_scale_up_names_the_counts() -> None:
         "scale back with: desired counts backend-service=4, frontend-service=2"
     )
     assert _desired(ecs) == {"backend-service": 0, "frontend-service": 2}
+
+
+# --------------------------------------------------------------------------- verify: deployed, not stable
+
+TG = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/backend/0123456789abcdef"
+
+
+def _wait(
+    ecs: FakeEcs,
+    elbv2: FakeElbv2 | None = None,
+    *,
+    before: dict[str, list[str]] | None = None,
+    target_groups: Sequence[str] = (),
+    services: Sequence[str] | None = None,
+    attempts: int = 3,
+) -> tuple[Deployed, list[float]]:
+    sleeps: list[float] = []
+    result = wait_deployed(
+        ecs,
+        elbv2,
+        "prod",
+        list(ecs.services) if services is None else list(services),
+        target_groups=target_groups,
+        before=before,
+        interval=2,
+        attempts=attempts,
+        sleep=sleeps.append,
+    )
+    return result, sleeps
+
+
+def test_a_new_primary_passes_once_completed() -> None:
+    ecs = FakeEcs({"backend-service": 2})
+    old = deployment("ecs-svc/1", "backend:7", "COMPLETED", status="ACTIVE")
+    ecs.rollouts["backend-service"] = [
+        [deployment("ecs-svc/2", "backend:8", "IN_PROGRESS"), old],
+        [deployment("ecs-svc/2", "backend:8", "COMPLETED")],
+    ]
+    result, sleeps = _wait(ecs, before={"backend-service": ["ecs-svc/1"]})
+    assert str(result) == "backend-service: ecs-svc/2 COMPLETED 2/2 backend:8"
+    assert sleeps == [2]
+
+
+def test_a_primary_in_progress_on_the_old_task_definition_is_not_deployed() -> None:
+    """The case the services_stable waiter let through: counts full, PRIMARY still IN_PROGRESS."""
+    ecs = FakeEcs({"backend-service": 2})
+    stuck = deployment("ecs-svc/1", "backend:7", "IN_PROGRESS")
+    stuck["runningCount"] = 2
+    ecs.rollouts["backend-service"] = [[stuck]]
+    with pytest.raises(UpdateError) as caught:
+        _wait(ecs, before={"backend-service": ["ecs-svc/1"]})
+    assert str(caught.value) == (
+        "ECS services in prod not deployed after 3 checks 2s apart: "
+        "backend-service: ecs-svc/1 IN_PROGRESS 2/2 backend:7 (no new deployment since the apply)"
+    )
+
+
+def test_a_circuit_breaker_failure_fails_at_once() -> None:
+    ecs = FakeEcs({"backend-service": 2})
+    reason = "ECS deployment circuit breaker: tasks failed to start."
+    ecs.rollouts["backend-service"] = [
+        [
+            deployment("ecs-svc/1", "backend:7", "IN_PROGRESS"),  # the roll-back, now PRIMARY
+            deployment("ecs-svc/2", "backend:8", "FAILED", status="ACTIVE", reason=reason),
+        ]
+    ]
+    sleeps: list[float] = []
+    with pytest.raises(UpdateError) as caught:
+        wait_deployed(
+            ecs, None, "prod", ["backend-service"], before={"backend-service": ["ecs-svc/1"]},
+            interval=2, attempts=5, sleep=sleeps.append,
+        )  # fmt: skip
+    assert str(caught.value) == (
+        "ECS service backend-service: deployment ecs-svc/2 (task definition backend:8) "
+        f"FAILED: {reason}"
+    )
+    assert sleeps == []
+
+
+def test_an_old_failed_deployment_does_not_fail_a_completed_rollout() -> None:
+    ecs = FakeEcs({"backend-service": 2})
+    ecs.rollouts["backend-service"] = [
+        [
+            deployment("ecs-svc/3", "backend:9", "COMPLETED"),
+            deployment("ecs-svc/2", "backend:8", "FAILED", status="ACTIVE"),
+        ]
+    ]
+    result, _ = _wait(ecs, before={"backend-service": ["ecs-svc/2"]})
+    assert str(result) == "backend-service: ecs-svc/3 COMPLETED 2/2 backend:9"
+
+
+def test_an_unchanged_service_keeps_its_completed_primary_and_says_so() -> None:
+    ecs = FakeEcs({"backend-service": 2}).completed()
+    result, _ = _wait(ecs, before={"backend-service": ["ecs-svc/1"]})
+    assert str(result) == (
+        "backend-service: ecs-svc/1 COMPLETED 2/2 backend-service:7 "
+        "(no new deployment since the apply)"
+    )
+
+
+def test_load_balancer_targets_must_all_be_healthy() -> None:
+    ecs = FakeEcs({"backend-service": 2}).completed()
+    ecs.services["backend-service"]["loadBalancers"] = [{"targetGroupArn": TG}]
+    elbv2 = FakeElbv2()
+    elbv2.health[TG] = [
+        [
+            ("healthy", "", ""),
+            ("initial", "Elb.RegistrationInProgress", "Target registration is in progress"),
+        ],
+        [("healthy", "", ""), ("healthy", "", "")],
+    ]
+    result, sleeps = _wait(ecs, elbv2)
+    assert str(result) == (
+        "backend-service: ecs-svc/1 COMPLETED 2/2 backend-service:7; "
+        "target group targetgroup/backend/0123456789abcdef: 2/2 healthy"
+    )
+    assert (elbv2.calls, sleeps) == ([TG, TG], [2])
+
+
+def test_unhealthy_targets_fail_with_state_and_reason() -> None:
+    elbv2 = FakeElbv2()
+    elbv2.health[TG] = [
+        [
+            (
+                "unhealthy",
+                "Target.ResponseCodeMismatch",
+                "Health checks failed with these codes: [502]",
+            )
+        ]
+    ]
+    with pytest.raises(UpdateError) as caught:
+        _wait(FakeEcs(), elbv2, target_groups=[TG], services=[], attempts=2)
+    assert str(caught.value) == (
+        "target groups not deployed after 2 checks 2s apart: "
+        "target group targetgroup/backend/0123456789abcdef: 1/1 unhealthy: 10.0.0.1:8000 unhealthy "
+        "(Target.ResponseCodeMismatch Health checks failed with these codes: [502])"
+    )
+
+
+def test_a_target_group_without_targets_is_not_healthy() -> None:
+    with pytest.raises(UpdateError, match=r"no registered targets$"):
+        _wait(FakeEcs(), FakeElbv2(), target_groups=[TG], services=[], attempts=1)

@@ -34,12 +34,14 @@ from tests.fakes.faults import FAULTS, Fault
 from tests.fakes.update import (
     FakeClock,
     FakeEcs,
+    FakeElbv2,
     FakeHealth,
     FakeRds,
     FakeTerraform,
     Killed,
     RecordingProgress,
     client_error,
+    deployment,
     raw_http_server,
 )
 
@@ -61,7 +63,7 @@ class World:
         self.var_file.chmod(0o640)
         self.clock = FakeClock()
         self.rds = FakeRds()
-        self.ecs = FakeEcs()
+        self.ecs = FakeEcs().completed()
         self.tf = FakeTerraform(self.rds)
         self.health = FakeHealth(self.tf)
         self.progress = RecordingProgress()
@@ -897,10 +899,132 @@ def test_a_selector_in_the_var_file_gets_a_message_about_selectors(
 def test_a_run_with_nothing_to_verify_warns_first(world: World) -> None:
     warning = (
         "warning: nothing will be verified after apply (no --health-url, --backend-url, "
-        "--frontend-url or --service): success will mean only that apply exited 0"
+        "--frontend-url, --service or --target-group): success will mean only that apply exited 0"
     )
     dry = world.run(health_urls=(), ecs_cluster=None, services=(), dry_run=True)
     assert dry.steps[-1] == StepReport("verify", "planned", warning)
     report = world.run(health_urls=(), ecs_cluster=None, services=())
     assert report.outcome == "succeeded"
     assert world.progress.lines[0] == f"[verify] {warning}"
+
+
+# --------------------------------------------------------------------------- verify: ECS deployed
+
+
+def _d(id: str, family_revision: str, rollout: str, **kw: Any) -> dict[str, Any]:
+    return deployment(id, family_revision, rollout, **kw)
+
+
+def test_verify_waits_for_the_deployment_the_apply_started(world: World) -> None:
+    """The deployments before apply are journalled; the new PRIMARY must reach COMPLETED."""
+    world.ecs.rollouts["backend-service"] = [
+        [_d("ecs-svc/1", "backend:7", "COMPLETED")],  # recorded before apply
+        [
+            _d("ecs-svc/2", "backend:8", "IN_PROGRESS"),
+            _d("ecs-svc/1", "backend:7", "COMPLETED", status="ACTIVE"),
+        ],
+        [_d("ecs-svc/2", "backend:8", "COMPLETED")],
+    ]
+    report = world.run()
+    assert (report.outcome, report.exit_code) == ("succeeded", 0), report.message
+    verify = next(s for s in report.steps if s.name == "verify")
+    assert verify.message == (
+        "backend-service: ecs-svc/2 COMPLETED 2/2 backend:8; "
+        "frontend-service: ecs-svc/1 COMPLETED 2/2 frontend-service:7 (no new deployment since the apply); "
+        "2 health URL(s) answered 2xx 2x"
+    )
+    applied = next(
+        r for r in read_journal(world.workdir / ".runlayer" / "update.jsonl")
+        if (r.event, r.step) == ("end", "apply")
+    )  # fmt: skip
+    assert applied.detail["ecs_deployments"] == {
+        "backend-service": ["ecs-svc/1"],
+        "frontend-service": ["ecs-svc/1"],
+    }
+    assert "waiting: backend-service: ecs-svc/2 IN_PROGRESS 0/2 backend:8" in " ".join(
+        world.progress.lines
+    )
+
+
+def test_a_circuit_breaker_rollout_fails_verify_at_once_and_rolls_back(world: World) -> None:
+    reason = "ECS deployment circuit breaker: tasks failed to start."
+    world.ecs.rollouts["backend-service"] = [
+        [_d("ecs-svc/1", "backend:7", "COMPLETED")],
+        [
+            _d("ecs-svc/3", "backend:7", "IN_PROGRESS", reason="rolling back"),
+            _d("ecs-svc/2", "backend:8", "FAILED", status="ACTIVE", reason=reason),
+        ],
+        [_d("ecs-svc/3", "backend:7", "COMPLETED")],
+    ]
+    report = world.run()
+    assert (report.outcome, report.exit_code) == ("rolled-back", 1), report.message
+    verify = next(s for s in report.steps if s.name == "verify")
+    assert (verify.status, verify.message) == (
+        "failed",
+        f"ECS service backend-service: deployment ecs-svc/2 (task definition backend:8) FAILED: {reason}",
+    )
+    assert (report.steps[-1].name, report.steps[-1].status) == ("rollback-verify", "ok")
+    assert report.steps[-1].message.startswith(
+        "backend-service: ecs-svc/3 COMPLETED 2/2 backend:7 (no new deployment since the apply); "
+    )
+    assert world.var_file.read_text() == VARS_OLD
+
+
+def test_a_rollout_that_never_completes_fails_verify_after_the_attempts(world: World) -> None:
+    stuck = _d("ecs-svc/1", "backend:7", "IN_PROGRESS")
+    stuck["runningCount"] = 2  # all tasks running: the services_stable waiter passed this
+    world.ecs.rollouts["backend-service"] = [[stuck]]
+    report = world.run(ecs_delay=3, ecs_max_attempts=4)
+    assert report.outcome == "rollback-failed", report.message
+    verify = next(s for s in report.steps if s.name == "verify")
+    assert verify.message == (
+        "ECS services in anysource-production not deployed after 4 checks 3s apart: "
+        "backend-service: ecs-svc/1 IN_PROGRESS 2/2 backend:7 (no new deployment since the apply)"
+    )
+
+
+def test_a_resumed_verify_uses_the_deployments_journalled_before_apply(world: World) -> None:
+    world.ecs.rollouts["backend-service"] = [[_d("ecs-svc/1", "backend:7", "COMPLETED")]]
+    world.health.kill_at = 1
+    with pytest.raises(Killed):
+        world.run()
+    (world.workdir / ".runlayer" / "update.lock").unlink(missing_ok=True)
+    report = world.run(resume=True)
+    assert report.outcome == "succeeded", report.message
+    verify = next(s for s in report.steps if s.name == "verify")
+    # Not re-recorded after the apply: the old PRIMARY is known as the one from before it.
+    assert verify.message.startswith(
+        "backend-service: ecs-svc/1 COMPLETED 2/2 backend:7 (no new deployment since the apply); "
+    )
+
+
+def test_target_groups_alone_are_verified_and_named_in_the_dry_run(world: World) -> None:
+    tg = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef"
+    elbv2 = FakeElbv2()
+    elbv2.health[tg] = [[("unhealthy", "Target.Timeout", "Request timed out")]]
+    spec = attrs.evolve(
+        world.spec, ecs_cluster=None, services=(), health_urls=(), target_groups=(tg,)
+    )
+    dry = run_update(attrs.evolve(spec, dry_run=True), world.deps())
+    assert dry.steps[-1].message == f"wait for every target of {tg} to be healthy"
+    report = run_update(spec, attrs.evolve(world.deps(), elbv2=elbv2))
+    assert report.outcome == "rollback-failed", report.message
+    verify = next(s for s in report.steps if s.name == "verify")
+    assert verify.message == (
+        "target groups not deployed after 40 checks 15s apart: target group "
+        "targetgroup/web/0123456789abcdef: 1/1 unhealthy: 10.0.0.1:8000 unhealthy "
+        "(Target.Timeout Request timed out)"
+    )
+
+
+def test_a_missing_service_fails_verify_not_the_apply(world: World) -> None:
+    """Recording the deployments before apply must not fail the apply: verify reports it."""
+    world.ecs.services.pop("frontend-service")
+    report = world.run()
+    assert report.outcome == "rollback-failed", report.message
+    assert [(s.name, s.status) for s in report.steps][4:6] == [
+        ("apply", "ok"),
+        ("verify", "failed"),
+    ]
+    verify = next(s for s in report.steps if s.name == "verify")
+    assert verify.message.startswith("ECS services not found in cluster anysource-production: ")

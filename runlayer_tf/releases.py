@@ -8,7 +8,7 @@ import attrs
 
 from runlayer_tf.registries import Registry
 from runlayer_tf.resolve import rfc3339, tags_on
-from runlayer_tf.tags import Tag, releases_newest_first
+from runlayer_tf.tags import Tag, TagKind, releases_newest_first
 
 __all__ = ["Release", "list_versions"]
 
@@ -20,6 +20,9 @@ class Release:
     digest: str
     tags: tuple[str, ...]
     pushed_at: datetime.datetime | None
+    # True when the version exists only as build tags (no plain vX.Y.Z tag):
+    # listed, but no range selector or ``pins bump`` chooses it.
+    build_only: bool = False
 
     @property
     def pushed_at_text(self) -> str:
@@ -32,15 +35,18 @@ class Release:
             "digest": self.digest,
             "tags": list(self.tags),
             "pushed_at": rfc3339(self.pushed_at),
+            "build_only": self.build_only,
         }
 
 
 def list_versions(
     registry: Registry, repository: str, *, limit: int = 20, allow_prerelease: bool = False
 ) -> list[Release]:
-    """The newest ``limit`` releases (0: all), one row per version."""
+    """The newest ``limit`` versions (0: all), one row per version, build-only ones marked."""
     listing = registry.list_tags(repository)
-    releases = releases_newest_first(listing, allow_prerelease=allow_prerelease)
+    releases = releases_newest_first(
+        listing, allow_prerelease=allow_prerelease, include_build_only=True
+    )
     if limit:
         releases = releases[:limit]
     digests = {
@@ -62,5 +68,6 @@ def list_versions(
             registry.pushed_at(repository, digest) if not details or digest in details else None
         )
         same = tags_on(registry, repository, digest, tag, listing, classified=classified)
-        rows.append(Release(str(tag.version), tag.text, digest, same, pushed))
+        build_only = tag.kind is TagKind.BUILD
+        rows.append(Release(str(tag.version), tag.text, digest, same, pushed, build_only))
     return rows

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Mapping
 
 import attrs
 
+from runlayer_tf.errors import NotFoundError
 from runlayer_tf.registries import Registry
 from runlayer_tf.resolve import rfc3339, tags_on
-from runlayer_tf.tags import Tag, releases_newest_first
+from runlayer_tf.tags import Tag, TagKind, releases_newest_first
 
 __all__ = ["Release", "list_versions"]
 
@@ -20,6 +22,9 @@ class Release:
     digest: str
     tags: tuple[str, ...]
     pushed_at: datetime.datetime | None
+    # True when the version exists only as build tags (no plain vX.Y.Z tag):
+    # listed, but no range selector or ``pins bump`` chooses it.
+    build_only: bool = False
 
     @property
     def pushed_at_text(self) -> str:
@@ -32,17 +37,90 @@ class Release:
             "digest": self.digest,
             "tags": list(self.tags),
             "pushed_at": rfc3339(self.pushed_at),
+            "build_only": self.build_only,
         }
+
+
+# Per-row digests are asked this many at a time (HEAD requests to one registry).
+WORKERS = 8
+
+
+class _Known:
+    """A registry whose ``digest_of`` answers each tag once for the whole listing.
+
+    ``versions`` asks about the same tags for many rows (``latest`` for every
+    one); this keeps each of them to one request.
+    """
+
+    def __init__(self, registry: Registry, digests: dict[str, str]) -> None:
+        self._registry = registry
+        self._digests = digests
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._registry, name)
+
+    def digest_of(self, repository: str, reference: str) -> str:
+        if reference not in self._digests:
+            self._digests[reference] = self._registry.digest_of(repository, reference)
+        return self._digests[reference]
+
+
+def _wanted(releases: list[Tag], listing: Mapping[str, str | None]) -> list[str]:
+    """The tags ``tags_on`` will look up for these rows: each row's own tag, the
+    other tags of its version, the timestamp tags of those builds, and ``latest``."""
+    versions = {tag.version for tag in releases}
+    classified = [Tag.classify(t) for t in listing if listing[t] is None]
+    same = [
+        t
+        for t in classified
+        if t.version in versions and t.kind in (TagKind.RELEASE, TagKind.BUILD, TagKind.PRERELEASE)
+    ]
+    stamps = {t.timestamp for t in same if t.kind is TagKind.BUILD}
+    wanted = [t.text for t in releases if listing.get(t.text) is None]
+    wanted += [t.text for t in same]
+    wanted += [
+        t.text
+        for t in classified
+        if t.kind is TagKind.LATEST or (t.kind is TagKind.TIMESTAMP and t.timestamp in stamps)
+    ]
+    return list(dict.fromkeys(wanted))
+
+
+def _prefetch(registry: Registry, repository: str, tags: list[str]) -> dict[str, str]:
+    """The digests of ``tags``, asked concurrently; a tag deleted meanwhile is left out."""
+    if not tags:
+        return {}
+
+    def one(tag: str) -> tuple[str, str | None]:
+        try:
+            return tag, registry.digest_of(repository, tag)
+        except NotFoundError:
+            return tag, None
+
+    if len(tags) == 1:
+        pairs = [one(tags[0])]
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(WORKERS, len(tags))) as pool:
+            pairs = list(pool.map(one, tags))
+    return {tag: digest for tag, digest in pairs if digest is not None}
 
 
 def list_versions(
     registry: Registry, repository: str, *, limit: int = 20, allow_prerelease: bool = False
 ) -> list[Release]:
-    """The newest ``limit`` releases (0: all), one row per version."""
+    """The newest ``limit`` versions (0: all), one row per version, build-only ones marked."""
     listing = registry.list_tags(repository)
-    releases = releases_newest_first(listing, allow_prerelease=allow_prerelease)
+    releases = releases_newest_first(
+        listing, allow_prerelease=allow_prerelease, include_build_only=True
+    )
     if limit:
         releases = releases[:limit]
+    # Without digests in the listing (OCI), every tag the rows need is asked
+    # once, up to WORKERS at a time; the rows then answer from what came back.
+    fetched = _prefetch(registry, repository, _wanted(releases, listing))
+    registry = _Known(registry, fetched)  # type: ignore[assignment]
     digests = {
         tag.text: listing.get(tag.text) or registry.digest_of(repository, tag.text)
         for tag in releases
@@ -62,5 +140,6 @@ def list_versions(
             registry.pushed_at(repository, digest) if not details or digest in details else None
         )
         same = tags_on(registry, repository, digest, tag, listing, classified=classified)
-        rows.append(Release(str(tag.version), tag.text, digest, same, pushed))
+        build_only = tag.kind is TagKind.BUILD
+        rows.append(Release(str(tag.version), tag.text, digest, same, pushed, build_only))
     return rows

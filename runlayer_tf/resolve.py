@@ -197,7 +197,9 @@ def tags_on(
             if info.kind is TagKind.BUILD and info.timestamp in stamps():
                 check(tag)
     if not versions():
-        for release in releases_newest_first(listing, allow_prerelease=True):
+        for release in releases_newest_first(
+            listing, allow_prerelease=True, include_build_only=True
+        ):
             if check(release.text):
                 break
     found = versions()
@@ -245,8 +247,16 @@ def resolve(query: Query, registry: Registry) -> Resolution:
                 and select(selector, listing, allow_prerelease=True) is not None
             ):
                 prerelease = "; a prerelease matches: set allow_prerelease"
+            skipped = select(
+                selector, listing, allow_prerelease=query.allow_prerelease, include_build_only=True
+            )
+            build_only = (
+                f"; skipped build-only {skipped.text} (no plain v{skipped.version} tag)"
+                if skipped is not None
+                else ""
+            )
             raise NoMatchError(
-                f"no tag of {repository} matches {selector.text} ({hint}{prerelease})"
+                f"no tag of {repository} matches {selector.text} ({hint}{prerelease}{build_only})"
             )
         # Asked even when the listing names the digest: ECR describes the image
         # here (once: its push time comes from the same answer), and a layout

@@ -38,7 +38,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _table(rows: list[Any]) -> str:
-    header = ("VERSION", "TAG", "DIGEST", "PUSHED", "TAGS")
+    # A NOTE column only when a row needs one, so ordinary listings keep their shape.
+    noted = any(r.build_only for r in rows)
+    header: tuple[str, ...] = ("VERSION", "TAG", "DIGEST", "PUSHED", "TAGS")
+    if noted:
+        header = (*header, "NOTE")
     body = [
         (
             r.version,
@@ -47,6 +51,7 @@ def _table(rows: list[Any]) -> str:
             r.pushed_at_text,
             ",".join(r.tags),
         )
+        + (("build only" if r.build_only else "",) if noted else ())
         for r in rows
     ]
     widths = [max(len(str(x)) for x in col) for col in zip(header, *body, strict=False)]

@@ -24,6 +24,7 @@ import email.utils
 import json
 import math
 import re
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -80,7 +81,17 @@ class OciRegistry:
         self._credentials = credentials
         self._credentials_loaded = credentials is not None
         self._authorization: dict[str, str] = {}  # scope -> Authorization header value
-        self._deadline: float | None = None  # of the public call in progress
+        # The deadline of the public call in progress, per thread: ``versions``
+        # asks for many digests at once from a small thread pool.
+        self._calls = threading.local()
+
+    @property
+    def _deadline(self) -> float | None:
+        return getattr(self._calls, "deadline", None)
+
+    @_deadline.setter
+    def _deadline(self, value: float | None) -> None:
+        self._calls.deadline = value
 
     @property
     def display_host(self) -> str:

@@ -13,8 +13,9 @@ A *selector* is what a user writes: one of those tags, a full version
 (``v1.2.3``/``1.2.3``), a partial version (``v1.2``, ``1``), a Terraform-style
 constraint (``~> 1.2``, ``>= 1.3.0, < 1.4.0``) or a digest (``sha256:...``).
 :func:`select` picks the concrete tag a selector means among a repository's tags:
-the highest matching version wins; among the tags of that version the plain
-``vX.Y.Z`` tag wins, else the build tag with the newest timestamp.
+a range (``v1.2``, ``~> 1.2``) the highest *released* version (one with a plain
+``vX.Y.Z`` tag; build-only versions are skipped), a full version its plain tag,
+else its build tag with the newest timestamp.
 
 Also :class:`ImageRef`, the one image-reference value.  Imported by
 ``runlayer-tf external`` on every cache miss, so it uses only the standard

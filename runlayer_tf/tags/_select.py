@@ -33,16 +33,28 @@ def _best_per_version(candidates: Iterable[Tag]) -> dict[semver.Version, Tag]:
     return best
 
 
+def _released(best: dict[semver.Version, Tag]) -> dict[semver.Version, Tag]:
+    """Drop build-only versions: plain beats build, so a BUILD best tag means no plain tag."""
+    return {v: t for v, t in best.items() if t.kind is not TagKind.BUILD}
+
+
 def select(
-    selector: Selector | str, tags: Iterable[str], *, allow_prerelease: bool = False
+    selector: Selector | str,
+    tags: Iterable[str],
+    *,
+    allow_prerelease: bool = False,
+    include_build_only: bool = False,
 ) -> Tag | None:
     """The concrete tag ``selector`` chooses among a repository's ``tags``, or None.
 
-    Highest matching version wins; for that version the plain ``vX.Y.Z`` tag, else
-    the newest build tag.  Exact selectors (``latest``, timestamps, build and other
-    tags) match only themselves.  Digest selectors give None: the caller checks a
-    digest against the registry itself.  A str selector is parsed first (may
-    raise :class:`TagError`).
+    A range (partial version, constraint) chooses the highest matching released
+    version, one whose plain ``vX.Y.Z`` tag exists: a version that exists only as
+    build tags is skipped unless ``include_build_only``.  A full version
+    (``v1.2.3``) chooses its plain tag, else its newest build tag.  Exact
+    selectors (``latest``, timestamps, build and other tags) match only
+    themselves.  Digest selectors give None: the caller checks a digest against
+    the registry itself.  A str selector is parsed first (may raise
+    :class:`TagError`).
     """
     if isinstance(selector, str):
         selector = Selector.parse(selector)
@@ -67,22 +79,33 @@ def select(
         t for t in _classify_all(tags) if selector.matches(t, allow_prerelease=allow_prerelease)
     ]
     best = _best_per_version(matching)
+    if selector.kind is not SelectorKind.VERSION and not include_build_only:
+        best = _released(best)
     if not best:
         return None
     return best[max(best)]
 
 
-def releases_newest_first(tags: Iterable[str], *, allow_prerelease: bool = False) -> list[Tag]:
+def releases_newest_first(
+    tags: Iterable[str], *, allow_prerelease: bool = False, include_build_only: bool = False
+) -> list[Tag]:
     """One tag per released version (the preferred one), highest version first.
 
-    Prereleases are included only with ``allow_prerelease``.
+    A version is released when its plain ``vX.Y.Z`` tag exists; with
+    ``include_build_only`` a version with only build tags is listed too (as its
+    newest build tag, so ``tag.kind is TagKind.BUILD`` marks it).  Prereleases
+    are included only with ``allow_prerelease``.
     """
     candidates = [t for t in _classify_all(tags) if _candidate(t, allow_prerelease)]
     best = _best_per_version(candidates)
+    if not include_build_only:
+        best = _released(best)
     return [best[v] for v in sorted(best, reverse=True)]
 
 
 def newest_release(tags: Iterable[str], *, allow_prerelease: bool = False) -> Tag | None:
-    """The preferred tag of the highest released version, or None when there is none."""
-    best = _best_per_version(t for t in _classify_all(tags) if _candidate(t, allow_prerelease))
+    """The plain tag of the highest released version, or None when there is none."""
+    best = _released(
+        _best_per_version(t for t in _classify_all(tags) if _candidate(t, allow_prerelease))
+    )
     return best[max(best)] if best else None

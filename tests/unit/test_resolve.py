@@ -49,16 +49,26 @@ def query(tag: str, *, allow_prerelease: bool = False) -> Query:
 
 CASES = [
     # selector, digest, tag, version, build timestamp, commit
-    ("v1.2", D["e"], "v1.2.4-20241221-101010-abcdef0", "1.2.4", "2024-12-21T10:10:10Z", "abcdef0"),
-    ("1.2", D["e"], "v1.2.4-20241221-101010-abcdef0", "1.2.4", "2024-12-21T10:10:10Z", "abcdef0"),
-    ("v1.2.3", D["c"], "v1.2.3", "1.2.3", "2024-12-13T15:24:30Z", "a1b2c3d4"),
+    # 1.2.4 has only build tags: not released, so a range skips it.
+    ("v1.2", D["c"], "v1.2.3", "1.2.3", "2024-12-13T15:24:30Z", "a1b2c3d4"),
+    ("1.2", D["c"], "v1.2.3", "1.2.3", "2024-12-13T15:24:30Z", "a1b2c3d4"),
     (
-        "~> 1.2.0",
+        "v1.2.4",
         D["e"],
         "v1.2.4-20241221-101010-abcdef0",
         "1.2.4",
         "2024-12-21T10:10:10Z",
         "abcdef0",
+    ),
+    ("v1.2.3", D["c"], "v1.2.3", "1.2.3", "2024-12-13T15:24:30Z", "a1b2c3d4"),
+    ("~> 1.2.0", D["c"], "v1.2.3", "1.2.3", "2024-12-13T15:24:30Z", "a1b2c3d4"),
+    (
+        "v1.2.4-20241220-101010-0123456",
+        D["d"],
+        "v1.2.4-20241220-101010-0123456",
+        "1.2.4",
+        "2024-12-20T10:10:10Z",
+        "0123456",
     ),
     (">= 1.1.0, < 1.2.0", D["a"], "v1.1.0", "1.1.0", "2024-10-15T09:30:00Z", "5e6f7a8b"),
     ("latest", D["c"], "latest", "1.2.3", "2024-12-13T15:24:30Z", "a1b2c3d4"),
@@ -95,7 +105,7 @@ def test_resolve(listing_digests, selector, digest, tag, version, stamp, commit)
 
 
 def test_tags_on_the_digest_are_all_reported():
-    result = resolve(query("v1.2"), fake(TAGS)).to_external()
+    result = resolve(query("v1.2.4"), fake(TAGS)).to_external()
     assert result["tags"] == "v1.2.4-20241221-101010-abcdef0"
     result = resolve(query("latest"), fake(TAGS)).to_external()
     assert result["tags"] == "20241213-152430,latest,v1.2.3,v1.2.3-20241213-152430-a1b2c3d4"
@@ -145,7 +155,7 @@ def test_prerelease_only_when_allowed():
         resolve(query("v1.3"), fake(TAGS))
     assert (
         str(info.value) == "no tag of backend-production matches v1.3 "
-        "(newest release: v1.2.4-20241221-101010-abcdef0; a prerelease matches: set allow_prerelease)"
+        "(newest release: v1.2.3; a prerelease matches: set allow_prerelease)"
     )
 
 
@@ -155,7 +165,19 @@ def test_prerelease_only_when_allowed():
         (
             TAGS,
             "v9",
-            "no tag of backend-production matches v9 (newest release: v1.2.4-20241221-101010-abcdef0)",
+            "no tag of backend-production matches v9 (newest release: v1.2.3)",
+        ),
+        (
+            TAGS,
+            ">= 1.2.4, < 1.2.5",
+            "no tag of backend-production matches >= 1.2.4, < 1.2.5 (newest release: v1.2.3; "
+            "skipped build-only v1.2.4-20241221-101010-abcdef0 (no plain v1.2.4 tag))",
+        ),
+        (
+            {"v1.0.0-20240101-000000-aaaaaaa": D["a"]},
+            "v1",
+            "no tag of backend-production matches v1 (no releases; "
+            "skipped build-only v1.0.0-20240101-000000-aaaaaaa (no plain v1.0.0 tag))",
         ),
         (
             {"v1.0.0": D["a"]},

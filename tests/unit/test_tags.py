@@ -373,13 +373,13 @@ SELECTIONS = [
     ("20241213-152431", False, None),
     ("v1.2.3", False, "v1.2.3"),  # plain beats build of the same version
     ("1.2.3", False, "v1.2.3"),
-    ("v1.2.4", False, "v1.2.4-20241215-090000-bbbbbbb"),  # no plain tag: newest build
+    ("v1.2.4", False, "v1.2.4-20241215-090000-bbbbbbb"),  # a full version: its newest build
     ("v1.2.5", False, None),
     ("v1.1", False, "v1.1.9"),
-    ("v1.2", False, "v1.2.4-20241215-090000-bbbbbbb"),
-    ("1.2", False, "v1.2.4-20241215-090000-bbbbbbb"),
+    ("v1.2", False, "v1.2.3"),  # 1.2.4 is build-only: not released, skipped
+    ("1.2", False, "v1.2.3"),
     ("v1", False, "v1.10.0"),  # numeric, not lexical: 1.10 > 1.3
-    ("v2", False, "v2.1.0-20250101-000000-ddddddd"),
+    ("v2", False, "v2.0.0"),  # 2.1.0 is build-only
     ("v3", False, None),
     ("v9", False, None),  # the malformed v9.9.9 build does not count
     ("v0", False, None),
@@ -390,25 +390,25 @@ SELECTIONS = [
     ("v2.0.0-beta.2", False, "v2.0.0-beta.2"),
     ("v2.0", True, "v2.0.0"),  # 2.0.0-beta.2 < 2.0.0
     ("~> 1.2", False, "v1.10.0"),
-    ("~> 1.2.0", False, "v1.2.4-20241215-090000-bbbbbbb"),
-    ("~> 1.2.3", False, "v1.2.4-20241215-090000-bbbbbbb"),
+    ("~> 1.2.0", False, "v1.2.3"),
+    ("~> 1.2.3", False, "v1.2.3"),
     ("~> 1.1.9", False, "v1.1.9"),
     ("~> 1", False, "v1.10.0"),
-    ("~> 2.0", False, "v2.1.0-20250101-000000-ddddddd"),
+    ("~> 2.0", False, "v2.0.0"),
     ("~> 1.3.0", False, None),
     ("~> 1.3.0", True, None),  # 1.3.0-rc.x < 1.3.0, the lower bound
     (">= 1.3.0, < 1.4.0", False, None),
-    (">= 1.2.0, < 1.3.0", False, "v1.2.4-20241215-090000-bbbbbbb"),
+    (">= 1.2.0, < 1.3.0", False, "v1.2.3"),
     (">= 1.3.0-rc.1, < 1.4.0", True, "v1.3.0-rc.2"),
     (">= 1.2, < 1.2.4", False, "v1.2.3"),
-    ("> 1.2.3, < 1.3", False, "v1.2.4-20241215-090000-bbbbbbb"),
+    ("> 1.2.3, < 1.3", False, None),  # only the build-only 1.2.4
     ("< 1.2", False, "v1.1.9"),
     ("<= 1.2.2", False, "v1.2.2"),
     ("= 1.2", False, None),  # Terraform: "= 1.2" means exactly 1.2.0
     ("= 1.2.2", False, "v1.2.2"),
     ("1.2.2, 1.2.3", False, None),  # bare versions in a list are "=" and must all hold
     ("!= 2.1.0, != 2.0.0", False, "v1.10.0"),
-    (">= 2", False, "v2.1.0-20250101-000000-ddddddd"),
+    (">= 2", False, "v2.0.0"),
     ("> 1.10.0, < 2.0.0", True, "v2.0.0-beta.2"),  # explicit bounds follow semver precedence
     ("= 1.3.0-rc.1", False, "v1.3.0-rc.1"),  # exact prerelease in a constraint needs no flag
     (">= 1.3.0-rc.1, < 1.4.0", False, None),
@@ -433,8 +433,53 @@ def test_select_latest_in_repository_without_latest():
 
 def test_select_newest_build_when_timestamps_tie_is_deterministic():
     tags = ["v1.0.0-20240101-000000-aaaaaaa", "v1.0.0-20240101-000000-bbbbbbb"]
-    assert select("v1", tags).text == "v1.0.0-20240101-000000-bbbbbbb"
-    assert select("v1", list(reversed(tags))).text == "v1.0.0-20240101-000000-bbbbbbb"
+    assert select("v1.0.0", tags).text == "v1.0.0-20240101-000000-bbbbbbb"
+    assert select("v1.0.0", list(reversed(tags))).text == "v1.0.0-20240101-000000-bbbbbbb"
+
+
+# The runbook's case: 1.14.20 exists only as build tags, so it is not released.
+BUILD_ONLY = [
+    "v1.2.3",
+    "v1.14.19",
+    "v1.14.19-20240601-100000-1111111",
+    "v1.14.20-20240611-120500-7d60ec49",
+    "v1.14.20-20240610-090000-aaaaaaa",
+]
+
+BUILD_ONLY_SELECTIONS = [
+    # selector, include_build_only, chosen tag (or None)
+    ("v1.14", False, "v1.14.19"),
+    ("v1.14", True, "v1.14.20-20240611-120500-7d60ec49"),
+    ("v1", False, "v1.14.19"),
+    ("1", False, "v1.14.19"),
+    ("~> 1.2", False, "v1.14.19"),
+    ("~> 1.14.19", False, "v1.14.19"),
+    ("> 1.14.19", False, None),
+    ("> 1.14.19", True, "v1.14.20-20240611-120500-7d60ec49"),
+    (">= 1.14.0, < 2", False, "v1.14.19"),
+    ("v1.14.20", False, "v1.14.20-20240611-120500-7d60ec49"),  # a full version names it
+    ("v1.14.20-20240610-090000-aaaaaaa", False, "v1.14.20-20240610-090000-aaaaaaa"),
+    ("v1.14.20-20240611-120500-7d60ec49", False, "v1.14.20-20240611-120500-7d60ec49"),
+]
+
+
+@pytest.mark.parametrize(("selector", "include_build_only", "expected"), BUILD_ONLY_SELECTIONS)
+def test_range_selectors_skip_build_only_versions(selector, include_build_only, expected):
+    chosen = select(selector, BUILD_ONLY, include_build_only=include_build_only)
+    assert (chosen.text if chosen else None) == expected
+
+
+@pytest.mark.parametrize(
+    ("include_build_only", "expected"),
+    [
+        (False, ["v1.14.19", "v1.2.3"]),
+        (True, ["v1.14.20-20240611-120500-7d60ec49", "v1.14.19", "v1.2.3"]),
+    ],
+)
+def test_releases_newest_first_build_only(include_build_only, expected):
+    releases = releases_newest_first(BUILD_ONLY, include_build_only=include_build_only)
+    assert [t.text for t in releases] == expected
+    assert newest_release(BUILD_ONLY).text == "v1.14.19"
 
 
 def test_select_empty_repository():
@@ -452,10 +497,8 @@ def test_selector_matches():
 
 def test_releases_newest_first():
     assert [t.text for t in releases_newest_first(REPO)] == [
-        "v2.1.0-20250101-000000-ddddddd",
         "v2.0.0",
         "v1.10.0",
-        "v1.2.4-20241215-090000-bbbbbbb",
         "v1.2.3",
         "v1.2.2",
         "v1.1.9",
@@ -464,13 +507,11 @@ def test_releases_newest_first():
 
 def test_releases_newest_first_with_prereleases():
     assert [t.text for t in releases_newest_first(REPO, allow_prerelease=True)] == [
-        "v2.1.0-20250101-000000-ddddddd",
         "v2.0.0",
         "v2.0.0-beta.2",
         "v1.10.0",
         "v1.3.0-rc.2",
         "v1.3.0-rc.1",
-        "v1.2.4-20241215-090000-bbbbbbb",
         "v1.2.3",
         "v1.2.2",
         "v1.1.9",
@@ -480,7 +521,7 @@ def test_releases_newest_first_with_prereleases():
 @pytest.mark.parametrize(
     ("tags", "allow_prerelease", "expected"),
     [
-        (REPO, False, "v2.1.0-20250101-000000-ddddddd"),
+        (REPO, False, "v2.0.0"),  # v2.1.0 has only a build tag
         (["latest", "main", "20241213-152430"], False, None),
         (["v1.0.0", "v1.1.0-rc.1"], False, "v1.0.0"),
         (["v1.0.0", "v1.1.0-rc.1"], True, "v1.1.0-rc.1"),

@@ -53,7 +53,7 @@ def test_split_repository(repository: str, expected: tuple[str | None, str]) -> 
     ("current", "allow_prerelease", "expected"),
     [
         ("v1.3.0", False, "v1.2.3"),
-        ("v1.2.3", False, "v1.2.1-20241202-111500-3a4b5c6d"),
+        ("v1.2.3", False, "v1.2.0"),  # 1.2.1 has only a build tag: not released
         ("v1.3.0", True, "v1.3.0-rc.1"),
         ("v1.3.0-20250114-090000-b2c3d4e5", False, "v1.2.3"),
         ("v2.0.0", False, "v1.3.0"),
@@ -62,7 +62,7 @@ def test_split_repository(repository: str, expected: tuple[str | None, str]) -> 
     ],
 )
 def test_previous_release_in(current: str, allow_prerelease: bool, expected: str | None) -> None:
-    """Plain tags beat build tags of one version; prereleases count only when allowed."""
+    """Only released versions (a plain tag) count; prereleases only when allowed."""
     assert previous_release_in(TAGS, current, allow_prerelease=allow_prerelease) == expected
 
 

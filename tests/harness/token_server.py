@@ -31,17 +31,19 @@ def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def make_signing_key(directory: Path):
-    """An EC P-256 key and a self-signed certificate (PEM written to ``directory/root.crt``)."""
+def self_signed(common_name: str, *, ip: str | None = None):  # type: ignore[no-untyped-def]
+    """An EC P-256 key and a self-signed CA certificate for ``common_name`` (and ``ip`` as its SAN)."""
+    import ipaddress
+
     from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
 
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "runlayer-tf test token signer")])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
@@ -49,9 +51,21 @@ def make_signing_key(directory: Path):
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(days=1))
         .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
     )
+    if ip is not None:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(ip))]),
+            critical=False,
+        )
+    builder = builder.add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+    return key, builder.sign(key, hashes.SHA256())
+
+
+def make_signing_key(directory: Path):
+    """An EC P-256 key and a self-signed certificate (PEM written to ``directory/root.crt``)."""
+    from cryptography.hazmat.primitives import serialization
+
+    key, cert = self_signed("runlayer-tf test token signer")
     (directory / "root.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return key, cert.public_bytes(serialization.Encoding.DER)
 

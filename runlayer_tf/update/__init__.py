@@ -22,13 +22,8 @@ from runlayer_tf.update._registry import (
     conventional_repository,
     repository_defaults,
 )
-from runlayer_tf.update._runbook import (
-    UpdateDeps,
-    UpdateReport,
-    UpdateSpec,
-    VersionChange,
-    run_update,
-)
+from runlayer_tf.update._report import UpdateReport
+from runlayer_tf.update._runbook import run_update
 from runlayer_tf.update._snapshot import (
     DEFAULT_SNAPSHOT_TEMPLATE,
     check_cluster_available,
@@ -36,6 +31,7 @@ from runlayer_tf.update._snapshot import (
     restore_command,
     snapshot_id,
 )
+from runlayer_tf.update._spec import UpdateDeps, UpdateSpec, VersionChange
 from runlayer_tf.update._terraform import Terraform, find_binary, managing_tool, tool_of
 from runlayer_tf.update._varfile import read_vars, set_vars
 from runlayer_tf.update._window import MaintenanceWindow
@@ -112,7 +108,7 @@ _DEPRECATED = {
     ),
     "Plan": ("runlayer_tf.update._terraform", "the documented API (runlayer_tf.update.__all__)"),
     "PlannedChange": (
-        "runlayer_tf.update._runbook",
+        "runlayer_tf.update._facts",
         "the documented API (runlayer_tf.update.__all__)",
     ),
     "Record": ("runlayer_tf.update._journal", "the documented API (runlayer_tf.update.__all__)"),

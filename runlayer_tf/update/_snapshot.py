@@ -20,6 +20,8 @@ __all__ = [
     "RdsApi",
     "SnapshotResult",
     "check_cluster_available",
+    "create_command",
+    "create_request",
     "describe_cluster",
     "ensure_snapshot",
     "restore_command",
@@ -132,6 +134,31 @@ def snapshot_status(rds: RdsApi, identifier: str) -> Mapping[str, Any] | None:
     return snapshots[0] if snapshots else None
 
 
+# The request's identifiers and their aws CLI options, in the order the CLI line names them.
+_CREATE_OPTIONS = (
+    ("DBClusterIdentifier", "--db-cluster-identifier"),
+    ("DBClusterSnapshotIdentifier", "--db-cluster-snapshot-identifier"),
+)
+
+
+def create_request(cluster: str, identifier: str, tags: Mapping[str, str]) -> dict[str, Any]:
+    """The ``CreateDBClusterSnapshot`` request :func:`ensure_snapshot` sends."""
+    return {
+        "DBClusterSnapshotIdentifier": identifier,
+        "DBClusterIdentifier": cluster,
+        "Tags": [{"Key": key, "Value": value} for key, value in tags.items()],
+    }
+
+
+def create_command(cluster: str, identifier: str) -> str:
+    """The ``aws rds create-db-cluster-snapshot`` line of that request (without its tags)."""
+    request = create_request(cluster, identifier, {})
+    argv = ["aws", "rds", "create-db-cluster-snapshot"]
+    for key, option in _CREATE_OPTIONS:
+        argv += [option, str(request[key])]
+    return shlex.join(argv)
+
+
 def ensure_snapshot(
     rds: RdsApi,
     *,
@@ -156,9 +183,7 @@ def ensure_snapshot(
     reused = existing is not None
     if existing is None:
         with aws.translated(f"creating snapshot {identifier} of DB cluster {cluster}"):
-            created = rds.create_db_cluster_snapshot(
-                DBClusterSnapshotIdentifier=identifier, DBClusterIdentifier=cluster, Tags=tag_list
-            )
+            created = rds.create_db_cluster_snapshot(**create_request(cluster, identifier, tags))
         current: Mapping[str, Any] = created.get("DBClusterSnapshot") or {}
     else:
         current = existing

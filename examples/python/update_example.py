@@ -21,19 +21,16 @@ from pathlib import Path
 from runlayer_tf import aws
 from runlayer_tf.errors import RunlayerError
 from runlayer_tf.registries import RegistryAddress
-from runlayer_tf.update import (
+from runlayer_tf.update import RegistryLookups, make_progress, read_vars, set_vars
+from runlayer_tf.update.parts import (
     DEFAULT_SNAPSHOT_TEMPLATE,
-    RegistryLookups,
     Terraform,
     check_cluster_available,
     conventional_repository,
     default_health_urls,
     ensure_snapshot,
     find_binary,
-    make_progress,
-    read_vars,
     restore_command,
-    set_vars,
     snapshot_id,
     urllib_get,
     wait_healthy,

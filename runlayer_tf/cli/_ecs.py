@@ -13,7 +13,7 @@ import argparse
 import json
 
 from runlayer_tf import aws
-from runlayer_tf.update import force_new_deployment, scale_bounce, wait_stable
+from runlayer_tf.update.parts import force_new_deployment, scale_bounce, wait_stable
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:

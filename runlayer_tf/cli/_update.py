@@ -23,7 +23,6 @@ from runlayer_tf import aws
 from runlayer_tf.cli._options import add_registry_options, address_from, name_value
 from runlayer_tf.errors import ConfigError, UsageError
 from runlayer_tf.update import (
-    DEFAULT_SNAPSHOT_TEMPLATE,
     MaintenanceWindow,
     RegistryLookups,
     SilentProgress,
@@ -31,13 +30,16 @@ from runlayer_tf.update import (
     UpdateReport,
     UpdateSpec,
     VersionChange,
+    make_progress,
+    run_update,
+)
+from runlayer_tf.update.parts import (
+    DEFAULT_SNAPSHOT_TEMPLATE,
     default_health_urls,
     find_binary,
-    make_progress,
     managing_tool,
     redact,
     repository_defaults,
-    run_update,
     snapshot_id,
     tool_of,
 )

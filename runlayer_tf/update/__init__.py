@@ -1,78 +1,72 @@
 """The update runbook as code: snapshot, set the version, plan, apply, verify, roll back.
 
-Build an :class:`UpdateSpec` and an :class:`UpdateDeps` and call
-:func:`run_update`.  The building blocks a script can use on its own are here
-too: the snapshot (:func:`check_cluster_available`, :func:`ensure_snapshot`,
-:func:`restore_command`), Terraform (:class:`Terraform`), health checks
-(:func:`wait_healthy`), ECS (:func:`wait_stable` and the emergency
-procedures), the maintenance window, the var-file rewriter
-(:func:`read_vars`/:func:`set_vars`) and the journal.  AWS clients come from
-:mod:`runlayer_tf.aws` (``aws.rds()``, ``aws.ecs()``).
+Build an :class:`UpdateSpec` (what to change, how to verify it) and an
+:class:`UpdateDeps` (the AWS clients, registry look-ups, progress and the other
+seams) and call :func:`run_update`; its :class:`UpdateReport` names the
+outcome and every step (:class:`StepReport`, whose names are :class:`Step`).
+The default var-file seams are :func:`read_vars`/:func:`set_vars`.  AWS clients
+come from :mod:`runlayer_tf.aws` (``aws.rds()``, ``aws.ecs()``).
+
+The building blocks the sequence is made of (the snapshot, Terraform, health
+checks, ECS, the journal) are in :mod:`runlayer_tf.update.parts`, for a
+script that runs its own sequence.
 """
 
 from __future__ import annotations
 
 from runlayer_tf._compat import moved_names
-from runlayer_tf.update._ecs import ServiceState, force_new_deployment, scale_bounce, wait_stable
-from runlayer_tf.update._health import default_health_urls, urllib_get, wait_healthy
-from runlayer_tf.update._journal import read_journal
-from runlayer_tf.update._progress import Progress, SilentProgress, make_progress, redact
-from runlayer_tf.update._registry import (
-    RegistryLookups,
-    conventional_repository,
-    repository_defaults,
-)
-from runlayer_tf.update._report import UpdateReport
+from runlayer_tf.update._progress import Progress, SilentProgress, make_progress
+from runlayer_tf.update._registry import RegistryLookups
+from runlayer_tf.update._report import StepReport, UpdateReport
 from runlayer_tf.update._runbook import run_update
-from runlayer_tf.update._snapshot import (
-    DEFAULT_SNAPSHOT_TEMPLATE,
-    check_cluster_available,
-    ensure_snapshot,
-    restore_command,
-    snapshot_id,
-)
 from runlayer_tf.update._spec import UpdateDeps, UpdateSpec, VersionChange
-from runlayer_tf.update._terraform import Terraform, find_binary, managing_tool, tool_of
+from runlayer_tf.update._steps import Step
 from runlayer_tf.update._varfile import read_vars, set_vars
 from runlayer_tf.update._window import MaintenanceWindow
 
 __all__ = [
-    "DEFAULT_SNAPSHOT_TEMPLATE",
     "MaintenanceWindow",
     "Progress",
     "RegistryLookups",
-    "ServiceState",
     "SilentProgress",
-    "Terraform",
+    "Step",
+    "StepReport",
     "UpdateDeps",
     "UpdateReport",
     "UpdateSpec",
     "VersionChange",
+    "make_progress",
+    "read_vars",
+    "run_update",
+    "set_vars",
+]
+
+# The building blocks, public in runlayer_tf.update.parts since the step tables (issue 11).
+_PARTS = (
+    "DEFAULT_SNAPSHOT_TEMPLATE",
+    "ServiceState",
+    "Terraform",
     "check_cluster_available",
     "conventional_repository",
     "default_health_urls",
     "ensure_snapshot",
     "find_binary",
     "force_new_deployment",
-    "make_progress",
     "managing_tool",
     "read_journal",
-    "read_vars",
     "redact",
     "repository_defaults",
     "restore_command",
-    "run_update",
     "scale_bounce",
-    "set_vars",
     "snapshot_id",
     "tool_of",
     "urllib_get",
     "wait_healthy",
     "wait_stable",
-]
+)
 
 # Names this package exported before the layout change: importable for one more release.
-_DEPRECATED = {
+_DEPRECATED: dict[str, tuple[str, str]] = {
     "BACKEND_HEALTH_PATH": (
         "runlayer_tf.update._health",
         "the documented API (runlayer_tf.update.__all__)",
@@ -83,7 +77,7 @@ _DEPRECATED = {
     ),
     "Apply": ("runlayer_tf.update._terraform", "the documented API (runlayer_tf.update.__all__)"),
     "ChangeReport": (
-        "runlayer_tf.update._runbook",
+        "runlayer_tf.update._report",
         "the documented API (runlayer_tf.update.__all__)",
     ),
     "ClusterInfo": (
@@ -121,10 +115,6 @@ _DEPRECATED = {
         "runlayer_tf.update._snapshot",
         "the documented API (runlayer_tf.update.__all__)",
     ),
-    "StepReport": (
-        "runlayer_tf.update._runbook",
-        "the documented API (runlayer_tf.update.__all__)",
-    ),
     "TtyProgress": (
         "runlayer_tf.update._progress",
         "the documented API (runlayer_tf.update.__all__)",
@@ -149,7 +139,7 @@ _DEPRECATED = {
         "the documented API (runlayer_tf.update.__all__)",
     ),
     "repository_of": (
-        "runlayer_tf.update._runbook",
+        "runlayer_tf.update._spec",
         "the documented API (runlayer_tf.update.__all__)",
     ),
     "run_command": (
@@ -160,9 +150,9 @@ _DEPRECATED = {
         "runlayer_tf.update._registry",
         "the documented API (runlayer_tf.update.__all__)",
     ),
-    "tag_of": ("runlayer_tf.update._runbook", "the documented API (runlayer_tf.update.__all__)"),
+    "tag_of": ("runlayer_tf.update._spec", "the documented API (runlayer_tf.update.__all__)"),
     "target_value": (
-        "runlayer_tf.update._runbook",
+        "runlayer_tf.update._spec",
         "the documented API (runlayer_tf.update.__all__)",
     ),
     "validate_snapshot_id": (
@@ -172,5 +162,9 @@ _DEPRECATED = {
     "EcsApi": ("runlayer_tf.aws", "runlayer_tf.aws.EcsApi"),
     "RdsApi": ("runlayer_tf.aws", "runlayer_tf.aws.RdsApi"),
 }
+
+_DEPRECATED.update(
+    (name, ("runlayer_tf.update.parts", f"runlayer_tf.update.parts.{name}")) for name in _PARTS
+)
 
 __getattr__ = moved_names(__name__, _DEPRECATED)

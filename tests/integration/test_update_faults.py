@@ -682,6 +682,53 @@ def test_killed_during_rollback_resumes_the_rollback(world: World) -> None:
     )
 
 
+THIRD_VARS = OLD_VARS.replace('"v1.2.3"', '"v1.2.9"')
+
+
+@pytest.mark.parametrize("edit", ["previous", "unchanged", "third"])
+def test_resume_re_asserts_the_journalled_target(world: World, edit: str) -> None:
+    """SIGKILL during apply; the var-file edited before --resume: the journalled target is what is applied."""
+    gate = world.fault("hold-apply")
+    proc = world.start()
+    _wait_for(world.workdir / "faults" / "holding-apply", proc)
+    _kill(proc)
+    gate.unlink()
+    assert world.var_file.read_text() == NEW_VARS
+    if edit == "previous":
+        world.var_file.write_text(OLD_VARS)
+    elif edit == "third":
+        world.var_file.write_text(THIRD_VARS)
+    os.utime(world.var_file, ns=(1_000_000_000, 1_000_000_000))
+    held = world.var_file.read_bytes()
+    journalled = world.journal_path.read_bytes()
+
+    result = world.run("--resume")
+    if edit == "third":
+        assert (result.code, result.stdout) == (1, "")
+        assert result.stderr == (
+            f"runlayer-tf: error: --resume refused: {world.var_file} holds backend_version=v1.2.9, "
+            "neither the previous value v1.2.3 nor the target v1.3.0 of the interrupted run "
+            f"{world.journal()[0]['run']}; put one of them back and resume again\n"
+        )
+        assert world.var_file.read_bytes() == held
+        assert world.journal_path.read_bytes() == journalled
+        assert world.state_version() == "v1.2.3"
+        return
+    assert_invariants(world, result)
+    assert (result.code, result.report["outcome"]) == (0, "succeeded"), result.stderr
+    assert (world.var_file.read_text(), world.deployed(), world.state_version()) == (
+        NEW_VARS,
+        "v1.3.0",
+        "v1.3.0",
+    )
+    notes = [r["detail"] for r in world.journal() if r["event"] == "note"]
+    if edit == "previous":
+        assert notes == [{"action": "reassert", "values": ["backend_version=v1.3.0"]}]
+    else:
+        assert notes == []
+        assert world.var_file.stat().st_mtime_ns == 1_000_000_000
+
+
 # --------------------------------------------------------------------------- ECS services in verify
 
 

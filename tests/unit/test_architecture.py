@@ -96,8 +96,9 @@ def test_implementation_modules_are_private(package: Path) -> None:
     assert public == []
 
 
-# Public modules inside packages: the deprecated aliases and the pins' online API.
-DEPRECATED_OR_FACADES = {"online", "varfile"}
+# Public modules inside packages: the deprecated aliases, the pins' online API and the
+# update's building blocks.
+DEPRECATED_OR_FACADES = {"online", "parts", "varfile"}
 
 
 @pytest.mark.parametrize("package", ["runlayer_tf.pins", "runlayer_tf.update"])

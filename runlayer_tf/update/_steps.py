@@ -12,18 +12,17 @@ from __future__ import annotations
 
 import enum
 import shlex
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import attrs
 
-from runlayer_tf.errors import ConfigError, TagError, UpdateError
-from runlayer_tf.tags import Selector, SelectorKind
+from runlayer_tf.errors import UpdateError
 from runlayer_tf.update import _ecs as ecs_mod
 from runlayer_tf.update import _snapshot as snap
-from runlayer_tf.update._facts import Facts, PlannedChange, passing, plan_file, variables
+from runlayer_tf.update._checks import check_version, window_preview
+from runlayer_tf.update._facts import Facts, passing, plan_file, variables
 from runlayer_tf.update._health import UrlState, wait_healthy
 from runlayer_tf.update._results import (
     Applied,
@@ -141,76 +140,14 @@ def _preflight(ctx: Context) -> Checked:
     window = check_window(spec.window, deps.clock(), force=spec.force_window)
     info = snap.check_cluster_available(deps.rds, ctx.facts.cluster)
     for change in ctx.facts.changes:
-        _check_version(ctx, change)
+        check_version(ctx.spec, ctx.deps, change)
     ctx.terraform.init()
     return Checked(f"cluster {info.identifier} available; versions exist; {window}; init ok", info)
 
 
-def _check_version(ctx: Context, change: PlannedChange) -> None:
-    target_tag, previous_tag = tag_of(change.target), tag_of(change.previous)
-    if change.repository is None:
-        raise ConfigError(
-            f"cannot check that {target_tag} exists: {change.name} is a bare tag; "
-            f"pass --repository {change.name}=REPO"
-        )
-    if not ctx.deps.version_exists(change.repository, target_tag):
-        raise UpdateError(f"{change.repository}:{target_tag} does not exist")
-    if ctx.spec.allow_major:
-        return
-    try:
-        major = ctx.deps.crosses_major(previous_tag, target_tag)
-    except TagError as err:
-        raise UpdateError(_not_comparable(change, previous_tag, target_tag, err)) from err
-    if major:
-        raise UpdateError(
-            f"{change.name} {previous_tag} -> {target_tag} crosses a major version; pass --allow-major"
-        )
-
-
-_SELECTORS = {
-    SelectorKind.PARTIAL: "a partial version",
-    SelectorKind.CONSTRAINT: "a version constraint",
-    SelectorKind.LATEST: "the latest tag",
-}
-
-
-def _selector(tag: str) -> str | None:
-    """What kind of selector ``tag`` is (``a partial version``...), None for a version or a plain tag."""
-    try:
-        return _SELECTORS.get(Selector.parse(tag).kind)
-    except TagError:
-        return None
-
-
-def _not_comparable(change: PlannedChange, previous: str, target: str, err: TagError) -> str:
-    """Why ``previous -> target`` cannot be checked for a major jump: selectors first, else the parse error."""
-    if kind := _selector(previous):
-        return (
-            f"{change.name} holds the selector {previous} ({kind}), not a version, so there is no "
-            f"current version to compare {target} with; pin {change.name} to the version it runs "
-            "(a full MAJOR.MINOR.PATCH tag) first, or pass --allow-major to skip the comparison"
-        )
-    if kind := _selector(target):
-        return (
-            f"{change.name}: {target} is a selector ({kind}), not a version; "
-            "give the exact version to deploy (a full MAJOR.MINOR.PATCH tag)"
-        )
-    return f"cannot compare {previous} and {target} ({err}); pass --allow-major to go ahead"
-
-
-def _window_preview(spec: UpdateSpec, now: datetime) -> str:
-    """What the window gate would decide now, without refusing (a dry run only reports)."""
-    if spec.window is None:
-        return "no maintenance window"
-    try:
-        return "window gate: " + check_window(spec.window, now, force=spec.force_window)
-    except UpdateError as err:
-        return f"window gate would refuse: {err}"
-
-
 def _describe_preflight(ctx: Context) -> str:
     spec = ctx.spec
-    checks = [_window_preview(spec, ctx.started)]
+    checks = [window_preview(spec, ctx.started)]
     checks += [
         f"check that {c.repository or '(repository unknown)'}:{tag_of(c.target)} exists"
         + (
@@ -391,9 +328,8 @@ def _verify(after: Step) -> Callable[[Context], Verified]:
     return run
 
 
-def _poll_line(states: Any, needed: int) -> str:
-    found: list[UrlState] = list(states)
-    return ", ".join(f"{s.url} {s.last} ({min(s.streak, needed)}/{needed})" for s in found)
+def _poll_line(states: Sequence[UrlState], needed: int) -> str:
+    return ", ".join(f"{s.url} {s.last} ({min(s.streak, needed)}/{needed})" for s in states)
 
 
 def _describe_verify(ctx: Context) -> str:

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from runlayer_tf.errors import RunlayerError, UpdateError
 from runlayer_tf.update import _snapshot as snap
-from runlayer_tf.update._facts import Facts, check_same_run, establish, moves
+from runlayer_tf.update._facts import Facts, PlannedChange, check_same_run, establish, moves
 from runlayer_tf.update._journal import Journal, RunHistory, hold_lock, last_run, read_journal
 from runlayer_tf.update._reassert import check_held_values, reassert
 from runlayer_tf.update._report import ChangeReport, StepReport, UpdateReport, change_reports
@@ -64,6 +64,7 @@ from runlayer_tf.update._terraform import Terraform
 # from here before the split.
 __all__ = [
     "ChangeReport",
+    "PlannedChange",
     "StepReport",
     "UpdateDeps",
     "UpdateReport",

@@ -60,8 +60,8 @@ from runlayer_tf.update._steps import (
 )
 from runlayer_tf.update._terraform import Terraform
 
-# The runner's own name first; the rest are re-exported for the modules that took them
-# from here before the split.
+# run_update and dry_run are this module's; the rest are re-exported for the modules that
+# took them from here before the split.
 __all__ = [
     "ChangeReport",
     "PlannedChange",
@@ -77,8 +77,6 @@ __all__ = [
     "target_value",
 ]
 
-_PROCEDURES = (FORWARD, RESTORE, ROLLBACK)
-
 
 class _StepFailed(Exception):
     def __init__(self, entry: StepDef, error: RunlayerError) -> None:
@@ -92,7 +90,7 @@ def _completed(history: RunHistory | None) -> dict[Step, StepResult]:
     """The journal's completed steps as results, read by each table row's result type."""
     if history is None:
         return {}
-    rows = {d.step.value: d for p in _PROCEDURES for d in p.steps}
+    rows = {d.step.value: d for p in (FORWARD, RESTORE, ROLLBACK) for d in p.steps}
     return {
         rows[name].step: rows[name].result.from_detail(detail)
         for name, detail in history.completed.items()

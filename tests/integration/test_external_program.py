@@ -33,7 +33,10 @@ def q(**kw):
     return json.dumps(kw)
 
 
-ALLOWED = "allowed keys: repository, tag, registry, registry_id, region, allow_prerelease, insecure"
+ALLOWED = (
+    "allowed keys: repository, tag, registry, registry_id, region, allow_prerelease, insecure, "
+    "platform"
+)
 BAD_INPUTS = [
     (
         "empty stdin",

@@ -130,6 +130,8 @@ def test_result_is_all_strings_with_every_key():
         "commit",
         "digest",
         "image",
+        "index_digest",
+        "platform",
         "pushed_at",
         "registry",
         "repository",

@@ -96,7 +96,7 @@ def platform_image(
     """The image of ``wanted`` that ``digest`` (an index or a manifest) stands for.
 
     An index: the digest of its entry for ``wanted`` (NoMatchError naming the
-    index's platforms when it has none).  A single-platform manifest: the
+    index's platforms when it has none), after reading that manifest too.  A single-platform manifest: the
     digest itself, after checking the os and architecture its config names
     when the backend can read the config cheaply (an OCI registry or a layout;
     ECR cannot, and the manifest is accepted as it is).  ``what`` names the
@@ -107,6 +107,10 @@ def platform_image(
     manifest = manifest_object(registry.manifest(repository, digest), source)
     if _is_index(manifest):
         child, platform = choose_platform(index_entries(manifest, source), wanted, what=what)
+        # The chosen manifest is read too: present, hashing to its digest, not an index.
+        chosen = f"registry {registry.display_host}: {repository}@{child}"
+        if _is_index(manifest_object(registry.manifest(repository, child), chosen)):
+            raise RegistryError(f"{chosen} is listed for {platform} in {what} but is an index")
         return PlatformImage(child, platform, digest)
     config = manifest.get("config")
     config_digest = config.get("digest") if isinstance(config, dict) else None

@@ -226,7 +226,8 @@ BAD_QUERIES = [
         UsageError,
         (
             "unknown query key 'bogus'; "
-            "allowed keys: repository, tag, registry, registry_id, region, allow_prerelease, insecure"
+            "allowed keys: repository, tag, registry, registry_id, region, allow_prerelease, insecure, "
+            "platform"
         ),
     ),
     (

@@ -289,6 +289,8 @@ EXPECTED_V12 = {
     "commit": "a1b2c3d4",
     "digest": V123,
     "image": f"{DEMO}/backend-production@{V123}",
+    "index_digest": "",
+    "platform": "",
     "pushed_at": "",
     "registry": DEMO,
     "repository": "backend-production",

@@ -303,7 +303,8 @@ def test_bump_digest_with_a_platform_writes_that_platforms(pinned, images, oci_r
         "pins", "bump", "--to", "patch", "--digest", "--platform", "linux/amd64", str(pinned)
     )
     assert (code, err) == (0, "")
-    assert out.startswith(f"{pinned / 'main.tf'}: ") and out.count(" -> ") == 4
+    assert out.startswith(f"{pinned / 'main.tf'}: ")
+    assert out.count(" -> ") == 4
     text = (pinned / "main.tf").read_text()
     assert text.count(f':v1.1.1@{images["v1.1.1"]["linux/amd64"]}"') == 4
 

@@ -252,7 +252,8 @@ def test_a_single_manifest_costs_its_config_blob():
         (
             Response(200, {"content-type": "text/html"}, INDEX),
             RegistryError,
-            f'registry registry.example.com: manifest app@{sha(INDEX)} came as "text/html", not an image manifest or index',
+            f"registry registry.example.com: manifest app@{sha(INDEX)} came as "
+            '"text/html", not an image manifest or index',
         ),
         (
             Response(404, {}, b""),

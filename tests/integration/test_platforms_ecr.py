@@ -115,3 +115,40 @@ def test_ecr_manifest_that_does_not_hash_to_its_digest_is_refused(pushed):
     assert str(err.value) == (
         f"ECR ({REPO}): the manifest of {pushed['lying']} does not hash to it"
     )
+
+
+def test_the_shared_resolver_answers_platform_queries(pushed, short_tmp):
+    """ECR data sources go to the plan's shared resolver: a platform query's answer comes from it
+    (the data source never imports botocore), equal to the in-process answer, and the
+    platform-less query of the same tag still gets the index."""
+    from tests.integration.test_shared_resolver import (
+        alive,
+        environment,
+        in_process,
+        probed,
+        resolver_dir,
+        resolver_pid,
+        sockets,
+        wait_until,
+    )
+
+    env = environment(short_tmp, RUNLAYER_TF_SHARED_RESOLVER_IDLE="1")
+    arm = {"repository": REPO, "tag": "v1.1", "platform": "linux/arm64"}
+    expected = in_process(arm, env, short_tmp)
+    assert (expected.returncode, expected.stderr) == (0, "")
+    answer, loaded = probed(arm, env, short_tmp)
+    assert (answer.returncode, answer.stderr) == (0, "")
+    assert json.loads(answer.stdout) == json.loads(expected.stdout)
+    assert json.loads(answer.stdout)["digest"] == pushed["arm64"]
+    assert loaded is False
+    plain, loaded = probed({"repository": REPO, "tag": "v1.1"}, env, short_tmp)
+    assert (json.loads(plain.stdout)["digest"], loaded) == (pushed["index"], False)
+    missing, _ = probed({**arm, "platform": "linux/s390x"}, env, short_tmp)
+    assert (missing.returncode, missing.stdout) == (1, "")
+    assert missing.stderr == (
+        f"runlayer-tf external: {REPO}:v1.1.0 has no image for linux/s390x "
+        "(platforms: linux/amd64, linux/arm64)\n"
+    )
+    (sock,) = sockets(resolver_dir(short_tmp))
+    pid = resolver_pid(sock)
+    assert wait_until(lambda: not alive(pid))

@@ -94,6 +94,9 @@ class PinLookups:
         self.pins = list(pins)
         self.follows = follows_map(self.pins, follows)
         self.session = RegistrySession(opener)
+        # Many pins of one repository ask about the same indexes: each once.
+        self._images: dict[tuple[Target, str, Platform], PlatformImage] = {}
+        self._platforms: dict[tuple[Target, str, str], Platform | None] = {}
 
     def target_for(self, pin: Pin) -> Target | None:
         """Where ``pin``'s tag lives, or None when it cannot be known (see the module docs)."""
@@ -122,13 +125,21 @@ class PinLookups:
         self, target: Target, digest: str, platform: Platform, *, what: str = ""
     ) -> PlatformImage:
         """The image of ``platform`` that ``digest`` (an index or a manifest) stands for."""
-        registry = self.session.registry(target.address)
-        return platform_image(registry, target.repository, digest, platform, what=what)
+        key = (target, digest, platform)
+        if key not in self._images:
+            registry = self.session.registry(target.address)
+            self._images[key] = platform_image(
+                registry, target.repository, digest, platform, what=what
+            )
+        return self._images[key]
 
     def index_platform(self, target: Target, index: str, child: str) -> Platform | None:
         """The platform ``index`` lists ``child`` under, or None when it does not list it."""
-        registry = self.session.registry(target.address)
-        return index_platform(registry, target.repository, index, child)
+        key = (target, index, child)
+        if key not in self._platforms:
+            registry = self.session.registry(target.address)
+            self._platforms[key] = index_platform(registry, target.repository, index, child)
+        return self._platforms[key]
 
     def digest_for(self, image: str, tag: str) -> Digest:
         """A :class:`~runlayer_tf.pins._rewrite.DigestLookup` for ``registry/repository`` names."""

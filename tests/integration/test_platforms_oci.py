@@ -331,3 +331,20 @@ def test_bump_leaves_a_pin_alone_when_its_kind_cannot_be_kept(pinned, images, oc
         "\"v1.0.0\"'s nor one of its platforms' (the tag was moved?); left alone\n"
         "runlayer-tf: every release pin is already the newest allowed\n"
     )
+
+
+def test_rtf004_still_reports_a_platform_digest_its_tag_does_not_list(
+    images, oci_registry, cli, tmp_path
+):
+    """A platform's manifest in the tag's index passes; one from another release's index is a
+    moved tag (the check does not accept any manifest of the repository)."""
+    host = oci_registry.host
+    stale = images["v1.1.1"]["linux/arm64/v8"]
+    (tmp_path / "main.tf").write_text(f'image = "{host}/{REPO}:v1.1.0@{stale}"\n')
+    code, out, err = cli("pins", "check", "--online", "--disable", "RTF002", str(tmp_path))
+    assert (code, err) == (1, "")
+    column = len(f'image = "{host}/{REPO}:v1.1.0@') + 1
+    assert out == (
+        f'{tmp_path / "main.tf"}:1:{column}: RTF004 image: tag "v1.1.0" of {REPO} now points at '
+        f"{images['v1.1.0']['index']}, not the pinned {stale}: the tag was moved\n"
+    )

@@ -84,11 +84,14 @@ _NO_CREDENTIALS = (
 
 
 class EcrApi(Protocol):
-    """The two ECR calls the resolver uses (a botocore ECR client satisfies this)."""
+    """The ECR calls the resolver uses (a botocore ECR client satisfies this);
+    ``batch_get_image`` only when a platform is asked for."""
 
     def list_images(self, **kwargs: Any) -> dict[str, Any]: ...
 
     def describe_images(self, **kwargs: Any) -> dict[str, Any]: ...
+
+    def batch_get_image(self, **kwargs: Any) -> dict[str, Any]: ...
 
 
 class RdsApi(Protocol):

@@ -117,7 +117,7 @@ def _is_digest_query(query: Mapping[str, str]) -> bool:
 
 MAX_ENTRY = 1 << 20  # bytes; a result is a few hundred
 # What every served result holds (runlayer_tf.resolve.Resolution.to_external).
-REQUIRED_KEYS = ("digest", "image", "registry", "repository")
+REQUIRED_KEYS = ("digest", "image", "registry", "repository", "platform")
 _HEX = frozenset("0123456789abcdef")
 
 
@@ -126,12 +126,27 @@ def _is_digest(text: str) -> bool:
     return len(text) == 71 and text.startswith("sha256:") and set(text[7:]) <= _HEX
 
 
-def valid_entry(entry: object) -> dict[str, str] | None:
+def _platform_fits(asked: str, answered: str) -> bool:
+    """Whether an answer's ``platform`` can be the answer to a query's (the key already
+    separates them; this keeps a platform's digest from ever serving another query)."""
+    if not asked:
+        return answered == ""
+    want, got = asked.split("/"), answered.split("/")
+    if want[:2] != got[:2]:
+        return False
+    if len(want) < 3:
+        return True
+    offered = got[2] if len(got) > 2 else ("v8" if want[1] == "arm64" else "")
+    return want[2] == offered
+
+
+def valid_entry(entry: object, query: Mapping[str, str] | None = None) -> dict[str, str] | None:
     """The result of a cache entry if the entry is well-formed, else None (a miss).
 
     Well-formed: an object with a finite numeric ``stored_at`` and a ``result``
     mapping strings to strings that has every required key, a valid digest,
-    and an ``image`` ending in ``@<that digest>``.
+    an ``image`` ending in ``@<that digest>``, and (given the ``query``) a
+    ``platform`` that answers the query's: "" for a query without one.
     """
     if not isinstance(entry, dict):
         return None
@@ -148,6 +163,10 @@ def valid_entry(entry: object) -> dict[str, str] | None:
         return None
     if not result["image"].endswith("@" + result["digest"]):
         return None
+    if query is not None and not _platform_fits(
+        query.get("platform", "").strip(), result["platform"]
+    ):
+        return None
     return result
 
 
@@ -163,7 +182,7 @@ def load(key: str, query: Mapping[str, str]) -> dict[str, str] | None:
         entry = json.loads(raw) if len(raw) <= MAX_ENTRY else None
     except (OSError, ValueError, RecursionError):
         return None
-    result = valid_entry(entry)
+    result = valid_entry(entry, query)
     if result is None:
         return None
     age = time.time() - float(entry["stored_at"])  # type: ignore[index]

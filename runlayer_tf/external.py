@@ -7,9 +7,11 @@ JSON object of strings (the ``result``).  On any problem it prints nothing on
 stdout, one line on stderr and exits 1; ``RUNLAYER_TF_DEBUG=1`` adds a traceback.
 
 Query keys: ``repository`` and ``tag`` (required); ``registry``,
-``registry_id``, ``region``, ``allow_prerelease``, ``insecure`` (optional).
+``registry_id``, ``region``, ``allow_prerelease``, ``insecure``, ``platform``
+(``os/arch[/variant]``: that platform's manifest instead of the index) (optional).
 Result keys: ``digest``, ``image``, ``tag``, ``version``, ``tags``,
-``build_timestamp``, ``commit``, ``pushed_at``, ``registry``, ``repository``.
+``build_timestamp``, ``commit``, ``pushed_at``, ``registry``, ``repository``,
+``platform``, ``index_digest``.
 
 The hot path (a cache hit) imports only the standard library; the resolver,
 the tag grammar and boto3 (only for ECR) load on a miss.  On a miss, ECR

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import TypeVar
 
 import attrs
 
-from runlayer_tf.errors import NotFoundError
-from runlayer_tf.registries import Registry
+from runlayer_tf.errors import NoMatchError, NotFoundError
+from runlayer_tf.registries import PlatformImage, Registry
 from runlayer_tf.resolve import rfc3339, tags_on
-from runlayer_tf.tags import Tag, TagKind, releases_newest_first
+from runlayer_tf.tags import Platform, Tag, TagKind, releases_newest_first
 
 __all__ = ["Release", "list_versions"]
 
@@ -25,6 +26,11 @@ class Release:
     # True when the version exists only as build tags (no plain vX.Y.Z tag):
     # listed, but no range selector or ``pins bump`` chooses it.
     build_only: bool = False
+    # With a platform: how the index names the platform's image ("" when the
+    # release has none: then ``digest`` is "" too), and the index's digest.
+    platform: str = ""
+    index_digest: str = ""
+    missing_platform: str = ""  # the platform asked for, when this release lacks it
 
     @property
     def pushed_at_text(self) -> str:
@@ -38,7 +44,16 @@ class Release:
             "tags": list(self.tags),
             "pushed_at": rfc3339(self.pushed_at),
             "build_only": self.build_only,
+            "platform": self.platform,
+            "index_digest": self.index_digest,
         }
+
+    @property
+    def note(self) -> str:
+        notes = ["build only"] if self.build_only else []
+        if self.missing_platform:
+            notes.append(f"no {self.missing_platform}")
+        return "; ".join(notes)
 
 
 # Per-row digests are asked this many at a time (HEAD requests to one registry).
@@ -86,10 +101,22 @@ def _wanted(releases: list[Tag], listing: Mapping[str, str | None]) -> list[str]
     return list(dict.fromkeys(wanted))
 
 
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
+
+def _each(function: Callable[[_T], _R], items: list[_T]) -> list[_R]:
+    """``function`` over ``items``, up to WORKERS at a time, results in order."""
+    if len(items) <= 1:
+        return [function(item) for item in items]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(WORKERS, len(items))) as pool:
+        return list(pool.map(function, items))
+
+
 def _prefetch(registry: Registry, repository: str, tags: list[str]) -> dict[str, str]:
     """The digests of ``tags``, asked concurrently; a tag deleted meanwhile is left out."""
-    if not tags:
-        return {}
 
     def one(tag: str) -> tuple[str, str | None]:
         try:
@@ -97,20 +124,38 @@ def _prefetch(registry: Registry, repository: str, tags: list[str]) -> dict[str,
         except NotFoundError:
             return tag, None
 
-    if len(tags) == 1:
-        pairs = [one(tags[0])]
-    else:
-        from concurrent.futures import ThreadPoolExecutor
+    return {tag: digest for tag, digest in _each(one, tags) if digest is not None}
 
-        with ThreadPoolExecutor(max_workers=min(WORKERS, len(tags))) as pool:
-            pairs = list(pool.map(one, tags))
-    return {tag: digest for tag, digest in pairs if digest is not None}
+
+def _platform_images(
+    registry: Registry, repository: str, digests: list[str], platform: Platform
+) -> dict[str, PlatformImage | None]:
+    """Each digest's image for ``platform`` (None when it has none), asked concurrently."""
+    from runlayer_tf.registries import platform_image
+
+    def one(digest: str) -> tuple[str, PlatformImage | None]:
+        try:
+            return digest, platform_image(registry, repository, digest, platform)
+        except NoMatchError:
+            return digest, None
+
+    return dict(_each(one, digests))
 
 
 def list_versions(
-    registry: Registry, repository: str, *, limit: int = 20, allow_prerelease: bool = False
+    registry: Registry,
+    repository: str,
+    *,
+    limit: int = 20,
+    allow_prerelease: bool = False,
+    platform: Platform | None = None,
 ) -> list[Release]:
-    """The newest ``limit`` versions (0: all), one row per version, build-only ones marked."""
+    """The newest ``limit`` versions (0: all), one row per version, build-only ones marked.
+
+    With ``platform``, each row's digest is that platform's image (its index
+    fetched once per distinct digest); a release without it has digest "" and
+    ``missing_platform`` set.
+    """
     listing = registry.list_tags(repository)
     releases = releases_newest_first(
         listing, allow_prerelease=allow_prerelease, include_build_only=True
@@ -131,6 +176,11 @@ def list_versions(
         details = describe_many(repository, sorted(set(digests.values())))
     # Classified once for all rows (tags_on needs it when the listing lacks digests).
     classified = {t: Tag.classify(t) for t in listing} if None in listing.values() else None
+    images = (
+        _platform_images(registry, repository, sorted(set(digests.values())), platform)
+        if platform is not None
+        else {}
+    )
     rows = []
     for tag in releases:
         digest = digests[tag.text]
@@ -141,5 +191,18 @@ def list_versions(
         )
         same = tags_on(registry, repository, digest, tag, listing, classified=classified)
         build_only = tag.kind is TagKind.BUILD
-        rows.append(Release(str(tag.version), tag.text, digest, same, pushed, build_only))
+        row = Release(str(tag.version), tag.text, digest, same, pushed, build_only)
+        if platform is not None:
+            image = images[digest]
+            row = (
+                attrs.evolve(row, digest="", missing_platform=str(platform))
+                if image is None
+                else attrs.evolve(
+                    row,
+                    digest=image.digest,
+                    platform=str(image.platform),
+                    index_digest=image.index_digest,
+                )
+            )
+        rows.append(row)
     return rows

@@ -23,6 +23,7 @@ from runlayer_tf.registries import (
     validate_repository,
 )
 from runlayer_tf.tags import (
+    Platform,
     Selector,
     SelectorKind,
     Tag,
@@ -42,6 +43,7 @@ QUERY_KEYS = (
     "region",
     "allow_prerelease",
     "insecure",
+    "platform",
 )
 _BOOL = {"true": True, "false": False, "": False}
 
@@ -55,12 +57,17 @@ def rfc3339(moment: datetime.datetime | None) -> str:
 
 @attrs.frozen
 class Query:
-    """What to resolve: the external data source's query, validated."""
+    """What to resolve: the external data source's query, validated.
+
+    ``platform``: the image of that platform rather than the digest the tag
+    names (an index's, for a multi-platform image); None for the tag's digest.
+    """
 
     repository: str
     selector: Selector
     address: RegistryAddress
     allow_prerelease: bool = False
+    platform: Platform | None = None
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, object]) -> Query:
@@ -95,12 +102,20 @@ class Query:
             region=values.get("region", "").strip(),
             insecure=flags["insecure"],
         )
-        return cls(repository, selector, address, flags["allow_prerelease"])
+        platform_text = values.get("platform", "").strip()
+        platform = Platform.parse(platform_text) if platform_text else None
+        return cls(repository, selector, address, flags["allow_prerelease"], platform)
 
 
 @attrs.frozen
 class Resolution:
-    """The answer: the digest a selector means today, and what is known about that image."""
+    """The answer: the digest a selector means today, and what is known about that image.
+
+    With a platform, ``digest`` is that platform's manifest, ``platform`` how
+    the index names it, and ``index_digest`` the index it came from ("" when
+    the tag named a single-platform manifest); ``tags`` are the tags on the
+    index.  Without one, both are "".
+    """
 
     registry: str
     repository: str
@@ -111,6 +126,8 @@ class Resolution:
     build_timestamp: datetime.datetime | None = None
     commit: str = ""
     pushed_at: datetime.datetime | None = None
+    platform: str = ""
+    index_digest: str = ""
 
     @property
     def image(self) -> str:
@@ -130,6 +147,8 @@ class Resolution:
             "pushed_at": rfc3339(self.pushed_at),
             "registry": self.registry,
             "repository": self.repository,
+            "platform": self.platform,
+            "index_digest": self.index_digest,
         }
 
 
@@ -284,6 +303,13 @@ def resolve(query: Query, registry: Registry) -> Resolution:
         stamps = [t.timestamp for t in on_digest if t.kind is TagKind.TIMESTAMP and t.timestamp]
         stamp = max(stamps) if stamps else None
     pushed = registry.pushed_at(repository, digest)
+    platform, index_digest = "", ""
+    if query.platform is not None:
+        from runlayer_tf.registries import platform_image
+
+        what = f"{repository}:{chosen.text}" if chosen is not None else f"{repository}@{digest}"
+        image = platform_image(registry, repository, digest, query.platform, what=what)
+        digest, platform, index_digest = image.digest, str(image.platform), image.index_digest
     return Resolution(
         registry=registry.display_host,
         repository=repository,
@@ -294,6 +320,8 @@ def resolve(query: Query, registry: Registry) -> Resolution:
         build_timestamp=stamp,
         commit=build.commit or "" if build else "",
         pushed_at=pushed,
+        platform=platform,
+        index_digest=index_digest,
     )
 
 

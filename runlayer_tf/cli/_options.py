@@ -6,6 +6,7 @@ import argparse
 
 from runlayer_tf.errors import UsageError
 from runlayer_tf.registries import RegistryAddress
+from runlayer_tf.tags import Platform
 
 
 def add_registry_options(parser: argparse.ArgumentParser) -> None:
@@ -25,6 +26,16 @@ def add_registry_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_platform_option(parser: argparse.ArgumentParser, help_text: str) -> None:
+    parser.add_argument("--platform", default="", metavar="OS/ARCH[/VARIANT]", help=help_text)
+
+
+def platform_from(args: argparse.Namespace) -> Platform | None:
+    """``--platform`` validated (UsageError, exit 2), or None when not given."""
+    text = args.platform.strip()
+    return Platform.parse(text) if text else None
+
+
 def address_from(args: argparse.Namespace) -> RegistryAddress:
     return RegistryAddress.parse(
         args.registry, registry_id=args.registry_id, region=args.region, insecure=args.insecure
@@ -41,6 +52,8 @@ def query_from(args: argparse.Namespace, repository: str, selector: str) -> dict
         query["allow_prerelease"] = "true"
     if args.insecure:
         query["insecure"] = "true"
+    if getattr(args, "platform", ""):
+        query["platform"] = args.platform
     return query
 
 

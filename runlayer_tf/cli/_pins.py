@@ -13,7 +13,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from runlayer_tf.cli._options import add_registry_options, address_from, name_value
+from runlayer_tf.cli._options import (
+    add_platform_option,
+    add_registry_options,
+    address_from,
+    name_value,
+    platform_from,
+)
 from runlayer_tf.errors import UsageError
 from runlayer_tf.pins import (
     OFFLINE_RULES,
@@ -129,6 +135,11 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "--dry-run", action="store_true", help="print a unified diff and write nothing"
     )
     add_registry_options(p_bump)
+    add_platform_option(
+        p_bump,
+        "write that platform's manifest digest (linux/amd64, linux/arm64/v8); without it a "
+        "digest keeps its kind: a platform's stays that platform's, an index's the index's",
+    )
     p_bump.add_argument("paths", nargs="+", metavar="PATH")
 
 
@@ -218,11 +229,17 @@ def run_check(args: argparse.Namespace) -> int:
 def run_bump(args: argparse.Namespace) -> int:
     from runlayer_tf.pins.online import PinLookups, plan_bump
 
+    platform = platform_from(args)
     config = build_config(args)
     pins = pins_in(args.paths, config=config)
     lookups = PinLookups(address_from(args), pins, config.follows)
     plan = plan_bump(
-        pins, lookups, level=args.to, digest=args.digest, allow_prerelease=args.allow_prerelease
+        pins,
+        lookups,
+        level=args.to,
+        digest=args.digest,
+        allow_prerelease=args.allow_prerelease,
+        platform=platform,
     )
     for note in plan.notes:
         print(f"runlayer-tf: {note}", file=sys.stderr)

@@ -5,11 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 
-from runlayer_tf.cli._options import add_registry_options, query_from
+from runlayer_tf.cli._options import add_platform_option, add_registry_options, query_from
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     add_registry_options(parser)
+    add_platform_option(
+        parser,
+        "the digest of that platform's image (linux/amd64, linux/arm64/v8) instead of "
+        "the multi-platform index's",
+    )
     parser.add_argument(
         "--json",
         action="store_true",

@@ -6,11 +6,19 @@ import argparse
 import json
 from typing import Any
 
-from runlayer_tf.cli._options import add_registry_options, address_from
+from runlayer_tf.cli._options import (
+    add_platform_option,
+    add_registry_options,
+    address_from,
+    platform_from,
+)
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     add_registry_options(parser)
+    add_platform_option(
+        parser, "show each release's digest for that platform (linux/amd64, linux/arm64/v8)"
+    )
     parser.add_argument(
         "--limit", type=int, default=20, help="how many releases to show (default 20; 0 for all)"
     )
@@ -26,9 +34,14 @@ def run(args: argparse.Namespace) -> int:
     if args.limit < 0:
         raise UsageError("--limit must be 0 (all) or a positive number")
     repository = validate_repository(args.repository)
+    platform = platform_from(args)
     registry = open_registry(address_from(args))
     rows = list_versions(
-        registry, repository, limit=args.limit, allow_prerelease=args.allow_prerelease
+        registry,
+        repository,
+        limit=args.limit,
+        allow_prerelease=args.allow_prerelease,
+        platform=platform,
     )
     if args.json:
         print(json.dumps([row.to_json() for row in rows], indent=2))
@@ -39,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _table(rows: list[Any]) -> str:
     # A NOTE column only when a row needs one, so ordinary listings keep their shape.
-    noted = any(r.build_only for r in rows)
+    noted = any(r.note for r in rows)
     header: tuple[str, ...] = ("VERSION", "TAG", "DIGEST", "PUSHED", "TAGS")
     if noted:
         header = (*header, "NOTE")
@@ -47,11 +60,11 @@ def _table(rows: list[Any]) -> str:
         (
             r.version,
             r.tag,
-            r.digest[:19] + "…" if len(r.digest) > 20 else r.digest,
+            r.digest[:19] + "…" if len(r.digest) > 20 else (r.digest or "-"),
             r.pushed_at_text,
             ",".join(r.tags),
         )
-        + (("build only" if r.build_only else "",) if noted else ())
+        + ((r.note,) if noted else ())
         for r in rows
     ]
     widths = [max(len(str(x)) for x in col) for col in zip(header, *body, strict=False)]

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 import attrs
 import semver
 
-from runlayer_tf.errors import NotFoundError, RunlayerError
+from runlayer_tf.errors import NoMatchError, NotFoundError, RunlayerError
 from runlayer_tf.pins._changes import FileChange, changes_for
 from runlayer_tf.pins._checks import (
     RESERVED_ONLINE_RULES,
@@ -36,10 +36,19 @@ from runlayer_tf.pins._checks import (
 )
 from runlayer_tf.pins._model import Edit, Pin, PinKind
 from runlayer_tf.pins._rewrite import PinValue, follows_map, new_text, repository_matches
-from runlayer_tf.registries import Registry, RegistryAddress, RegistrySession, open_registry
+from runlayer_tf.registries import (
+    PlatformImage,
+    Registry,
+    RegistryAddress,
+    RegistrySession,
+    index_platform,
+    open_registry,
+    platform_image,
+)
 from runlayer_tf.tags import (
     Digest,
     ImageRef,
+    Platform,
     Selector,
     SelectorKind,
     Tag,
@@ -85,6 +94,9 @@ class PinLookups:
         self.pins = list(pins)
         self.follows = follows_map(self.pins, follows)
         self.session = RegistrySession(opener)
+        # Many pins of one repository ask about the same indexes: each once.
+        self._images: dict[tuple[Target, str, Platform], PlatformImage] = {}
+        self._platforms: dict[tuple[Target, str, str], Platform | None] = {}
 
     def target_for(self, pin: Pin) -> Target | None:
         """Where ``pin``'s tag lives, or None when it cannot be known (see the module docs)."""
@@ -109,6 +121,26 @@ class PinLookups:
     def digest(self, target: Target, tag: str) -> str:
         return self.session.digest(target.address, target.repository, tag)
 
+    def platform_image(
+        self, target: Target, digest: str, platform: Platform, *, what: str = ""
+    ) -> PlatformImage:
+        """The image of ``platform`` that ``digest`` (an index or a manifest) stands for."""
+        key = (target, digest, platform)
+        if key not in self._images:
+            registry = self.session.registry(target.address)
+            self._images[key] = platform_image(
+                registry, target.repository, digest, platform, what=what
+            )
+        return self._images[key]
+
+    def index_platform(self, target: Target, index: str, child: str) -> Platform | None:
+        """The platform ``index`` lists ``child`` under, or None when it does not list it."""
+        key = (target, index, child)
+        if key not in self._platforms:
+            registry = self.session.registry(target.address)
+            self._platforms[key] = index_platform(registry, target.repository, index, child)
+        return self._platforms[key]
+
     def digest_for(self, image: str, tag: str) -> Digest:
         """A :class:`~runlayer_tf.pins._rewrite.DigestLookup` for ``registry/repository`` names."""
         ref = ImageRef.parse(image)
@@ -129,6 +161,14 @@ def _checked_pins(ctx: CheckContext, lookups: PinLookups) -> Iterator[tuple[Pin,
             yield pin, target
 
 
+def _platform_of(lookups: PinLookups, target: Target, index: str, pinned: str) -> bool:
+    """Whether ``pinned`` is one platform's image in the index ``index`` (not a moved tag)."""
+    try:
+        return lookups.index_platform(target, index, pinned) is not None
+    except NotFoundError:
+        return False
+
+
 def online_rules(lookups: PinLookups) -> tuple[Rule, ...]:
     """RTF004 (tag moved) and RTF005 (tag missing), asking the registry through ``lookups``."""
 
@@ -138,6 +178,9 @@ def online_rules(lookups: PinLookups) -> tuple[Rule, ...]:
                 continue
             try:
                 current = lookups.digest(target, pin.tag)
+                # A platform's manifest digest in the tag's index is not a moved tag.
+                if current != pin.digest and _platform_of(lookups, target, current, pin.digest):
+                    current = pin.digest
             except NotFoundError:
                 continue  # RTF005 reports a missing tag
             except RunlayerError as err:
@@ -217,6 +260,38 @@ def _within(level: str, current: semver.Version, candidate: semver.Version) -> b
     return True
 
 
+class _LeftAlone(Exception):
+    """Why a pin's digest cannot be carried over (a note, not an error)."""
+
+
+def _new_digest(
+    lookups: PinLookups, target: Target, pin: Pin, tag: str, platform: Platform | None
+) -> str:
+    """The digest to pin for ``tag``: of the kind ``pin``'s digest is, or ``platform``'s."""
+    digest = lookups.digest(target, tag)
+    if platform is None and pin.digest is not None and pin.tag is not None:
+        try:
+            old_index = lookups.digest(target, pin.tag)
+        except NotFoundError:
+            raise _LeftAlone(
+                f'"{pin.tag}" is gone, so the platform of the pinned digest is unknown'
+            ) from None
+        if old_index != pin.digest:
+            platform = lookups.index_platform(target, old_index, pin.digest)
+            if platform is None:
+                raise _LeftAlone(
+                    f"the pinned digest is neither \"{pin.tag}\"'s nor one of its platforms' "
+                    "(the tag was moved?)"
+                )
+    if platform is None:
+        return digest
+    try:
+        what = f"{target.repository}:{tag}"
+        return lookups.platform_image(target, digest, platform, what=what).digest
+    except NoMatchError as err:
+        raise _LeftAlone(str(err)) from None
+
+
 def plan_bump(
     pins: Sequence[Pin],
     lookups: PinLookups,
@@ -224,6 +299,7 @@ def plan_bump(
     level: str = "minor",
     digest: bool = False,
     allow_prerelease: bool = False,
+    platform: Platform | None = None,
 ) -> BumpPlan:
     """Plan moving every pin that holds a release to the newest release allowed by ``level``.
 
@@ -231,7 +307,11 @@ def plan_bump(
     major, ``major`` takes the newest release.  Pins holding ``latest``, partial
     versions, timestamps or templates are left alone (each with a note).  A pin
     that carries a digest, or every image pin with ``digest=True``, gets the new
-    release's digest.  Raises RunlayerError when a registry cannot answer.
+    release's digest, of the same kind as the old one: a platform's manifest
+    digest (found in the old tag's index) stays that platform's, an index
+    digest stays the index's.  ``platform`` makes every digest written that
+    platform's.  A pin whose kind cannot be kept is left alone with a note.
+    Raises RunlayerError when a registry cannot answer.
     """
     if level not in BUMP_LEVELS:
         raise ValueError(level)
@@ -272,7 +352,11 @@ def plan_bump(
         chosen = newer[0]
         new_digest = None
         if pin.digest is not None or (digest and pin.kind is PinKind.IMAGE):
-            new_digest = lookups.digest(target, chosen.text)
+            try:
+                new_digest = _new_digest(lookups, target, pin, chosen.text, platform)
+            except _LeftAlone as reason:
+                notes.append(f"{where}: {reason}; left alone")
+                continue
         elif digest:
             notes.append(
                 f"{where}: a version variable holds no digest; pin the image reference to keep one"

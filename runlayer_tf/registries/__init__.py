@@ -17,14 +17,18 @@ from runlayer_tf.registries._base import (
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: the external program imports this on a miss
 if TYPE_CHECKING:
     from runlayer_tf.aws import EcrApi
+    from runlayer_tf.registries._platform import PlatformImage, index_platform, platform_image
     from runlayer_tf.registries._session import RegistrySession
 
 __all__ = [
+    "PlatformImage",
     "Registry",
     "RegistryAddress",
     "RegistrySession",
     "checked_digest",
+    "index_platform",
     "open_registry",
+    "platform_image",
     "printable",
     "validate_repository",
 ]
@@ -55,4 +59,9 @@ def __getattr__(name: str) -> object:
         from runlayer_tf.registries._session import RegistrySession
 
         return RegistrySession
+    if name in ("PlatformImage", "index_platform", "platform_image"):
+        # Loaded when a platform is asked for: the plain path does not pay for it.
+        from runlayer_tf.registries import _platform
+
+        return getattr(_platform, name)
     raise AttributeError(f"module 'runlayer_tf.registries' has no attribute {name!r}")

@@ -206,3 +206,13 @@ class Registry(Protocol):
     def pushed_at(self, repository: str, digest: str) -> datetime.datetime | None:
         """When the image was pushed, if the registry records it."""
         ...
+
+    def manifest(self, repository: str, digest: str) -> bytes:
+        """The manifest or index body ``digest`` names: at most 4 MiB, of a manifest or index
+        media type, checked to hash to ``digest``.  Raises NotFoundError when absent."""
+        ...
+
+    def image_config(self, repository: str, digest: str) -> bytes | None:
+        """An image's config blob (checked to hash to ``digest``), or None when the registry
+        cannot give it cheaply (ECR: a download URL and a second request)."""
+        ...

@@ -19,6 +19,10 @@ from runlayer_tf import aws
 from runlayer_tf.aws import EcrApi
 from runlayer_tf.errors import NotFoundError, RegistryError
 from runlayer_tf.registries._base import TAG_NAME, RegistryAddress, checked_digest
+from runlayer_tf.registries._platform import INDEX_TYPES, MANIFEST_TYPES, manifest_object
+from runlayer_tf.tags import Digest
+
+MAX_MANIFEST = 4 * 1024 * 1024  # as for every registry: the distribution spec's manifest limit
 
 # ECR error codes that mean the thing asked for does not exist.
 _ECR_CODES = {
@@ -119,6 +123,27 @@ class EcrRegistry:
         if isinstance(pushed, datetime.datetime):
             return pushed.astimezone(datetime.timezone.utc)
         return None
+
+    def manifest(self, repository: str, digest: str) -> bytes:
+        with self._translated(f"reading a manifest of {repository}"):
+            resp = self.client.batch_get_image(
+                repositoryName=repository,
+                imageIds=[{"imageDigest": digest}],
+                acceptedMediaTypes=list(INDEX_TYPES + MANIFEST_TYPES),
+                **self._id_args(),
+            )
+        images = resp.get("images") or []
+        body = images[0].get("imageManifest") if images else None
+        if not isinstance(body, str):
+            raise NotFoundError(f"{repository}@{digest} not found in ECR")
+        data = body.encode("utf-8")
+        if len(data) > MAX_MANIFEST or str(Digest.of_bytes(data)) != digest:
+            raise RegistryError(f"ECR ({repository}): the manifest of {digest} does not hash to it")
+        manifest_object(data, f"ECR ({repository}@{digest})")
+        return data
+
+    def image_config(self, repository: str, digest: str) -> bytes | None:
+        return None  # a layer download URL and a second request: not cheap; accepted
 
     def describe_many(self, repository: str, digests: list[str]) -> dict[str, dict[str, Any]]:
         """Describe several images at once (100 a call), for ``runlayer-tf versions``."""

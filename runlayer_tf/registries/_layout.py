@@ -18,6 +18,7 @@ from typing import Any
 
 from runlayer_tf.errors import NotFoundError, RegistryError
 from runlayer_tf.registries._base import RegistryAddress, checked_digest, printable
+from runlayer_tf.registries._platform import manifest_object
 from runlayer_tf.tags import Digest
 
 MAX_BLOB = 4 * 1024 * 1024  # a manifest or index blob (the distribution spec's manifest limit)
@@ -104,7 +105,7 @@ class OciLayoutRegistry:
         # digest_of (the resolver asks it for the chosen tag).
         return dict(self._refs(repository))
 
-    def _verify_blob(self, repository: str, digest: str) -> None:
+    def _verify_blob(self, repository: str, digest: str) -> bytes:
         # ``digest`` went through checked_digest: "sha256:" and 64 hex digits, no path.
         algorithm, _, hexdigest = checked_digest(digest, self.display_host).partition(":")
         blob = self._layout(repository) / "blobs" / algorithm / hexdigest
@@ -130,6 +131,7 @@ class OciLayoutRegistry:
         # blob cannot be the one the index names.
         if len(data) > limit or str(Digest.of_bytes(data)) != digest:
             raise RegistryError(f"{blob} does not hash to {digest}: the layout is corrupt")
+        return data
 
     def digest_of(self, repository: str, reference: str) -> str:
         if reference.startswith("sha256:"):
@@ -146,3 +148,13 @@ class OciLayoutRegistry:
 
     def pushed_at(self, repository: str, digest: str) -> datetime.datetime | None:
         return None  # a layout records no push time
+
+    def manifest(self, repository: str, digest: str) -> bytes:
+        # Any blob by its digest (a platform's manifest is listed by its index,
+        # not by index.json); read as _verify_blob reads, then its media type checked.
+        body = self._verify_blob(repository, digest)
+        manifest_object(body, f"{self.display_host}: {repository}@{digest}")
+        return body
+
+    def image_config(self, repository: str, digest: str) -> bytes | None:
+        return self._verify_blob(repository, digest)

@@ -345,6 +345,45 @@ class OciRegistry:
     def pushed_at(self, repository: str, digest: str) -> datetime.datetime | None:
         return None  # the distribution API does not record push times
 
+    def manifest(self, repository: str, digest: str) -> bytes:
+        with self._call():
+            return self._fetch(repository, "manifests", digest, MANIFEST_ACCEPT)
+
+    def image_config(self, repository: str, digest: str) -> bytes | None:
+        with self._call():
+            return self._fetch(repository, "blobs", digest, "*/*")
+
+    def _fetch(self, repository: str, kind: str, digest: str, accept: str) -> bytes:
+        """GET a manifest or blob by digest: capped, media type checked, hash checked."""
+        name = self._api_name(repository)
+        what = f"{repository}@{digest}"
+        resp = self._request(
+            "GET",
+            f"{self.base}/v2/{name}/{kind}/{digest}",
+            scope=f"repository:{name}:pull",
+            accept=accept,
+            what=what,
+        )
+        if resp.status == 404:
+            raise NotFoundError(f"{what} not found in registry {self.display_host}")
+        if resp.status != 200:
+            raise RegistryError(
+                f"registry {self.display_host}: {kind[:-1]} {what} answered HTTP {resp.status}"
+            )
+        actual = str(Digest.of_bytes(resp.body))
+        if actual != digest:
+            raise RegistryError(
+                f"registry {self.display_host}: {kind[:-1]} {what} hashes to {actual}; refused"
+            )
+        if kind == "manifests":
+            content_type = resp.headers.get("content-type", "").split(";")[0].strip()
+            if content_type and content_type not in MANIFEST_ACCEPT.split(", "):
+                raise RegistryError(
+                    f"registry {self.display_host}: manifest {what} came as "
+                    f'"{printable(content_type, 80)}", not an image manifest or index'
+                )
+        return resp.body
+
 
 class _Deadline:
     """The deadline of one public registry call (its retries, pages and token fetch)."""

@@ -334,7 +334,7 @@ def _ask(query: Mapping[str, str]) -> tuple[dict[str, str], float] | None:
     if isinstance(reply.get("error"), str):
         raise _QueryFailed(reply["error"])
     result, as_of = reply.get("result"), reply.get("as_of")
-    checked = cache.valid_entry({"stored_at": as_of, "result": result})
+    checked = cache.valid_entry({"stored_at": as_of, "result": result}, query)
     if checked is None:
         return None
     return checked, float(as_of)  # type: ignore[arg-type]

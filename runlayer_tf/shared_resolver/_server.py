@@ -132,6 +132,12 @@ class _SharedView:
     def pushed_at(self, repository: str, digest: str) -> Any:
         return self._registry.pushed_at(repository, digest)
 
+    def manifest(self, repository: str, digest: str) -> bytes:
+        return self._registry.manifest(repository, digest)
+
+    def image_config(self, repository: str, digest: str) -> bytes | None:
+        return self._registry.image_config(repository, digest)
+
 
 def _answer(listings: _Listings, request: bytes) -> dict[str, Any]:
     from runlayer_tf.errors import AuthError, NoMatchError, NotFoundError

@@ -17,7 +17,9 @@ a range (``v1.2``, ``~> 1.2``) the highest *released* version (one with a plain
 ``vX.Y.Z`` tag; build-only versions are skipped), a full version its plain tag,
 else its build tag with the newest timestamp.
 
-Also :class:`ImageRef`, the one image-reference value.  Imported by
+Also :class:`ImageRef`, the one image-reference value, and :class:`Platform`
+(``linux/arm64/v8``) with :func:`choose_platform`, which entry of an image
+index serves a platform.  Imported by
 ``runlayer-tf external`` on every cache miss, so it uses only the standard
 library, attrs and semver.
 """
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 from runlayer_tf.tags._digest import Digest, is_digest
 from runlayer_tf.tags._grammar import SelectorKind, TagKind
+from runlayer_tf.tags._platform import Platform, choose_platform
 from runlayer_tf.tags._reference import ImageRef
 from runlayer_tf.tags._select import newest_release, releases_newest_first, select
 from runlayer_tf.tags._selector import Constraint, Selector
@@ -35,10 +38,12 @@ __all__ = [
     "Constraint",
     "Digest",
     "ImageRef",
+    "Platform",
     "Selector",
     "SelectorKind",
     "Tag",
     "TagKind",
+    "choose_platform",
     "crosses_major",
     "is_digest",
     "newest_release",

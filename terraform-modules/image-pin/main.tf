@@ -15,6 +15,7 @@ locals {
       region           = var.region
       allow_prerelease = var.allow_prerelease ? "true" : ""
       insecure         = var.insecure ? "true" : ""
+      platform         = var.platform
     } : key => value if value != ""
   }
 }

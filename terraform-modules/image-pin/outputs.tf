@@ -4,7 +4,7 @@ output "image" {
 }
 
 output "digest" {
-  description = "The image digest (sha256:...); for a multi-platform image, the digest of its index."
+  description = "The image digest (sha256:...); for a multi-platform image, the digest of its index, or with platform set, of that platform's image."
   value       = data.external.image.result.digest
 }
 
@@ -46,4 +46,14 @@ output "commit" {
 output "pushed_at" {
   description = "When the image was pushed (RFC 3339, UTC); empty when the registry does not say."
   value       = data.external.image.result.pushed_at
+}
+
+output "platform" {
+  description = "With platform set, the platform of the chosen image as the index names it (e.g. linux/arm64/v8); empty otherwise."
+  value       = data.external.image.result.platform
+}
+
+output "index_digest" {
+  description = "With platform set, the digest of the index the platform's image was chosen from; empty otherwise, or when the tag names a single-platform image."
+  value       = data.external.image.result.index_digest
 }

@@ -71,6 +71,18 @@ variable "insecure" {
   nullable    = false
 }
 
+variable "platform" {
+  description = "A platform, OS/ARCH[/VARIANT] such as linux/amd64 or linux/arm64/v8: the digest of that platform's image (from a multi-platform index) instead of the index's. Empty means the digest the tag names. arm64's default variant is v8."
+  type        = string
+  default     = ""
+  nullable    = false
+
+  validation {
+    condition     = var.platform == "" || (can(regex("^[a-z0-9]{1,32}/[a-z0-9]{1,32}(?:/[a-z0-9]{1,32})?$", var.platform)) && !startswith(var.platform, "unknown/"))
+    error_message = "The platform must be empty or OS/ARCH[/VARIANT] in lowercase OCI names, such as linux/amd64 or linux/arm64/v8."
+  }
+}
+
 variable "program" {
   description = "Command that runs the external data source program; use e.g. [\"python3\", \"-m\", \"runlayer_tf.external\"] or an absolute path when runlayer-tf is not on PATH."
   type        = list(string)

@@ -206,15 +206,19 @@ class RegistryPusher:
         seed: str,
         created: str = "2024-12-13T15:24:30Z",
         labels: dict[str, str] | None = None,
-        platform: tuple[str, str] = ("linux", "amd64"),
+        platform: tuple[str, ...] = ("linux", "amd64"),
         docker_media_types: bool = False,
         annotations: dict[str, str] | None = None,
     ) -> PushedImage:
-        """Push a one-layer image whose layer bytes derive from ``seed``, under every tag."""
+        """Push a one-layer image whose layer bytes derive from ``seed``, under every tag.
+
+        ``platform`` is (os, architecture) or (os, architecture, variant), written
+        into the image's config."""
         layer = f"layer for {repository} {seed}\n".encode() * 4
         config: dict[str, Any] = {
             "architecture": platform[1],
             "os": platform[0],
+            **({"variant": platform[2]} if len(platform) > 2 else {}),
             "created": created,
             "config": {"Labels": labels or {}},
             "rootfs": {"type": "layers", "diff_ids": [sha256(layer)]},
@@ -254,36 +258,58 @@ class RegistryPusher:
         tags: list[str] | tuple[str, ...],
         *,
         seed: str,
-        platforms: tuple[tuple[str, str], ...] = (("linux", "amd64"), ("linux", "arm64")),
+        platforms: tuple[tuple[str, ...], ...] = (("linux", "amd64"), ("linux", "arm64")),
         created: str = "2024-12-13T15:24:30Z",
         docker_media_types: bool = False,
+        attestations: bool = False,
     ) -> tuple[PushedImage, list[PushedImage]]:
-        """Push one image per platform (untagged) and an index over them under ``tags``."""
+        """Push one image per platform (untagged) and an index over them under ``tags``.
+
+        A platform is (os, architecture) or (os, architecture, variant).
+        ``attestations`` adds, per image, an ``unknown/unknown`` attestation
+        manifest entry as buildx writes them (not among the returned children)."""
         children = [
             self.push_image(
                 repository,
                 [],
-                seed=f"{seed}-{os_}-{arch}",
+                seed=f"{seed}-{'-'.join(platform)}",
                 created=created,
-                platform=(os_, arch),
+                platform=platform,
                 docker_media_types=docker_media_types,
             )
-            for os_, arch in platforms
+            for platform in platforms
         ]
         media_type = DOCKER_LIST if docker_media_types else OCI_INDEX
-        index = {
-            "schemaVersion": 2,
-            "mediaType": media_type,
-            "manifests": [
+        entries: list[dict[str, Any]] = []
+        for child, platform in zip(children, platforms, strict=True):
+            described: dict[str, str] = {"os": platform[0], "architecture": platform[1]}
+            if len(platform) > 2:
+                described["variant"] = platform[2]
+            entries.append(
                 {
                     "mediaType": child.media_type,
                     "digest": child.digest,
                     "size": len(child.manifest),
-                    "platform": {"os": os_, "architecture": arch},
+                    "platform": described,
                 }
-                for child, (os_, arch) in zip(children, platforms, strict=True)
-            ],
-        }
+            )
+        for child in children if attestations else []:
+            attestation = self.push_image(
+                repository, [], seed=f"{seed}-attestation-{child.digest}", created=created
+            )
+            entries.append(
+                {
+                    "mediaType": attestation.media_type,
+                    "digest": attestation.digest,
+                    "size": len(attestation.manifest),
+                    "platform": {"os": "unknown", "architecture": "unknown"},
+                    "annotations": {
+                        "vnd.docker.reference.type": "attestation-manifest",
+                        "vnd.docker.reference.digest": child.digest,
+                    },
+                }
+            )
+        index = {"schemaVersion": 2, "mediaType": media_type, "manifests": entries}
         body = json.dumps(index, indent=2).encode()
         digest = sha256(body)
         for tag in tags:

@@ -69,6 +69,8 @@ def test_resolve_partial_version(oci_registry, pushed):
         "pushed_at": "",
         "registry": oci_registry.host,
         "repository": "it/frontend-production",
+        "platform": "",
+        "index_digest": "",
     }
 
 

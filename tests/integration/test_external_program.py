@@ -33,7 +33,10 @@ def q(**kw):
     return json.dumps(kw)
 
 
-ALLOWED = "allowed keys: repository, tag, registry, registry_id, region, allow_prerelease, insecure"
+ALLOWED = (
+    "allowed keys: repository, tag, registry, registry_id, region, allow_prerelease, insecure, "
+    "platform"
+)
 BAD_INPUTS = [
     (
         "empty stdin",
@@ -286,6 +289,8 @@ EXPECTED_V12 = {
     "commit": "a1b2c3d4",
     "digest": V123,
     "image": f"{DEMO}/backend-production@{V123}",
+    "index_digest": "",
+    "platform": "",
     "pushed_at": "",
     "registry": DEMO,
     "repository": "backend-production",

@@ -33,6 +33,8 @@ OUTPUT_NAMES = [
     "commit",
     "digest",
     "image",
+    "index_digest",
+    "platform",
     "pushed_at",
     "registry",
     "repository",
@@ -72,12 +74,16 @@ def expected(
     commit: str = "",
     pushed_at: str = "",
     image_prefix: str | None = None,
+    platform: str = "",
+    index_digest: str = "",
 ) -> dict[str, Any]:
     return {
         "build_timestamp": build_timestamp,
         "commit": commit,
         "digest": digest,
         "image": f"{image_prefix or registry}/{repository}@{digest}",
+        "index_digest": index_digest,
+        "platform": platform,
         "pushed_at": pushed_at,
         "registry": registry,
         "repository": repository,
@@ -265,6 +271,7 @@ def registry_releases(oci_registry: Any) -> dict[str, str]:
     )
     digests["1.3.0"] = index.digest
     digests["1.3.0-amd64"] = children[0].digest
+    digests["1.3.0-arm64"] = children[1].digest
     return digests
 
 
@@ -331,6 +338,41 @@ def test_module_multi_platform_digest_is_the_index_digest(
     assert outputs["digest"] == registry_releases["1.3.0"] != registry_releases["1.3.0-amd64"]
     assert outputs["image"] == f"{oci_registry.host}/{REGISTRY_REPO}@{registry_releases['1.3.0']}"
     assert (outputs["tag"], outputs["version"]) == ("v1.3.0", "1.3.0")
+
+
+@pytest.mark.parametrize(
+    ("platform", "child"), [("linux/arm64", "arm64"), ("linux/amd64", "amd64")]
+)
+def test_module_platform_input_gives_that_platforms_digest(
+    tf, tmp_path, oci_registry, registry_releases, platform, child
+):
+    ws = workspace(tf, tmp_path)
+    variables = {
+        "repository": REGISTRY_REPO,
+        "tag": "latest",
+        "registry": oci_registry.host,
+        "platform": platform,
+    }
+    outputs = plan_and_apply(ws, variables)
+    assert outputs == expected(
+        registry=oci_registry.host,
+        repository=REGISTRY_REPO,
+        digest=registry_releases[f"1.3.0-{child}"],
+        tag="latest",
+        version="1.3.0",
+        tags=["20250114-091500", "latest", "v1.3.0", "v1.3.0-20250114-091500-feedface"],
+        build_timestamp="2025-01-14T09:15:00Z",
+        commit="feedface",
+        platform=platform,
+        index_digest=registry_releases["1.3.0"],
+    )
+    # A platform the index lacks fails the plan, naming the platforms it has.
+    proc = ws.plan({**variables, "platform": "linux/s390x"}, check=False)
+    assert proc.returncode == 1
+    assert (
+        f"runlayer-tf external: {REGISTRY_REPO}:latest has no image for linux/s390x "
+        "(platforms: linux/amd64, linux/arm64)"
+    ) in proc.stderr
 
 
 def test_module_uses_docker_config_credentials(tf, tmp_path, auth_registry):
@@ -513,6 +555,10 @@ def test_module_plan_fails_with_the_program_error(tf, tmp_path, variables, messa
         ({"registry": "ftp://registry.example.com"}, "The registry must be empty, an ECR host"),
         ({"registry": "registry.example.com:port"}, "The registry must be empty, an ECR host"),
         ({"registry": "-registry.example.com"}, "The registry must be empty, an ECR host"),
+        ({"platform": "linux"}, "The platform must be empty or OS/ARCH[/VARIANT]"),
+        ({"platform": "linux/x86_64"}, "The platform must be empty or OS/ARCH[/VARIANT]"),
+        ({"platform": "Linux/amd64"}, "The platform must be empty or OS/ARCH[/VARIANT]"),
+        ({"platform": "unknown/unknown"}, "The platform must be empty or OS/ARCH[/VARIANT]"),
     ],
 )
 def test_module_validation_rejects_bad_inputs_before_running_the_program(

@@ -88,7 +88,16 @@ def test_versions_json_adds_build_only(layout, capsys):
         ("1.4.0", BUILD, True),
         ("1.3.0", "v1.3.0", False),
     ]
-    assert sorted(rows[1]) == ["build_only", "digest", "pushed_at", "tag", "tags", "version"]
+    assert sorted(rows[1]) == [
+        "build_only",
+        "digest",
+        "index_digest",
+        "platform",
+        "pushed_at",
+        "tag",
+        "tags",
+        "version",
+    ]
 
 
 def test_demo_versions_has_no_note_column(capsys):

@@ -17,6 +17,7 @@ GOOD = {
     "registry": "registry.example.com",
     "repository": "app",
     "tag": "v1",
+    "platform": "",
 }
 QUERY = {"repository": "app", "tag": "v1"}
 

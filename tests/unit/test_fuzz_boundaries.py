@@ -99,6 +99,34 @@ def test_registry_addresses_parse_or_fail_in_one_line(text, insecure):
         one_line(err)
 
 
+platform_text = st.one_of(
+    st.lists(
+        st.sampled_from(
+            ["linux", "arm64", "v8", "amd64", "arm", "unknown", "X86_64", "", "/", "\x1b"]
+        ),
+        max_size=5,
+    ).map("/".join),
+    st.text(max_size=40),
+)
+
+
+@fuzz
+@given(platform_text)
+def test_platforms_parse_and_print_back_or_fail_in_one_line(text):
+    from runlayer_tf.errors import UsageError
+    from runlayer_tf.tags import Platform
+
+    try:
+        platform = Platform.parse(text)
+    except UsageError as err:
+        message = str(err)
+        one_line(err)
+    else:
+        assert Platform.parse(str(platform)) == platform
+        return
+    assert message.isprintable()
+
+
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
     lambda inner: (
@@ -106,7 +134,9 @@ json_values = st.recursive(
     ),
     max_leaves=12,
 )
-query_keys = st.sampled_from(["repository", "tag", "registry", "allow_prerelease", "insecure", "x"])
+query_keys = st.sampled_from(
+    ["repository", "tag", "registry", "allow_prerelease", "insecure", "platform", "x"]
+)
 queries = st.one_of(
     st.dictionaries(query_keys, st.one_of(grammar_text, json_values), max_size=5).map(json.dumps),
     json_values.map(json.dumps),

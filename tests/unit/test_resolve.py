@@ -130,6 +130,8 @@ def test_result_is_all_strings_with_every_key():
         "commit",
         "digest",
         "image",
+        "index_digest",
+        "platform",
         "pushed_at",
         "registry",
         "repository",
@@ -224,7 +226,8 @@ BAD_QUERIES = [
         UsageError,
         (
             "unknown query key 'bogus'; "
-            "allowed keys: repository, tag, registry, registry_id, region, allow_prerelease, insecure"
+            "allowed keys: repository, tag, registry, registry_id, region, allow_prerelease, insecure, "
+            "platform"
         ),
     ),
     (

@@ -144,7 +144,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     module_name, summary = COMMANDS[ns.command]
     module = cast("_CommandModule", importlib.import_module(module_name))
     sub = argparse.ArgumentParser(prog=f"{PROG} {ns.command}", description=summary)
-    sub.set_defaults(command=ns.command)
+    # raw_arguments: what followed the command word (update's --resume hint repeats them).
+    sub.set_defaults(command=ns.command, raw_arguments=tuple(ns.arguments))
     module.configure_parser(sub)
     try:
         args = sub.parse_args(ns.arguments)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from runlayer_tf._compat import moved_names
 from runlayer_tf.update._ecs import ServiceState, force_new_deployment, scale_bounce, wait_stable
 from runlayer_tf.update._health import default_health_urls, urllib_get, wait_healthy
+from runlayer_tf.update._interrupt import interrupted_run, interrupted_summary
 from runlayer_tf.update._journal import read_journal
 from runlayer_tf.update._progress import Progress, SilentProgress, make_progress, redact
 from runlayer_tf.update._registry import (
@@ -58,6 +59,8 @@ __all__ = [
     "ensure_snapshot",
     "find_binary",
     "force_new_deployment",
+    "interrupted_run",
+    "interrupted_summary",
     "make_progress",
     "managing_tool",
     "read_journal",

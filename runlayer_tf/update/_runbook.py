@@ -469,7 +469,7 @@ class _Execution:
             self.deps.progress.step(name, "already done (resumed)")
             return self.completed[name]
         self.journal.append(self.facts.run, "start", step=name)
-        self.deps.progress.step(name, "started")
+        self.deps.progress.start(name)  # display hook: the live line follows the current step
         try:
             detail = action()
         except RunlayerError as err:
@@ -656,10 +656,8 @@ class _Execution:
             self._step("verify", self.verify)
         except _StepFailed as failed:
             return self._roll_back(failed.step, str(failed.error))
-        return self._finish(
-            "succeeded",
-            f"{self._what()} succeeded: {_moves(self.facts, 'target')}; snapshot {self.facts.snapshot}",
-        )
+        # display hook: said once; the report adds the snapshot and its restore command
+        return self._finish("succeeded", f"{self._what()} succeeded")
 
     def _restore(self, step: str, cause: str, *, noted: bool = False) -> UpdateReport:
         if not noted:
@@ -746,7 +744,7 @@ class _Execution:
     def _finish(self, outcome: str, message: str) -> UpdateReport:
         snapshot_taken = "snapshot" in self.completed
         self.journal.append(self.facts.run, "finish", result=outcome, detail={"message": message})
-        self.deps.progress.step("done", message)
+        # display hook: no "done" progress line; the report (printed once, by the caller) says it
         return UpdateReport(
             run=self.facts.run,
             kind=self.facts.kind,

@@ -38,7 +38,8 @@ def test_success_says_it_once_and_names_the_snapshot_and_its_restore_command(wor
         f"  {report.restore_command}",
         f"journal: {report.journal}",
     ]
-    assert report.restore_command is not None and report.restore_command.startswith(RESTORE)
+    assert report.restore_command is not None
+    assert report.restore_command.startswith(RESTORE)
     assert text.count("succeeded") == 1
     assert text.count("restore-db-cluster-from-snapshot") == 1
 

@@ -193,3 +193,25 @@ def test_sigterm_during_plan_exits_143_with_the_summary(world: World) -> None:
     assert code == 143, "\n".join(rows)
     assert rows[-len(wrapped(expected, 120)) :] == wrapped(expected, 120)
     assert world.events()[-1] == ("start", "plan", None)
+
+
+def test_a_selector_in_the_var_file_is_reported_as_one_once(world: World) -> None:
+    """Issue 11 point 10 against the real parts: `v1.2` is a selector, not a major jump."""
+    world.var_file.write_text(world.var_file.read_text().replace('"v1.2.3"', '"v1.2"'))
+    term = start(world, columns=120)
+    code = term.finish()
+    reason = (
+        "backend_version holds the selector v1.2 (a partial version), not a version, so there is "
+        "no current version to compare v1.3.0 with; pin backend_version to the version it runs "
+        "(a full MAJOR.MINOR.PATCH tag) first, or pass --allow-major to skip the comparison"
+    )
+    report = [
+        f"update backend_version=v1.3.0 stopped at preflight: {reason}; nothing was changed",
+        f"  {'preflight':<16} {'failed':<12} (above)",
+        f"journal: {world.journal_path}",
+    ]
+    rows = term.rows()
+    assert code == 1, "\n".join(rows)
+    assert rows[-len(wrapped(report, 120)) :] == wrapped(report, 120)
+    assert "crosses a major" not in term.text()
+    assert world.applies() == []

@@ -3,7 +3,8 @@
 This package is the only place that parses arguments or prints usage errors.
 Each subcommand lives in a module of its own (``_resolve``, ``_versions``,
 ``_external``, ``_info``, ``_next_version``, ``_pins``, ``_ecs``, and
-``_update`` for both ``update`` and ``rollback``) with two plain functions,
+``_update`` for both ``update`` and ``rollback``, its report and signal
+handling in ``_update_report``) with two plain functions,
 ``configure_parser(parser)`` and ``run(args) -> int``; ``args.command`` (also
 ``parser.get_default("command")``) names the subcommand.  Options shared by
 several commands, and the one ``NAME=VALUE`` parser, are in ``_options``.  Modules are imported only

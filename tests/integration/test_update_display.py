@@ -15,6 +15,7 @@ import os
 import re
 import shlex
 import signal
+import subprocess
 import time
 import unicodedata
 from pathlib import Path
@@ -215,3 +216,30 @@ def test_a_selector_in_the_var_file_is_reported_as_one_once(world: World) -> Non
     assert rows[-len(wrapped(report, 120)) :] == wrapped(report, 120)
     assert "crosses a major" not in term.text()
     assert world.applies() == []
+
+
+def test_off_a_terminal_the_lines_are_plain(world: World) -> None:
+    """Piped (a CI log): timestamped lines, no control codes, the report once on stdout."""
+    argv = [
+        a for a in world.argv("update", ("--set", "backend_version=v1.3.0"), ()) if a != "--json"
+    ]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert [
+        c for c in proc.stderr + proc.stdout if unicodedata.category(c) == "Cc" and c != "\n"
+    ] == []
+    stamp = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ (\[[a-z-]+\] |  tofu\| |  terraform\| )")
+    assert all(stamp.match(line) for line in proc.stderr.splitlines())
+    steps = [
+        line[21:].split("]")[0] + "]" for line in proc.stderr.splitlines() if line[21:22] == "["
+    ]
+    assert list(dict.fromkeys(steps)) == [
+        "[preflight]",
+        "[snapshot]",
+        "[set-version]",
+        "[plan]",
+        "[apply]",
+        "[verify]",
+    ]
+    assert proc.stdout.splitlines()[0] == "update backend_version=v1.3.0 succeeded"
+    assert proc.stdout.count("succeeded") == 1

@@ -48,6 +48,7 @@ class InterruptedRun:
     snapshot: str | None = None
     mode: str = "set"
     var_files: tuple[tuple[str, str, str], ...] = ()
+    unreadable: str | None = None  # why the journal could not be read
 
 
 def _ts(record: Record) -> datetime | None:
@@ -69,8 +70,8 @@ def interrupted_run(
     """
     try:
         records = read_journal(journal)
-    except (OSError, RunlayerError):
-        records = []
+    except (OSError, RunlayerError) as err:
+        return InterruptedRun(str(journal), unreadable=str(err))
     if not records:
         return InterruptedRun(str(journal))
     run = records[-1].run
@@ -158,6 +159,11 @@ def _what_happened(run: InterruptedRun) -> str:
 
 def interrupted_summary(run: InterruptedRun, *, signal: str, resume_command: str) -> str:
     """The lines printed when ``signal`` (``SIGINT``, ``SIGTERM``) stopped a run (pure)."""
+    if run.unreadable is not None:
+        return redact(
+            f"interrupted ({signal}); the journal {run.journal} cannot be read ({run.unreadable}), "
+            "so where the run stopped is unknown"
+        )
     if run.run is None:
         return f"interrupted ({signal}) before the {run.kind} began: nothing was changed"
     if run.finished is not None:

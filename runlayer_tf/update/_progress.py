@@ -210,8 +210,10 @@ class TtyProgress:
             self._permanent(f"[{name}] {message}")
 
     def status(self, name: str, message: str) -> None:
+        # The state belongs to the running step, whatever it calls itself
+        # (rollback-verify reports as verify); with none running, ``name`` is one.
         with self._lock:
-            if name != self._current:
+            if self._current is None:
                 self._current, self._since = name, self._clock()
             self._state = redact(message)
             self._redraw()

@@ -140,6 +140,19 @@ def test_nothing_begun_and_finished_runs(world: World) -> None:
     )
 
 
+def test_an_unreadable_journal_is_said_to_be_one(world: World) -> None:
+    journal = world.spec.journal_path
+    journal.parent.mkdir(parents=True)
+    journal.write_text("not json\n")
+    state = interrupted_run(journal, since=START)
+    assert interrupted_summary(state, signal="SIGINT", resume_command=RESUME) == (
+        f"interrupted (SIGINT); the journal {journal} cannot be read ({state.unreadable}), "
+        "so where the run stopped is unknown"
+    )
+    assert state.unreadable is not None
+    assert str(journal) in state.unreadable
+
+
 def test_var_mode_names_no_var_file(tmp_path: Path) -> None:
     world = World(tmp_path, mode="var")
     state = interrupt_at(world, "plan")

@@ -114,6 +114,19 @@ def test_the_live_line_shows_the_current_step_and_its_time_not_the_last_steps_st
     ]
 
 
+def test_a_state_reported_under_another_name_belongs_to_the_running_step() -> None:
+    """rollback-verify polls as "verify": its live line, and its end, are still rollback-verify's."""
+    out, progress, clock = tty(80)
+    progress.start("rollback-verify")
+    clock.now += 3
+    progress.status("verify", "https://app/ 503 (0/2)")
+    assert screen_of(out.getvalue(), 80)[1] == "... rollback-verify 3s: https://app/ 503 (0/2)"
+    progress.step("rollback-verify", "1 health URL(s) answered 2xx 2x")
+    clock.now += 60
+    progress.output("tofu", "later")
+    assert [line for line in screen_of(out.getvalue(), 80) if line][-1] == "  tofu| later"
+
+
 def test_the_ticker_moves_the_time_while_a_step_waits() -> None:
     out, clock = io.StringIO(), Monotonic()
     progress = TtyProgress(out, width=lambda: 80, clock=clock, tick=0.01)

@@ -430,8 +430,9 @@ def run(
     """Run ``update``/``rollback`` (``args.command``) from parsed options; returns the exit code.
 
     SIGINT and SIGTERM stop the run and print where it stopped (the step, the
-    snapshot, what the var-file holds, the ``--resume`` command) on stderr;
-    the exit code is 128 + the signal (130, 143) and the journal stays resumable.
+    snapshot, what the var-file holds, the ``--resume`` command) on stderr,
+    and with ``--json`` the same as JSON on stdout; the exit code is 128 + the
+    signal (130, 143) and the journal stays resumable.
     """
     spec = spec_from_args(args, kind=args.command)
     deps = deps_from_args(args)
@@ -444,8 +445,10 @@ def run(
                 deps.progress.close()
     except KeyboardInterrupt as stop:
         signum = stop.signum if isinstance(stop, Stopped) else signal.SIGINT
-        summary = interrupted(spec, resume_command(args), since, signum)
+        summary, data = interrupted(spec, resume_command(args), since, signum)
         print(summary, file=sys.stderr, flush=True)
+        if args.json:
+            print(redact(json.dumps(data, indent=2, sort_keys=True)))
         return 128 + signum
     if args.json:
         print(redact(json.dumps(report.to_dict(), indent=2, sort_keys=True, default=str)))

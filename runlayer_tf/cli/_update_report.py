@@ -16,6 +16,9 @@ import signal
 import threading
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
+
+import attrs
 
 from runlayer_tf.update import (
     UpdateReport,
@@ -102,10 +105,30 @@ def resume_command(args: argparse.Namespace) -> str:
     return shlex.join(["runlayer-tf", args.command, *given])
 
 
-def interrupted(spec: UpdateSpec, resume: str, since: datetime, signum: int) -> str:
-    """What to print when ``signum`` stopped the run of ``spec`` begun at ``since``."""
+def interrupted(
+    spec: UpdateSpec, resume: str, since: datetime, signum: int
+) -> tuple[str, dict[str, Any]]:
+    """What to print when ``signum`` stopped the run of ``spec`` begun at ``since``.
+
+    The summary lines (for stderr) and the same as a JSON-able report (for
+    ``--json``: ``outcome`` ``interrupted``, the signal, the exit code, the
+    journal's state and the ``--resume`` command when there is a run to resume).
+    """
     name = signal.Signals(signum).name
+    data: dict[str, Any] = {"outcome": "interrupted", "signal": name, "exit_code": 128 + signum}
     if spec.dry_run:
-        return f"interrupted ({name}) during the dry run: nothing was changed"
+        summary = f"interrupted ({name}) during the dry run: nothing was changed"
+        return summary, {**data, "message": summary}
     state = interrupted_run(spec.journal_path, since=since)
-    return interrupted_summary(state, signal=name, resume_command=resume)
+    summary = interrupted_summary(state, signal=name, resume_command=resume)
+    resumable = state.run is not None and state.finished is None and state.unreadable is None
+    fields = attrs.asdict(state)
+    fields["var_files"] = [
+        {"var_file": path, "name": name_, "value": value} for path, name_, value in state.var_files
+    ]
+    return summary, {
+        **data,
+        **fields,
+        "message": summary,
+        "resume_command": resume if resumable else None,
+    }

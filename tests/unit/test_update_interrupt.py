@@ -9,6 +9,7 @@ handling itself is exercised in a real pseudo-terminal by
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shlex
 import signal
@@ -186,21 +187,8 @@ def test_the_resume_command_repeats_the_arguments() -> None:
     assert resume_command(parse(again)) == resume_command(parse(argv))
 
 
-@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_a_signal_mid_run_prints_the_summary_and_exits_128_plus_the_signal(
-    world: World,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    signum: int,
-    code: int,
-) -> None:
-    """The CLI: a real signal to this process in apply; stderr has the summary, stdout nothing."""
-    bin_dir = world.workdir / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "tofu").write_text("#!/bin/sh\nexit 1\n")
-    (bin_dir / "tofu").chmod(0o755)
-    monkeypatch.setenv("PATH", str(bin_dir))
-    argv = [
+def parse_argv(world: World) -> list[str]:
+    return [
         "--cluster",
         "anysource-production",
         "--workdir",
@@ -210,6 +198,18 @@ def test_a_signal_mid_run_prints_the_summary_and_exits_128_plus_the_signal(
         "--var-file",
         "production.tfvars",
     ]
+
+
+def _signalled_cli(
+    world: World, monkeypatch: pytest.MonkeyPatch, signum: int, *extra: str
+) -> tuple[int, list[str]]:
+    """Run the CLI's ``run`` over the fakes; ``signum`` arrives (a real signal) in apply."""
+    bin_dir = world.workdir / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "tofu").write_text("#!/bin/sh\nexit 1\n")
+    (bin_dir / "tofu").chmod(0o755)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    argv = [*parse_argv(world), *extra]
 
     def signal_in_apply(argv: Any, **kw: Any) -> Any:
         if argv[1] == "apply":
@@ -221,8 +221,21 @@ def test_a_signal_mid_run_prints_the_summary_and_exits_128_plus_the_signal(
         return run_update(world.spec, attrs.evolve(world.deps(), terraform_runner=signal_in_apply))
 
     before = signal.getsignal(signal.SIGTERM)
-    assert _cli.run(parse(argv), runner=runner) == code
+    code = _cli.run(parse(argv), runner=runner)
     assert signal.getsignal(signal.SIGTERM) == before  # the handlers are put back
+    return code, argv
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_mid_run_prints_the_summary_and_exits_128_plus_the_signal(
+    world: World,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    signum: int,
+    code: int,
+) -> None:
+    """The CLI: a real signal to this process in apply; stderr has the summary, stdout nothing."""
+    assert _signalled_cli(world, monkeypatch, signum) == (code, argv := parse_argv(world))
     out, err = capsys.readouterr()
     assert out == ""
     lines = err.splitlines()
@@ -231,6 +244,27 @@ def test_a_signal_mid_run_prints_the_summary_and_exits_128_plus_the_signal(
     assert lines[-2:] == ["  resume with:", f"    runlayer-tf update {shlex.join(argv)} --resume"]
     assert world.journal()[-1] == ("start", "apply", None)  # resumable
     assert not (world.workdir / ".runlayer" / "update.lock").exists()
+
+
+def test_with_json_the_interruption_is_a_json_report_too(
+    world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, argv = _signalled_cli(world, monkeypatch, signal.SIGTERM, "--json")
+    assert code == 143
+    out, err = capsys.readouterr()
+    report = json.loads(out)
+    assert err.rstrip("\n") == report["message"]
+    assert {k: report[k] for k in ("outcome", "signal", "exit_code", "step", "snapshot")} == {
+        "outcome": "interrupted",
+        "signal": "SIGTERM",
+        "exit_code": 143,
+        "step": "apply",
+        "snapshot": SNAPSHOT,
+    }
+    assert report["var_files"] == [
+        {"var_file": str(world.var_file), "name": "backend_version", "value": "v1.3.0"}
+    ]
+    assert report["resume_command"] == f"runlayer-tf update {shlex.join(argv)} --resume"
 
 
 def test_stopped_names_its_signal() -> None:

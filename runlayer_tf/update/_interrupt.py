@@ -33,7 +33,9 @@ class InterruptedRun:
     ``run`` is None when no run of this command had begun (nothing was
     changed).  ``step`` is the step that had started and not ended, None
     between steps (``last`` then names the step that ended last).
-    ``var_files`` holds ``(file, name, value now)``; empty in ``-var`` mode.
+    ``snapshot`` is the run's snapshot id once its step started (``completed``
+    says whether it ended).  ``var_files`` holds ``(file, name, value now)``;
+    empty in ``-var`` mode.
     """
 
     journal: str
@@ -111,7 +113,10 @@ def interrupted_run(
         started=tuple(started),
         completed=tuple(completed),
         rolling_back=rolling_back,
-        snapshot=str(facts["snapshot"]) if facts.get("snapshot") else None,
+        # Named only once its step started: before that, no snapshot exists.
+        snapshot=str(facts["snapshot"])
+        if facts.get("snapshot") and "snapshot" in started
+        else None,
         mode=mode,
         var_files=_var_files(facts.get("changes") or (), mode, read_pin),
     )
@@ -134,7 +139,7 @@ def _var_files(changes: object, mode: str, read_pin: ReadPin) -> tuple[tuple[str
 
 
 def _snapshot_line(run: InterruptedRun) -> str | None:
-    if run.snapshot is None or "snapshot" not in run.started:
+    if run.snapshot is None:
         return None
     if "snapshot" in run.completed:
         return f"snapshot: {run.snapshot} (available, taken before any apply)"

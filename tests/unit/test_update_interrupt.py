@@ -141,6 +141,16 @@ def test_nothing_begun_and_finished_runs(world: World) -> None:
     )
 
 
+def test_no_snapshot_is_named_before_its_step(world: World) -> None:
+    state = interrupt_at(world, "init")
+    assert (state.step, state.snapshot) == ("preflight", None)
+    lines = interrupted_summary(state, signal="SIGINT", resume_command=RESUME).splitlines()
+    assert lines[1:3] == [
+        f"  var-file: {world.var_file} holds backend_version=v1.2.3",
+        "  nothing was applied",
+    ]
+
+
 def test_an_unreadable_journal_is_said_to_be_one(world: World) -> None:
     journal = world.spec.journal_path
     journal.parent.mkdir(parents=True)

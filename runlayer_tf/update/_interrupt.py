@@ -84,7 +84,7 @@ def interrupted_run(
         return InterruptedRun(str(journal))
     if finish is not None:
         at = _ts(finish)
-        if at is None or at < since:
+        if at is None or at < since.replace(microsecond=0):  # the journal keeps whole seconds
             return InterruptedRun(str(journal))
     step: str | None = None
     last: str | None = None

@@ -56,7 +56,12 @@ class Progress(Protocol):
     def output(self, prefix: str, line: str) -> None:
         """One line of a child program's output."""
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """The run is over: stop the live line; a child's later output is not shown.
+
+        (An interrupted Terraform can still write while the report or the
+        interruption summary is printed; its lines would land in the middle.)
+        """
 
 
 class SilentProgress:
@@ -91,6 +96,7 @@ class PlainProgress:
         self._clock = clock
         self._last_status: tuple[str, str] | None = None
         self._lock = threading.Lock()
+        self._closed = False
 
     def _line(self, text: str) -> None:
         stamp = self._clock().astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -109,10 +115,11 @@ class PlainProgress:
             self._line(f"[{name}] {message}")
 
     def output(self, prefix: str, line: str) -> None:
-        self._line(f"  {prefix}| {line}")
+        if not self._closed:
+            self._line(f"  {prefix}| {line}")
 
     def close(self) -> None:
-        pass
+        self._closed = True
 
 
 def _columns(char: str) -> int:
@@ -219,7 +226,8 @@ class TtyProgress:
             self._redraw()
 
     def output(self, prefix: str, line: str) -> None:
-        self._permanent(f"  {prefix}| {line}")
+        if not self._stop.is_set():
+            self._permanent(f"  {prefix}| {line}")
 
     def close(self) -> None:
         self._stop.set()

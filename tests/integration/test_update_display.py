@@ -166,7 +166,7 @@ def test_ctrl_c_during_apply_says_where_it_stopped_and_resume_finishes(world: Wo
     )
     rows = term.rows()
     assert code == 130, "\n".join(rows)
-    assert rows[-len(wrapped(expected, 80)) :] == wrapped(expected, 80)
+    assert rows[-len(wrapped(expected, 80)) :] == wrapped(expected, 80), "\n".join(rows)
     assert [row for row in rows if row.startswith("... ")] == []
     assert world.events()[-1] == ("start", "apply", None)  # left resumable
 
@@ -192,7 +192,7 @@ def test_sigterm_during_plan_exits_143_with_the_summary(world: World) -> None:
     expected = summary(world, "SIGTERM", "plan", "nothing was applied")
     rows = term.rows()
     assert code == 143, "\n".join(rows)
-    assert rows[-len(wrapped(expected, 120)) :] == wrapped(expected, 120)
+    assert rows[-len(wrapped(expected, 120)) :] == wrapped(expected, 120), "\n".join(rows)
     assert world.events()[-1] == ("start", "plan", None)
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from runlayer_tf.update._progress import (
     PlainProgress,
+    Progress,
     TtyProgress,
     cut_to_width,
     elapsed,
@@ -125,6 +126,24 @@ def test_a_state_reported_under_another_name_belongs_to_the_running_step() -> No
     clock.now += 60
     progress.output("tofu", "later")
     assert [line for line in screen_of(out.getvalue(), 80) if line][-1] == "  tofu| later"
+
+
+@pytest.mark.parametrize("kind", ["tty", "plain"])
+def test_after_close_a_childs_output_is_not_shown(kind: str) -> None:
+    """An interrupted Terraform's last lines must not land inside the summary printed after close."""
+    out = io.StringIO()
+    progress: Progress = (
+        TtyProgress(out, width=lambda: 80, tick=None)
+        if kind == "tty"
+        else PlainProgress(out, FakeClock())
+    )
+    progress.output("tofu", "before")
+    progress.close()
+    progress.output("tofu", "Interrupt received.")
+    progress.step("done", "a lasting line is still shown")
+    assert "before" in out.getvalue()
+    assert "Interrupt received." not in out.getvalue()
+    assert "a lasting line is still shown" in out.getvalue()
 
 
 def test_the_ticker_moves_the_time_while_a_step_waits() -> None:

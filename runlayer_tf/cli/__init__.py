@@ -3,7 +3,8 @@
 This package is the only place that parses arguments or prints usage errors.
 Each subcommand lives in a module of its own (``_resolve``, ``_versions``,
 ``_external``, ``_info``, ``_next_version``, ``_pins``, ``_ecs``, and
-``_update`` for both ``update`` and ``rollback``) with two plain functions,
+``_update`` for both ``update`` and ``rollback``, its report and signal
+handling in ``_update_report``) with two plain functions,
 ``configure_parser(parser)`` and ``run(args) -> int``; ``args.command`` (also
 ``parser.get_default("command")``) names the subcommand.  Options shared by
 several commands, and the one ``NAME=VALUE`` parser, are in ``_options``.  Modules are imported only
@@ -144,7 +145,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     module_name, summary = COMMANDS[ns.command]
     module = cast("_CommandModule", importlib.import_module(module_name))
     sub = argparse.ArgumentParser(prog=f"{PROG} {ns.command}", description=summary)
-    sub.set_defaults(command=ns.command)
+    # raw_arguments: what followed the command word (update's --resume hint repeats them).
+    sub.set_defaults(command=ns.command, raw_arguments=tuple(ns.arguments))
     module.configure_parser(sub)
     try:
         args = sub.parse_args(ns.arguments)

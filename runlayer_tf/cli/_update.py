@@ -2,7 +2,8 @@
 
 Turns parsed options into an :class:`UpdateSpec` and an :class:`UpdateDeps`
 with the real seams (lazy botocore clients, OpenTofu/Terraform, urllib), runs the
-sequence and prints its report.  Progress goes to stderr, the report to stdout.
+sequence and prints its report (``_update_report``).  Progress goes to stderr,
+the report to stdout; SIGINT/SIGTERM print where the run stopped on stderr.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import argparse
 import json
 import math
 import shutil
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
@@ -21,6 +23,13 @@ import attrs
 
 from runlayer_tf import aws
 from runlayer_tf.cli._options import add_registry_options, address_from, name_value
+from runlayer_tf.cli._update_report import (
+    Stopped,
+    format_report,
+    interrupted,
+    resume_command,
+    stopping_on_signals,
+)
 from runlayer_tf.errors import ConfigError, UsageError
 from runlayer_tf.update import (
     MaintenanceWindow,
@@ -415,32 +424,34 @@ def deps_from_args(args: argparse.Namespace) -> UpdateDeps:
     )
 
 
-def format_report(report: UpdateReport) -> str:
-    """The human report printed at the end of a run."""
-    lines = [f"{report.kind} {report.outcome}: {report.message}"]
-    for step in report.steps:
-        lines.append(f"  {step.name:<16} {step.status:<12} {step.message}")
-    if report.snapshot:
-        lines.append(f"snapshot: {report.snapshot}")
-    if report.restore_command and report.outcome in ("rolled-back", "rollback-failed"):
-        lines.append(f"restore (by hand, only if needed): {report.restore_command}")
-    if report.journal and report.outcome != "dry-run":
-        lines.append(f"journal: {report.journal}")
-    return redact("\n".join(lines))
-
-
 def run(
     args: argparse.Namespace,
     *,
     runner: Callable[[UpdateSpec, UpdateDeps], UpdateReport] = run_update,
 ) -> int:
-    """Run ``update``/``rollback`` (``args.command``) from parsed options; returns the exit code."""
+    """Run ``update``/``rollback`` (``args.command``) from parsed options; returns the exit code.
+
+    SIGINT and SIGTERM stop the run and print where it stopped (the step, the
+    snapshot, what the var-file holds, the ``--resume`` command) on stderr,
+    and with ``--json`` the same as JSON on stdout; the exit code is 128 + the
+    signal (130, 143) and the journal stays resumable.
+    """
     spec = spec_from_args(args, kind=args.command)
     deps = deps_from_args(args)
+    since = datetime.now(timezone.utc)
     try:
-        report = runner(spec, deps)
-    finally:
-        deps.progress.close()
+        with stopping_on_signals():
+            try:
+                report = runner(spec, deps)
+            finally:
+                deps.progress.close()
+    except KeyboardInterrupt as stop:
+        signum = stop.signum if isinstance(stop, Stopped) else signal.SIGINT
+        summary, data = interrupted(spec, resume_command(args), since, signum)
+        print(summary, file=sys.stderr, flush=True)
+        if args.json:
+            print(redact(json.dumps(data, indent=2, sort_keys=True)))
+        return 128 + signum
     if args.json:
         print(redact(json.dumps(report.to_dict(), indent=2, sort_keys=True, default=str)))
     else:

@@ -164,7 +164,7 @@ class _Execution:
     def _run(self, entry: StepDef) -> StepResult:
         name = entry.step
         self.journal.append(self.facts.run, "start", step=name)
-        self.deps.progress.step(name, "started")
+        self.deps.progress.start(name)  # the live line follows the current step
         try:
             result = entry.run(self.ctx)
         except RunlayerError as err:
@@ -194,7 +194,8 @@ class _Execution:
             return self._failed(failed)
         return self._finish(
             "succeeded",
-            f"{self._what()} succeeded: {moves(self.facts, 'target')}; snapshot {self.facts.snapshot}",
+            # said once; the report adds the snapshot and its restore command
+            f"{self._what()} succeeded",
         )
 
     def _failed(self, failed: _StepFailed) -> UpdateReport:
@@ -297,7 +298,7 @@ class _Execution:
     def _finish(self, outcome: str, message: str) -> UpdateReport:
         snapshot_taken = Step.SNAPSHOT in self.completed
         self.journal.append(self.facts.run, "finish", result=outcome, detail={"message": message})
-        self.deps.progress.step("done", message)
+        # no "done" progress line: the report (printed once, by the caller) says it
         return UpdateReport(
             run=self.facts.run,
             kind=self.facts.kind,

@@ -9,7 +9,8 @@ one: the DB snapshot (:func:`check_cluster_available`, :func:`snapshot_id`,
 :func:`wait_healthy`, :func:`urllib_get`), ECS (:func:`wait_stable` and the
 emergency procedures :func:`force_new_deployment`, :func:`scale_bounce`), the
 repositories variables follow (:func:`conventional_repository`,
-:func:`repository_defaults`), the journal (:func:`read_journal`) and secret
+:func:`repository_defaults`), the journal (:func:`read_journal`), what an interrupted run leaves
+(:func:`interrupted_run`, :func:`interrupted_summary`) and secret
 masking (:func:`redact`).
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 from runlayer_tf.update._ecs import ServiceState, force_new_deployment, scale_bounce, wait_stable
 from runlayer_tf.update._health import default_health_urls, urllib_get, wait_healthy
+from runlayer_tf.update._interrupt import interrupted_run, interrupted_summary
 from runlayer_tf.update._journal import read_journal
 from runlayer_tf.update._registry import conventional_repository, repository_defaults
 from runlayer_tf.update._secrets import redact
@@ -39,6 +41,8 @@ __all__ = [
     "ensure_snapshot",
     "find_binary",
     "force_new_deployment",
+    "interrupted_run",
+    "interrupted_summary",
     "managing_tool",
     "read_journal",
     "redact",

@@ -411,6 +411,9 @@ class RecordingProgress:
     def __init__(self) -> None:
         self.lines: list[str] = []
 
+    def start(self, name: str) -> None:
+        self.lines.append(f"[{name}] started")
+
     def step(self, name: str, message: str) -> None:
         self.lines.append(f"[{name}] {message}")
 

@@ -568,18 +568,20 @@ def test_failed_rollback_human_report(world: World) -> None:
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 1
     lines = proc.stdout.splitlines()
-    assert lines[0].startswith(
-        "update rollback-failed: update backend_version=v1.3.0 failed at apply ("
-    )
-    snapshot = next(line for line in lines if line.startswith("snapshot: ")).removeprefix(
-        "snapshot: "
-    )
+    # The report says each thing once: the message (which names the snapshot and
+    # the restore command) first, the failed step's row points at it.
+    assert lines[0].startswith("update backend_version=v1.3.0 failed at apply (")
+    assert "and the roll-back failed at rollback-apply (" in lines[0]
+    [snapshot] = [s["DBClusterSnapshotIdentifier"] for s in world.snapshots()]
     assert snapshot.startswith(f"upd-{world.cluster}-")
-    [restore] = [line for line in lines if line.startswith("restore (by hand, only if needed): ")]
-    assert restore.startswith(
-        "restore (by hand, only if needed): aws rds restore-db-cluster-from-snapshot "
-        f"--db-cluster-identifier {world.cluster}-restored --snapshot-identifier {snapshot} --engine aurora-postgresql"
-    )
+    assert f"DB snapshot {snapshot} (taken before any apply) is available." in lines[0]
+    assert (
+        "aws rds restore-db-cluster-from-snapshot "
+        f"--db-cluster-identifier {world.cluster}-restored --snapshot-identifier {snapshot} "
+        "--engine aurora-postgresql"
+    ) in lines[0]
+    assert proc.stdout.count("restore-db-cluster-from-snapshot") == 1
+    assert f"  {'rollback-apply':<16} {'failed':<12} (above)" in lines
     assert f"journal: {world.journal_path}" in lines
     assert [s["Status"] for s in world.snapshots()] == ["available"]
 

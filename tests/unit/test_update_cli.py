@@ -246,7 +246,7 @@ def test_main_dry_run_prints_plan_and_exits_zero(
     )
     out = capsys.readouterr().out.splitlines()
     assert code == 0
-    assert out[0] == "update dry-run: dry run of update backend_version=v1.3.0: nothing was changed"
+    assert out[0] == "dry run of update backend_version=v1.3.0: nothing was changed"
     assert (
         out[3]
         == f"  set-version      planned      rewrite backend_version in {root / 'production.tfvars'}: v1.2.3 -> v1.3.0"

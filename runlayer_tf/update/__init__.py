@@ -52,6 +52,8 @@ _PARTS = (
     "ensure_snapshot",
     "find_binary",
     "force_new_deployment",
+    "interrupted_run",
+    "interrupted_summary",
     "managing_tool",
     "read_journal",
     "redact",

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from runlayer_tf.errors import UsageError
 from runlayer_tf.registries import RegistryAddress
+
+if TYPE_CHECKING:
+    from runlayer_tf.signatures import PublicKey
 
 
 def add_registry_options(parser: argparse.ArgumentParser) -> None:
@@ -23,6 +27,34 @@ def add_registry_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--insecure", action="store_true", help="allow plain HTTP to a non-loopback registry"
     )
+
+
+def add_verify_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--verify-key",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="a PEM public key (cosign.pub) the image must be signed with (repeatable: any of "
+        "them); see docs/signatures.md",
+    )
+    parser.add_argument(
+        "--verify-reference",
+        action="store_true",
+        help="also require the signature's docker-reference to be the image's HOST/REPOSITORY",
+    )
+
+
+def verify_keys_from(args: argparse.Namespace) -> tuple[PublicKey, ...]:
+    """Every key of every ``--verify-key`` (a PEM file may hold several); () when none."""
+    from runlayer_tf.signatures import load_keys
+
+    if args.verify_reference and not args.verify_key:
+        raise UsageError("--verify-reference needs --verify-key")
+    keys: list[PublicKey] = []
+    for path in args.verify_key:
+        keys.extend(load_keys(path, what="--verify-key"))
+    return tuple(keys)
 
 
 def address_from(args: argparse.Namespace) -> RegistryAddress:

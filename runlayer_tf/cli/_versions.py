@@ -6,11 +6,17 @@ import argparse
 import json
 from typing import Any
 
-from runlayer_tf.cli._options import add_registry_options, address_from
+from runlayer_tf.cli._options import (
+    add_registry_options,
+    add_verify_options,
+    address_from,
+    verify_keys_from,
+)
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     add_registry_options(parser)
+    add_verify_options(parser)
     parser.add_argument(
         "--limit", type=int, default=20, help="how many releases to show (default 20; 0 for all)"
     )
@@ -25,24 +31,50 @@ def run(args: argparse.Namespace) -> int:
 
     if args.limit < 0:
         raise UsageError("--limit must be 0 (all) or a positive number")
+    keys = verify_keys_from(args)
     repository = validate_repository(args.repository)
     registry = open_registry(address_from(args))
     rows = list_versions(
         registry, repository, limit=args.limit, allow_prerelease=args.allow_prerelease
     )
+    signers = _signers(registry, repository, rows, keys, args.verify_reference) if keys else None
     if args.json:
-        print(json.dumps([row.to_json() for row in rows], indent=2))
+        out = [row.to_json() for row in rows]
+        if signers is not None:
+            for item, row in zip(out, rows, strict=True):
+                item["signed_by"] = signers[row.digest]
+        print(json.dumps(out, indent=2))
         return 0
-    print(_table(rows))
+    print(_table(rows, signers))
     return 0
 
 
-def _table(rows: list[Any]) -> str:
+def _signers(
+    registry: Any, repository: str, rows: list[Any], keys: Any, check_reference: bool
+) -> dict[str, str]:
+    """Each row's digest -> the fingerprint of the key that signed it, or "" (not signed)."""
+    from runlayer_tf.errors import SignatureError
+    from runlayer_tf.signatures import verify_cached
+
+    reference = f"{registry.display_host}/{repository}" if check_reference else None
+    signers: dict[str, str] = {}
+    for digest in dict.fromkeys(row.digest for row in rows):
+        try:
+            verdict = verify_cached(registry, repository, digest, keys, reference=reference)
+            signers[digest] = verdict.signed_by
+        except SignatureError:
+            signers[digest] = ""
+    return signers
+
+
+def _table(rows: list[Any], signers: dict[str, str] | None = None) -> str:
     # A NOTE column only when a row needs one, so ordinary listings keep their shape.
     noted = any(r.build_only for r in rows)
     header: tuple[str, ...] = ("VERSION", "TAG", "DIGEST", "PUSHED", "TAGS")
     if noted:
         header = (*header, "NOTE")
+    if signers is not None:
+        header = (*header, "SIGNED")
     body = [
         (
             r.version,
@@ -52,6 +84,7 @@ def _table(rows: list[Any]) -> str:
             ",".join(r.tags),
         )
         + (("build only" if r.build_only else "",) if noted else ())
+        + ((_signed_text(signers[r.digest]),) if signers is not None else ())
         for r in rows
     ]
     widths = [max(len(str(x)) for x in col) for col in zip(header, *body, strict=False)]
@@ -60,3 +93,8 @@ def _table(rows: list[Any]) -> str:
         for line in (header, *body)
     ]
     return "\n".join(lines)
+
+
+def _signed_text(fingerprint: str) -> str:
+    """``yes (sha256:0123456789ab)`` or ``no``."""
+    return f"yes ({fingerprint[:19]})" if fingerprint else "no"

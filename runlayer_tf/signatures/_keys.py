@@ -121,9 +121,9 @@ def load_keys(value: str, *, what: str = "verify key") -> tuple[PublicKey, ...]:
     if len(data) > MAX_KEY_FILE:
         raise UsageError(f"{what} {path}: over {MAX_KEY_FILE} bytes, not a PEM public key")
     try:
-        text = data.decode("ascii")
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
-        raise UsageError(f"{what} {path}: not a PEM file (not ASCII text)") from None
+        raise UsageError(f"{what} {path}: not a PEM file (not UTF-8 text)") from None
     return parse_keys(text, f"{what} {path}")
 
 

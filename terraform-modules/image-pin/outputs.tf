@@ -47,3 +47,8 @@ output "pushed_at" {
   description = "When the image was pushed (RFC 3339, UTC); empty when the registry does not say."
   value       = data.external.image.result.pushed_at
 }
+
+output "signed_by" {
+  description = "Fingerprint (sha256: of the DER public key) of the cosign_public_key that signed the digest; empty without cosign_public_key."
+  value       = lookup(data.external.image.result, "signed_by", "")
+}

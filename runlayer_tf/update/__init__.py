@@ -29,6 +29,7 @@ from runlayer_tf.update._runbook import (
     VersionChange,
     run_update,
 )
+from runlayer_tf.update._signed import SignatureCheck
 from runlayer_tf.update._snapshot import (
     DEFAULT_SNAPSHOT_TEMPLATE,
     check_cluster_available,
@@ -46,6 +47,7 @@ __all__ = [
     "Progress",
     "RegistryLookups",
     "ServiceState",
+    "SignatureCheck",
     "SilentProgress",
     "Terraform",
     "UpdateDeps",

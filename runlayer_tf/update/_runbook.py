@@ -61,6 +61,7 @@ from runlayer_tf.update._journal import (
     read_journal,
 )
 from runlayer_tf.update._progress import Progress, SilentProgress
+from runlayer_tf.update._signed import ReleaseSigned, unchecked
 from runlayer_tf.update._terraform import Apply, Init, Plan, Runner, Terraform, run_command
 from runlayer_tf.update._varfile import read_vars, set_vars
 from runlayer_tf.update._window import MaintenanceWindow, check_window
@@ -211,6 +212,7 @@ class UpdateDeps:
     version_exists: VersionExists = _no_resolver
     previous_release: PreviousRelease = _no_resolver
     crosses_major: CrossesMajor = tags_crosses_major
+    release_signed: ReleaseSigned = unchecked  # preflight: the target must be signed (--verify-key)
     # Asked only for names whose repository nothing else names (the CLI reads the workdir).
     repository_defaults: RepositoryDefaults = _no_repository_defaults
     clock: Callable[[], datetime] = utc_now
@@ -495,6 +497,7 @@ class _Execution:
         self.cluster_info = info
         for change in self.facts.changes:
             self._check_version(change)
+            self.deps.release_signed(str(change.repository), tag_of(change.target))
         self.terraform.init()
         return {
             "summary": f"cluster {info.identifier} available; versions exist; {window}; init ok",

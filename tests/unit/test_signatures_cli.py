@@ -205,7 +205,11 @@ def test_the_external_program_verifies_with_a_pem_a_path_or_an_env_var(form, tmp
         ({"verify_key": "x", "verify_key_env": "K"}, {"K": "y"}, "not both"),
         ({"verify_reference": "true"}, {}, "verify_reference needs verify_key"),
         ({"verify_reference": "yes", "verify_key": str(DEMO_PUB)}, {}, "must be \"true\" or \"false\""),
-        ({"verify_key": str(DEMO_PUB), "verify_reference": "true"}, {}, "names docker-reference 'oci-layout/backend-production'"),
+        (
+            {"verify_key": str(DEMO_PUB), "verify_reference": "true"},
+            {},
+            "names docker-reference 'oci-layout/backend-production'",
+        ),
     ],
     ids=["unsigned", "env-unset", "env-name", "both", "reference-alone", "reference-value", "reference-mismatch"],
 )  # fmt: skip
@@ -215,7 +219,8 @@ def test_the_external_program_refuses_on_one_line(extra, env, message, tmp_path)
     assert (proc.returncode, proc.stdout) == (1, b"")
     err = proc.stderr.decode()
     assert message in err
-    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.count("\n") == 1
+    assert "Traceback" not in err
 
 
 def test_an_empty_verify_key_means_no_verification(tmp_path):

@@ -32,7 +32,8 @@ class PublicKey:
 
     def __init__(self, der: bytes, source: str) -> None:
         object.__setattr__(self, "der", der)
-        object.__setattr__(self, "fingerprint", "sha256:" + hashlib.sha256(der).hexdigest())
+        # A key's identity, not a content digest (tags.Digest would cost the hot path attrs).
+        object.__setattr__(self, "fingerprint", f"sha256:{hashlib.sha256(der).hexdigest()}")
         object.__setattr__(self, "source", source)
 
     def __setattr__(self, name: str, value: object) -> None:

@@ -43,9 +43,10 @@ def ours(registry: DistributionRegistry, repository: str, digest: str, keys: Key
     try:
         return verify(client, repository, digest, load_keys(str(keys.pub))).signed_by
     except SignatureError as err:
-        assert "\n" not in str(err)
-        assert digest in str(err)
-        return None
+        message = str(err)
+    assert "\n" not in message
+    assert digest in message
+    return None
 
 
 def cosigns(

@@ -198,3 +198,25 @@ def test_the_provisioned_cosign_is_the_recorded_v2_6_build(cosign, provisioned_t
         assert any(
             d["path"] == "github.com/google/go-containerregistry" for d in entry["dependencies"]
         )
+
+
+def test_cosign_accepts_the_demo_layouts_signatures(cosign, oci_registry, tmp_path):
+    """The demo layout, pushed as is into the registry: cosign verifies what its build signed."""
+    from tests.conftest import REPO
+
+    layout = REPO / "examples" / "oci-layout" / "backend-production"
+    demo = KeyPair(
+        tmp_path / "unused.key", REPO / "examples" / "demo-signing" / "DEMO-ONLY-cosign.pub"
+    )
+    pusher = oci_registry.pusher()
+    repository = "demo/backend-production"
+    for blob in sorted((layout / "blobs" / "sha256").iterdir()):
+        pusher.push_blob(repository, blob.read_bytes())
+    entries = json.loads((layout / "index.json").read_text())["manifests"]
+    for entry in entries:
+        body = (layout / "blobs" / "sha256" / entry["digest"].split(":")[1]).read_bytes()
+        tag = entry["annotations"]["org.opencontainers.image.ref.name"]
+        pusher.push_manifest(repository, tag, body, entry["mediaType"])
+    by_tag = {e["annotations"]["org.opencontainers.image.ref.name"]: e["digest"] for e in entries}
+    for tag, signed in (("v1.2.3", True), ("v1.3.0", True), ("v1.2.1", False)):
+        assert both(cosign, oci_registry, repository, by_tag[tag], demo) == (signed, signed), tag

@@ -10,7 +10,6 @@ verdict cached) never imports ``cryptography``.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import os
@@ -20,6 +19,7 @@ from runlayer_tf.errors import UsageError
 MAX_KEY_FILE = 64 * 1024  # a PEM public key is a few hundred bytes
 _BEGIN = "-----BEGIN "
 _PUBLIC = "PUBLIC KEY"
+_BASE64 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
 
 
 class PublicKey:
@@ -54,7 +54,7 @@ class PublicKey:
         return self.fingerprint[:19]
 
     def pem(self) -> str:
-        body = binascii.b2a_base64(self.der, newline=False).decode("ascii")
+        body = binascii.b2a_base64(self.der).decode("ascii").strip()
         lines = [body[i : i + 64] for i in range(0, len(body), 64)]
         return "-----BEGIN PUBLIC KEY-----\n" + "\n".join(lines) + "\n-----END PUBLIC KEY-----\n"
 
@@ -83,9 +83,12 @@ def parse_keys(text: str, source: str) -> tuple[PublicKey, ...]:
         if end < 0:
             raise UsageError(f"{source}: a PEM block without {end_marker}")
         body = "".join(rest[label_end + 5 : end].split())
+        # Strict base64 by hand: the base64 module (and struct) cost the warm path an import.
+        if len(body) % 4 or not set(body) <= _BASE64 or "=" in body.rstrip("="):
+            raise UsageError(f"{source}: the PEM block is not valid base64")
         try:
-            der = base64.b64decode(body.encode("ascii"), validate=True)
-        except (binascii.Error, UnicodeEncodeError, ValueError):
+            der = binascii.a2b_base64(body)
+        except (binascii.Error, ValueError):
             raise UsageError(f"{source}: the PEM block is not valid base64") from None
         if not der:
             raise UsageError(f"{source}: an empty PEM block")

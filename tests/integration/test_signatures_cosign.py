@@ -220,3 +220,33 @@ def test_cosign_accepts_the_demo_layouts_signatures(cosign, oci_registry, tmp_pa
     by_tag = {e["annotations"]["org.opencontainers.image.ref.name"]: e["digest"] for e in entries}
     for tag, signed in (("v1.2.3", True), ("v1.3.0", True), ("v1.2.1", False)):
         assert both(cosign, oci_registry, repository, by_tag[tag], demo) == (signed, signed), tag
+
+
+def test_cold_verification_costs_two_requests_beyond_resolution(cosign, oci_registry, keys):
+    from runlayer_tf.resolve import Query, resolve
+
+    repository = "sig/requests"
+    digest = push(oci_registry, repository, "requests")
+    cosign.sign(keys, f"{oci_registry.host}/{repository}@{digest}")
+    client = open_registry(RegistryAddress.parse(oci_registry.host))
+    sent: list[tuple[str, str]] = []
+    transport = client._transport
+
+    def counting(method, url, headers):
+        sent.append((method, url.split("/v2/", 1)[-1]))
+        return transport(method, url, headers)
+
+    client._transport = counting
+    query = Query.from_mapping(
+        {"repository": repository, "tag": "v-requests", "registry": oci_registry.host}
+    )
+    assert resolve(query, client).digest == digest
+    resolved = len(sent)
+    verify(client, repository, digest, load_keys(str(keys.pub)))
+    assert sent[resolved:] == [
+        ("GET", f"{repository}/manifests/{signature_tag(digest)}"),
+        (
+            "GET",
+            f"{repository}/blobs/{_sig_manifest(oci_registry, repository, digest)['layers'][0]['digest']}",
+        ),
+    ]

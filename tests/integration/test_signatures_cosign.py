@@ -250,3 +250,24 @@ def test_cold_verification_costs_two_requests_beyond_resolution(cosign, oci_regi
             f"{repository}/blobs/{_sig_manifest(oci_registry, repository, digest)['layers'][0]['digest']}",
         ),
     ]
+
+
+def test_verification_with_ecr_is_refused_on_one_line(ecr, cli, keys):
+    """ECR is not served yet (docs/signatures.md says why): a clear refusal, not a pass."""
+    from tests.harness import ecr as ecr_push
+
+    ecr.create_repository(repositoryName="sig/ecr")
+    try:
+        ecr_push.push(ecr, "sig/ecr", ["v1.0.0"], seed="sig-ecr")
+        code, out, err = cli(
+            "resolve", "--registry", "123456789012.dkr.ecr.us-east-1.amazonaws.com",
+            "--verify-key", str(keys.pub), "sig/ecr", "v1.0.0",
+        )  # fmt: skip
+    finally:
+        ecr.delete_repository(repositoryName="sig/ecr", force=True)
+    assert (code, out) == (2, "")
+    assert err == (
+        "runlayer-tf: error: signature verification is not available for registry "
+        "123456789012.dkr.ecr.us-east-1.amazonaws.com (OCI registries and OCI layouts only; "
+        "see docs/signatures.md)\n"
+    )

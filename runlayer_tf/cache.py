@@ -12,6 +12,9 @@ repeated plans) do not each hit the registry.
   botocore reads (so a login or an edited profile is seen at once), Docker
   config location.  Entries hold results only, never credentials.
 * Writes are atomic (temp file + rename); an unreadable entry is a miss.
+* Signature verdicts (:func:`verdict_known`, :func:`store_verdict`) live in
+  ``verified/``: positive ones only, by digest and key fingerprint, never
+  expiring (a digest is immutable).
 
 Standard library only: this runs before anything heavy is imported.
 """

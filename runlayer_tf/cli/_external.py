@@ -27,7 +27,7 @@ PROG = "runlayer-tf external"
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.description = (
         "Read a JSON query {repository, tag, registry?, registry_id?, region?, allow_prerelease?, "
-        "insecure?} on stdin and print the resolved image as a JSON object of strings "
+        "insecure?, verify_key?, verify_key_env?, verify_reference?} on stdin and print the resolved image as a JSON object of strings "
         '(for data "external").'
     )
 

@@ -12,6 +12,9 @@ repeated plans) do not each hit the registry.
   botocore reads (so a login or an edited profile is seen at once), Docker
   config location.  Entries hold results only, never credentials.
 * Writes are atomic (temp file + rename); an unreadable entry is a miss.
+* Signature verdicts (:func:`verdict_known`, :func:`store_verdict`) live in
+  ``verified/``: positive ones only, by digest and key fingerprint, never
+  expiring (a digest is immutable).
 
 Standard library only: this runs before anything heavy is imported.
 """
@@ -207,6 +210,59 @@ def store(key: str, result: Mapping[str, str], *, now: float | None = None) -> N
                     {"stored_at": time.time() if now is None else now, "result": dict(result)}, fh
                 )
             os.replace(tmp, os.path.join(directory, f"{key}.json"))
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+    except OSError:
+        return
+
+
+def _verdict_path(digest: str, fingerprint: str, reference: str) -> str:
+    blob = json.dumps([digest, fingerprint, reference])
+    name = hashlib.sha256(blob.encode()).hexdigest()
+    return os.path.join(cache_dir(), "verified", f"{name}.json")
+
+
+def verdict_known(digest: str, fingerprint: str, reference: str = "") -> bool:
+    """True when a signature of ``digest`` by the key ``fingerprint`` was verified before.
+
+    Only positive verdicts are kept, and they do not expire: a digest names
+    immutable content, and a valid signature over it stays valid.  (A signature
+    deleted from the registry afterwards is not noticed: clear the cache.)  Off
+    with the cache (``RUNLAYER_TF_CACHE_TTL=0``).
+    """
+    if ttl() <= 0 or not _is_digest(digest):
+        return False
+    try:
+        with open(_verdict_path(digest, fingerprint, reference), "rb") as fh:
+            raw = fh.read(4097)
+        entry = json.loads(raw) if len(raw) <= 4096 else None
+    except (OSError, ValueError, RecursionError):
+        return False
+    return (
+        isinstance(entry, dict)
+        and entry.get("digest") == digest
+        and entry.get("signed_by") == fingerprint
+        and entry.get("reference") == reference
+    )
+
+
+def store_verdict(digest: str, fingerprint: str, reference: str = "") -> None:
+    """Remember a positive verdict (atomically; a failure to write is ignored)."""
+    if ttl() <= 0:
+        return
+    import tempfile
+
+    path = _verdict_path(digest, fingerprint, reference)
+    entry = {"digest": digest, "signed_by": fingerprint, "reference": reference}
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-", suffix=".json")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump({**entry, "stored_at": time.time()}, fh)
+            os.replace(tmp, path)
         except BaseException:
             if os.path.exists(tmp):
                 os.unlink(tmp)

@@ -20,6 +20,7 @@ __all__ = [
     "PinError",
     "RegistryError",
     "RunlayerError",
+    "SignatureError",
     "TagError",
     "TerraformError",
     "UpdateError",
@@ -91,3 +92,7 @@ class TerraformError(RunlayerError):
 
 class UpdateError(RunlayerError):
     """The update sequence stopped; the message says where and what state remains."""
+
+
+class SignatureError(RunlayerError):
+    """An image is not signed by any trusted key (or its signature does not verify)."""

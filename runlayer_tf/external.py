@@ -13,6 +13,14 @@ Result keys: ``digest``, ``image``, ``tag``, ``version``, ``tags``,
 ``build_timestamp``, ``commit``, ``pushed_at``, ``registry``, ``repository``,
 ``platform``, ``index_digest``.
 
+Signature verification (docs/signatures.md): ``verify_key`` (PEM text or the
+path of a PEM file; several keys may be concatenated) or ``verify_key_env`` (the
+name of an environment variable holding either), and ``verify_reference``
+(``"true"``: the payload's docker-reference must be the image's ``HOST/REPO``).
+With a key, the result gains ``signed_by`` (the key's fingerprint) and
+``verified`` (``"true"``); an image not signed by any given key is an error.
+Verdicts are cached by digest and key fingerprint.
+
 The hot path (a cache hit) imports only the standard library; the resolver,
 the tag grammar and boto3 (only for ECR) load on a miss.  On a miss, ECR
 queries go to a resolver process shared by the plan's data sources
@@ -29,7 +37,10 @@ from runlayer_tf.errors import UsageError
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~2 ms of every data source
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from typing import BinaryIO, TextIO
+
+    from runlayer_tf.signatures import PublicKey
 
 
 def read_query(stream: TextIO | BinaryIO) -> dict[str, str]:
@@ -66,6 +77,92 @@ def read_query(stream: TextIO | BinaryIO) -> dict[str, str]:
     return raw
 
 
+VERIFY_KEYS = ("verify_key", "verify_key_env", "verify_reference")
+
+
+def split_verification(query: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """(the resolution query, the verification keys) of a data source query."""
+    return (
+        {k: v for k, v in query.items() if k not in VERIFY_KEYS},
+        {k: v for k, v in query.items() if k in VERIFY_KEYS},
+    )
+
+
+def _key_text(verification: dict[str, str]) -> tuple[str, str] | None:
+    """(PEM text or path, what to call it) from ``verify_key`` or ``verify_key_env``; None: neither."""
+    import os
+
+    direct, env = verification.get("verify_key", ""), verification.get("verify_key_env", "").strip()
+    if direct.strip() and env:
+        raise UsageError("give verify_key or verify_key_env, not both")
+    if direct.strip():
+        return direct, "verify_key"
+    if not env:
+        return None
+    if not env.replace("_", "a").isalnum() or not env.isascii() or env[0].isdigit():
+        raise UsageError(f"verify_key_env {env!r} is not an environment variable name")
+    value = os.environ.get(env, "")
+    if not value.strip():
+        raise UsageError(f"verify_key_env names {env}, which is not set or empty")
+    return value, f"verify key (${env})"
+
+
+def verify_result(
+    result: dict[str, str],
+    keys: Sequence[PublicKey],
+    query: dict[str, str],
+    *,
+    check_reference: bool = False,
+) -> dict[str, str]:
+    """``result`` with ``signed_by`` and ``verified`` once its digest is verified with ``keys``.
+
+    A cached positive verdict (by digest and key fingerprint) answers with the
+    standard library only; a miss opens the query's registry and checks the
+    signatures.  Raises SignatureError naming the digest and the key(s).
+    """
+    from runlayer_tf import signatures
+
+    digest = result["digest"]
+    reference = result["image"].rpartition("@")[0] if check_reference else None
+    index = result.get("index_digest", "")
+    signer = signatures.cached_signer(digest, keys, reference) or (
+        signatures.cached_signer(index, keys, reference) if index and index != digest else None
+    )
+    if signer is None:
+        from runlayer_tf.registries import open_registry
+        from runlayer_tf.resolve import Query
+
+        address = Query.from_mapping(query).address
+        signer = signatures.verify_image_cached(
+            lambda: open_registry(address),
+            result["repository"],
+            digest,
+            keys,
+            index_digest=index,
+            reference=reference,
+        ).signed_by
+    return {**result, "signed_by": signer, "verified": "true"}
+
+
+def _verified(
+    result: dict[str, str], query: dict[str, str], verification: dict[str, str]
+) -> dict[str, str]:
+    from runlayer_tf import signatures
+
+    flag = verification.get("verify_reference", "").strip().lower()
+    if flag not in ("", "true", "false"):
+        raise UsageError(
+            f'query value \'verify_reference\' must be "true" or "false", got {flag!r}'
+        )
+    given = _key_text(verification)
+    if given is None:  # the module passes "" when no key is configured
+        if flag == "true":
+            raise UsageError("verify_reference needs verify_key or verify_key_env")
+        return result
+    keys = signatures.load_keys(given[0], what=given[1])
+    return verify_result(result, keys, query, check_reference=flag == "true")
+
+
 def _resolve(query: dict[str, str]) -> tuple[dict[str, str], float | None]:
     """The result for ``query`` and, when it came from a shared listing, that listing's time."""
     from runlayer_tf import shared_resolver
@@ -83,7 +180,7 @@ def _resolve(query: dict[str, str]) -> tuple[dict[str, str], float | None]:
 
 def run(stdin: TextIO | BinaryIO, stdout: TextIO) -> None:
     """Answer one query: from the cache when fresh, else from the registry."""
-    query = read_query(stdin)
+    query, verification = split_verification(read_query(stdin))
     key = cache.key_for(query)
     result = cache.load(key, query)
     if result is None:
@@ -94,6 +191,8 @@ def run(stdin: TextIO | BinaryIO, stdout: TextIO) -> None:
             if result is None:
                 result, as_of = _resolve(query)
                 cache.store(key, result, now=as_of)
+    if verification:
+        result = _verified(result, query, verification)
     stdout.write(json.dumps(result, sort_keys=True) + "\n")
 
 

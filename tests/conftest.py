@@ -91,6 +91,7 @@ INTEGRATION_FIXTURES = {
     "oci_registry",
     "auth_registry",
     "token_registry",
+    "cosign",
 }
 
 
@@ -185,6 +186,18 @@ def provisioned_binary(tools: ProvisionedTools, name: str) -> TfBinary:
 def tf(request: pytest.FixtureRequest, provisioned_tools: ProvisionedTools) -> TfBinary:
     """OpenTofu (id ``tofu``) and HashiCorp Terraform (id ``terraform``), as provisioned."""
     return provisioned_binary(provisioned_tools, request.param)
+
+
+@pytest.fixture(scope="session")
+def cosign(provisioned_tools: ProvisionedTools):  # type: ignore[no-untyped-def]
+    """The cosign binary provision-tools built (v2.6.5); missing (fails under CI) without it."""
+    from tests.harness.cosign import CosignCli
+
+    binary = provisioned_tools.binary("cosign")
+    if binary is None:
+        missing(f"cosign ({provisioned_tools.bin_dir / 'cosign'})")
+    assert binary is not None
+    return CosignCli(binary)
 
 
 @pytest.fixture(scope="session")

@@ -24,6 +24,15 @@ locals {
     ? "oci-layout:${abspath("${path.module}/${local.layout_path}")}"
     : var.registry
   )
+  # The release key every image must be signed with (cosign sign --key), read
+  # relative to this directory; "" turns verification off.
+  cosign_public_key = (
+    var.cosign_public_key_file == "" ? "" : file(
+      startswith(var.cosign_public_key_file, "/")
+      ? var.cosign_public_key_file
+      : "${path.module}/${var.cosign_public_key_file}"
+    )
+  )
 }
 
 module "backend" {
@@ -32,6 +41,8 @@ module "backend" {
   repository = "backend-production"
   tag        = var.backend_version
   registry   = local.registry
+
+  cosign_public_key = local.cosign_public_key
 }
 
 module "frontend" {
@@ -40,6 +51,8 @@ module "frontend" {
   repository = "frontend-production"
   tag        = var.frontend_version
   registry   = local.registry
+
+  cosign_public_key = local.cosign_public_key
 }
 
 # Stand-in for aws_ecs_task_definition, which needs an AWS account: the

@@ -14,3 +14,10 @@ variable "frontend_version" {
   description = "Frontend release selector, e.g. v1.2 (newest 1.2.x), v1.2.3 or \"~> 1.2\"; set in production.tfvars."
   type        = string
 }
+
+variable "cosign_public_key_file" {
+  description = "PEM public key (cosign.pub) every resolved image must be signed with; relative paths are read from this directory. Empty (the default): no verification. The demo registry's releases are signed with ../demo-signing/DEMO-ONLY-cosign.pub, a DEMO key whose private key is published: in a real stack, use your vendor's release key."
+  type        = string
+  default     = ""
+  nullable    = false
+}

@@ -27,8 +27,8 @@ PROG = "runlayer-tf external"
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.description = (
         "Read a JSON query {repository, tag, registry?, registry_id?, region?, allow_prerelease?, "
-        "insecure?} on stdin and print the resolved image as a JSON object of strings "
-        '(for data "external").'
+        "insecure?, verify_key?, verify_key_env?, verify_reference?} on stdin and print the "
+        'resolved image as a JSON object of strings (for data "external").'
     )
 
 

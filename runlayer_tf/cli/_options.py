@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from runlayer_tf.errors import UsageError
 from runlayer_tf.registries import RegistryAddress
 from runlayer_tf.tags import Platform
+
+if TYPE_CHECKING:
+    from runlayer_tf.signatures import PublicKey
 
 
 def add_registry_options(parser: argparse.ArgumentParser) -> None:
@@ -34,6 +38,34 @@ def platform_from(args: argparse.Namespace) -> Platform | None:
     """``--platform`` validated (UsageError, exit 2), or None when not given."""
     text = args.platform.strip()
     return Platform.parse(text) if text else None
+
+
+def add_verify_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--verify-key",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="a PEM public key (cosign.pub) the image must be signed with (repeatable: any of "
+        "them); see docs/signatures.md",
+    )
+    parser.add_argument(
+        "--verify-reference",
+        action="store_true",
+        help="also require the signature's docker-reference to be the image's HOST/REPOSITORY",
+    )
+
+
+def verify_keys_from(args: argparse.Namespace) -> tuple[PublicKey, ...]:
+    """Every key of every ``--verify-key`` (a PEM file may hold several); () when none."""
+    from runlayer_tf.signatures import load_keys
+
+    if args.verify_reference and not args.verify_key:
+        raise UsageError("--verify-reference needs --verify-key")
+    keys: list[PublicKey] = []
+    for path in args.verify_key:
+        keys.extend(load_keys(path, what="--verify-key"))
+    return tuple(keys)
 
 
 def address_from(args: argparse.Namespace) -> RegistryAddress:

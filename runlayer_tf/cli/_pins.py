@@ -111,6 +111,14 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="also ask the registry: RTF004 tag moved (tag@digest drift), RTF005 tag missing",
     )
     add_registry_options(p_check)
+    p_check.add_argument(
+        "--verify-key",
+        action="append",
+        dest="verify_keys",
+        metavar="PATH",
+        help="with --online: a PEM public key pinned images must be signed with (RTF006; "
+        "repeatable; adds to verify-keys of the config)",
+    )
     p_check.add_argument("paths", nargs="+", metavar="PATH")
 
     p_bump = subs.add_parser(
@@ -158,6 +166,7 @@ def build_config(args: argparse.Namespace) -> PinConfig:
         version_names=args.version_names,
         follows=_follow_pairs(args.follows),
         disabled_rules=getattr(args, "disabled_rules", None),
+        verify_keys=getattr(args, "verify_keys", None),
     )
 
 
@@ -207,14 +216,22 @@ def run_set(args: argparse.Namespace) -> int:
 def online_rules(
     args: argparse.Namespace, scans: Sequence[FileScan], config: PinConfig
 ) -> tuple[Rule, ...]:
-    """RTF004/RTF005 with ``--online``; none otherwise."""
+    """RTF004/RTF005 (and RTF006 with verify keys) with ``--online``; none otherwise."""
     if not args.online:
+        if config.verify_keys and getattr(args, "verify_keys", None):
+            raise UsageError("--verify-key needs --online (RTF006 asks the registry)")
         return ()
-    from runlayer_tf.pins.online import PinLookups
+    from runlayer_tf.pins.online import PinLookups, signature_rule
     from runlayer_tf.pins.online import online_rules as make_rules
+    from runlayer_tf.signatures import load_keys
 
     pins = all_pins(scans)
-    return make_rules(PinLookups(address_from(args), pins, config.follows))
+    lookups = PinLookups(address_from(args), pins, config.follows)
+    rules = make_rules(lookups)
+    if config.verify_keys and config.rule_enabled("RTF006"):
+        keys = tuple(k for path in config.verify_keys for k in load_keys(path, what="verify key"))
+        rules = (*rules, signature_rule(lookups, keys))
+    return rules
 
 
 def run_check(args: argparse.Namespace) -> int:

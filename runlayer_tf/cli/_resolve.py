@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 
-from runlayer_tf.cli._options import add_platform_option, add_registry_options, query_from
+from runlayer_tf.cli._options import (
+    add_platform_option,
+    add_registry_options,
+    add_verify_options,
+    query_from,
+    verify_keys_from,
+)
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -15,6 +21,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "the digest of that platform's image (linux/amd64, linux/arm64/v8) instead of "
         "the multi-platform index's",
     )
+    add_verify_options(parser)
     parser.add_argument(
         "--json",
         action="store_true",
@@ -31,6 +38,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from runlayer_tf.resolve import resolve_query
 
-    result = resolve_query(query_from(args, args.repository, args.selector)).to_external()
+    keys = verify_keys_from(args)
+    query = query_from(args, args.repository, args.selector)
+    result = resolve_query(query).to_external()
+    if keys:
+        from runlayer_tf.external import verify_result
+
+        result = verify_result(result, keys, query, check_reference=args.verify_reference)
     print(json.dumps(result, indent=2, sort_keys=True) if args.json else result["image"])
     return 0

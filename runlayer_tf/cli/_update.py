@@ -122,6 +122,14 @@ def _configure(parser: argparse.ArgumentParser, *, kind: Literal["update", "roll
         "(default: [pins] follows, the .tf templates, else APP_version -> APP-production)",
     )
     add_registry_options(parser)
+    parser.add_argument(
+        "--verify-key",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="preflight refuses a target release not signed (cosign) with this PEM public key "
+        "(repeatable: any of them); see docs/signatures.md",
+    )
 
     where = parser.add_argument_group("where")
     where.add_argument(
@@ -412,8 +420,11 @@ def deps_from_args(args: argparse.Namespace) -> UpdateDeps:
     the workdir (:func:`repository_defaults`), read only when a run needs them.
     """
     lookups = lookups_from_args(args)
+    from runlayer_tf.signatures import load_keys
+
+    keys = tuple(k for path in args.verify_key for k in load_keys(path, what="--verify-key"))
     session = aws.Session()
-    return UpdateDeps(
+    deps = UpdateDeps(
         rds=aws.rds(session),
         ecs=aws.ecs(session),
         elbv2=aws.elbv2(session),
@@ -422,6 +433,11 @@ def deps_from_args(args: argparse.Namespace) -> UpdateDeps:
         repository_defaults=repository_defaults,
         progress=SilentProgress() if args.json else make_progress(sys.stderr),
     )
+    if keys:
+        from runlayer_tf.update.parts import SignatureCheck
+
+        deps = attrs.evolve(deps, release_signed=SignatureCheck(lookups, keys))
+    return deps
 
 
 def run(

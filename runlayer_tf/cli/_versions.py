@@ -9,8 +9,10 @@ from typing import Any
 from runlayer_tf.cli._options import (
     add_platform_option,
     add_registry_options,
+    add_verify_options,
     address_from,
     platform_from,
+    verify_keys_from,
 )
 
 
@@ -19,6 +21,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     add_platform_option(
         parser, "show each release's digest for that platform (linux/amd64, linux/arm64/v8)"
     )
+    add_verify_options(parser)
     parser.add_argument(
         "--limit", type=int, default=20, help="how many releases to show (default 20; 0 for all)"
     )
@@ -33,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.limit < 0:
         raise UsageError("--limit must be 0 (all) or a positive number")
+    keys = verify_keys_from(args)
     repository = validate_repository(args.repository)
     platform = platform_from(args)
     registry = open_registry(address_from(args))
@@ -43,19 +47,53 @@ def run(args: argparse.Namespace) -> int:
         allow_prerelease=args.allow_prerelease,
         platform=platform,
     )
+    signers = _signers(registry, repository, rows, keys, args.verify_reference) if keys else None
     if args.json:
-        print(json.dumps([row.to_json() for row in rows], indent=2))
+        out = [row.to_json() for row in rows]
+        if signers is not None:
+            for item, row in zip(out, rows, strict=True):
+                item["signed_by"] = signers.get(row.digest, "")
+        print(json.dumps(out, indent=2))
         return 0
-    print(_table(rows))
+    print(_table(rows, signers))
     return 0
 
 
-def _table(rows: list[Any]) -> str:
+def _signers(
+    registry: Any, repository: str, rows: list[Any], keys: Any, check_reference: bool
+) -> dict[str, str]:
+    """Each row's digest -> the fingerprint of the key that signed it, or "" (not signed)."""
+    from runlayer_tf.errors import SignatureError
+    from runlayer_tf.signatures import verify_image_cached
+
+    reference = f"{registry.display_host}/{repository}" if check_reference else None
+    signers: dict[str, str] = {}
+    for row in rows:
+        if not row.digest or row.digest in signers:
+            continue
+        try:
+            verdict = verify_image_cached(
+                registry,
+                repository,
+                row.digest,
+                keys,
+                index_digest=row.index_digest,
+                reference=reference,
+            )
+            signers[row.digest] = verdict.signed_by
+        except SignatureError:
+            signers[row.digest] = ""
+    return signers
+
+
+def _table(rows: list[Any], signers: dict[str, str] | None = None) -> str:
     # A NOTE column only when a row needs one, so ordinary listings keep their shape.
     noted = any(r.note for r in rows)
     header: tuple[str, ...] = ("VERSION", "TAG", "DIGEST", "PUSHED", "TAGS")
     if noted:
         header = (*header, "NOTE")
+    if signers is not None:
+        header = (*header, "SIGNED")
     body = [
         (
             r.version,
@@ -65,6 +103,7 @@ def _table(rows: list[Any]) -> str:
             ",".join(r.tags),
         )
         + ((r.note,) if noted else ())
+        + ((_signed_text(signers.get(r.digest, "")),) if signers is not None else ())
         for r in rows
     ]
     widths = [max(len(str(x)) for x in col) for col in zip(header, *body, strict=False)]
@@ -73,3 +112,8 @@ def _table(rows: list[Any]) -> str:
         for line in (header, *body)
     ]
     return "\n".join(lines)
+
+
+def _signed_text(fingerprint: str) -> str:
+    """``yes (sha256:0123456789ab)`` or ``no``."""
+    return f"yes ({fingerprint[:19]})" if fingerprint else "no"

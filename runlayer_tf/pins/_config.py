@@ -70,6 +70,8 @@ class PinConfig:
     follows: Mapping[str, str] = attrs.field(factory=dict, hash=False)
     disabled_rules: frozenset[str] = frozenset()
     root: Path | None = None
+    # PEM public keys (paths, relative ones from ``root``) for RTF006.
+    verify_keys: tuple[str, ...] = ()
 
     def is_production(self, file: str | Path) -> bool:
         """True when ``file`` matches one of the production globs."""
@@ -129,7 +131,7 @@ def parse_config(
     table: Mapping[str, Any], *, where: str = "config", root: Path | None = None
 ) -> PinConfig:
     """Build a :class:`PinConfig` from the ``pins`` table; raises :class:`ConfigError`."""
-    known = {"production-globs", "version-names", "follows", "disable"}
+    known = {"production-globs", "version-names", "follows", "disable", "verify-keys"}
     unknown = sorted(set(table) - known)
     if unknown:
         raise ConfigError(
@@ -156,6 +158,14 @@ def parse_config(
     if "disable" in table:
         rules = _string_list(table, "disable", where)
         config = attrs.evolve(config, disabled_rules=validate_rule_ids(rules, f"{where}: disable"))
+    if "verify-keys" in table:
+        keys = _string_list(table, "verify-keys", where)
+        if any(not k.strip() for k in keys):
+            raise ConfigError(f"{where}: verify-keys: an empty path")
+        base = root or Path.cwd()
+        config = attrs.evolve(
+            config, verify_keys=tuple(str(base / Path(k).expanduser()) for k in keys)
+        )
     return config
 
 
@@ -217,6 +227,7 @@ def merge_overrides(
     version_names: Iterable[str] | None = None,
     follows: Mapping[str, str] | None = None,
     disabled_rules: Iterable[str] | None = None,
+    verify_keys: Iterable[str] | None = None,
 ) -> PinConfig:
     """``config`` with command-line values replacing (globs) or extending (the rest) it."""
     changes: dict[str, Any] = {}
@@ -230,4 +241,6 @@ def merge_overrides(
         changes["disabled_rules"] = config.disabled_rules | validate_rule_ids(
             disabled_rules, "--disable"
         )
+    if verify_keys:
+        changes["verify_keys"] = (*config.verify_keys, *verify_keys)
     return attrs.evolve(config, **changes)

@@ -30,4 +30,7 @@ RULES: Mapping[str, RuleInfo] = {
         "a pinned tag@digest whose tag now points at another digest (tag moved)", online=True
     ),
     "RTF005": RuleInfo("a pinned tag that does not exist in its repository", online=True),
+    "RTF006": RuleInfo(
+        "a pinned image not signed by a configured verify key (cosign)", online=True
+    ),
 }

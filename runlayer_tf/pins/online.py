@@ -1,4 +1,4 @@
-"""The registry side of pins: the ``--online`` rules (RTF004, RTF005) and ``pins bump``.
+"""The registry side of pins: the ``--online`` rules (RTF004, RTF005, RTF006) and ``pins bump``.
 
 :class:`PinLookups` works out which registry and repository each pin of a set
 points at and caches the listings and digests it asks for.
@@ -14,6 +14,7 @@ from runlayer_tf.pins._online import (
     online_rules,
     plan_bump,
 )
+from runlayer_tf.pins._signed import signature_rule
 
 RegistryLookups = PinLookups
 """The old name of :class:`PinLookups` (deprecated; it was one of two classes of that name)."""
@@ -26,4 +27,5 @@ __all__ = [
     "Target",
     "online_rules",
     "plan_bump",
+    "signature_rule",
 ]

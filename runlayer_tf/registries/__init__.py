@@ -26,6 +26,8 @@ __all__ = [
     "RegistryAddress",
     "RegistrySession",
     "checked_digest",
+    "fetch_blob",
+    "fetch_manifest",
     "index_platform",
     "open_registry",
     "platform_image",
@@ -51,6 +53,20 @@ def open_registry(address: RegistryAddress, *, ecr_client: EcrApi | None = None)
     from runlayer_tf.registries._oci import OciRegistry
 
     return OciRegistry(address)
+
+
+def fetch_manifest(registry: Registry, repository: str, tag: str) -> bytes | None:
+    """The OCI manifest ``tag`` names (None when absent), through the hardened client."""
+    from runlayer_tf.registries._artifacts import fetch_manifest as fetch
+
+    return fetch(registry, repository, tag)
+
+
+def fetch_blob(registry: Registry, repository: str, digest: str, limit: int) -> bytes:
+    """The blob ``digest``: at most ``limit`` bytes, checked to hash to ``digest``."""
+    from runlayer_tf.registries._artifacts import fetch_blob as fetch
+
+    return fetch(registry, repository, digest, limit)
 
 
 def __getattr__(name: str) -> object:

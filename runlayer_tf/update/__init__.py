@@ -45,6 +45,7 @@ __all__ = [
 _PARTS = (
     "DEFAULT_SNAPSHOT_TEMPLATE",
     "ServiceState",
+    "SignatureCheck",
     "Terraform",
     "check_cluster_available",
     "conventional_repository",

@@ -130,6 +130,14 @@ class RegistryLookups:
         """Every tag of ``repository``; raises NotFoundError, AuthError, RegistryError."""
         return self._session.tags(*self.locate(repository))
 
+    def digest(self, repository: str, tag: str) -> str:
+        """The digest ``tag`` of ``repository`` names (asked once per run)."""
+        return self._session.digest(*self.locate(repository), tag)
+
+    def registry(self, address: RegistryAddress) -> Registry:
+        """The run's registry client for ``address``."""
+        return self._session.registry(address)
+
     def version_exists(self, repository: str, tag: str) -> bool:
         """True when ``repository`` has the tag ``tag``."""
         return tag in self.tags(repository)

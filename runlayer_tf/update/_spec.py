@@ -19,6 +19,7 @@ from runlayer_tf.update._clock import utc_now
 from runlayer_tf.update._health import HttpGet, check_health_url, urllib_get
 from runlayer_tf.update._journal import DEFAULT_DIR
 from runlayer_tf.update._progress import Progress, SilentProgress
+from runlayer_tf.update._signed import ReleaseSigned, unchecked
 from runlayer_tf.update._terraform import Runner, run_command
 from runlayer_tf.update._varfile import read_vars, set_vars
 from runlayer_tf.update._window import MaintenanceWindow
@@ -164,6 +165,7 @@ class UpdateDeps:
     version_exists: VersionExists = _no_resolver
     previous_release: PreviousRelease = _no_resolver
     crosses_major: CrossesMajor = tags_crosses_major
+    release_signed: ReleaseSigned = unchecked  # preflight: the target must be signed (--verify-key)
     # Asked only for names whose repository nothing else names (the CLI reads the workdir).
     repository_defaults: RepositoryDefaults = _no_repository_defaults
     clock: Callable[[], datetime] = utc_now

@@ -141,6 +141,7 @@ def _preflight(ctx: Context) -> Checked:
     info = snap.check_cluster_available(deps.rds, ctx.facts.cluster)
     for change in ctx.facts.changes:
         check_version(ctx.spec, ctx.deps, change)
+        ctx.deps.release_signed(str(change.repository), tag_of(change.target))
     ctx.terraform.init()
     return Checked(f"cluster {info.identifier} available; versions exist; {window}; init ok", info)
 

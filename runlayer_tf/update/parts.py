@@ -22,6 +22,7 @@ from runlayer_tf.update._interrupt import interrupted_run, interrupted_summary
 from runlayer_tf.update._journal import read_journal
 from runlayer_tf.update._registry import conventional_repository, repository_defaults
 from runlayer_tf.update._secrets import redact
+from runlayer_tf.update._signed import SignatureCheck
 from runlayer_tf.update._snapshot import (
     DEFAULT_SNAPSHOT_TEMPLATE,
     check_cluster_available,
@@ -34,6 +35,7 @@ from runlayer_tf.update._terraform import Terraform, find_binary, managing_tool,
 __all__ = [
     "DEFAULT_SNAPSHOT_TEMPLATE",
     "ServiceState",
+    "SignatureCheck",
     "Terraform",
     "check_cluster_available",
     "conventional_repository",

@@ -2,6 +2,9 @@
 # program for the external data source.  The program answers from a short-lived
 # local cache, and for ECR the instances of one plan share one background
 # resolver, so many instances of this module in one plan stay cheap.
+#
+# With cosign_public_key set, the program also verifies the resolved digest's
+# cosign signature and fails the plan when that key did not sign it.
 
 locals {
   # The program takes strings only; unset optional keys are left out rather
@@ -16,6 +19,7 @@ locals {
       allow_prerelease = var.allow_prerelease ? "true" : ""
       insecure         = var.insecure ? "true" : ""
       platform         = var.platform
+      verify_key       = var.cosign_public_key
     } : key => value if value != ""
   }
 }

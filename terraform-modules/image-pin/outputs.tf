@@ -57,3 +57,8 @@ output "index_digest" {
   description = "With platform set, the digest of the index the platform's image was chosen from; empty otherwise, or when the tag names a single-platform image."
   value       = data.external.image.result.index_digest
 }
+
+output "signed_by" {
+  description = "Fingerprint (sha256: of the DER public key) of the cosign_public_key that signed the digest; empty without cosign_public_key."
+  value       = lookup(data.external.image.result, "signed_by", "")
+}

@@ -83,6 +83,18 @@ variable "platform" {
   }
 }
 
+variable "cosign_public_key" {
+  description = "PEM public key (cosign.pub; several may be concatenated: any of them) the resolved digest must be signed with by `cosign sign`; the plan fails when it is not. Empty: no verification. See docs/signatures.md."
+  type        = string
+  default     = ""
+  nullable    = false
+
+  validation {
+    condition     = var.cosign_public_key == "" || can(regex("^\\s*(?:-----BEGIN PUBLIC KEY-----[A-Za-z0-9+/=\\s]+-----END PUBLIC KEY-----\\s*)+$", var.cosign_public_key))
+    error_message = "The cosign_public_key must be empty or PEM public keys (\"-----BEGIN PUBLIC KEY-----\" ... \"-----END PUBLIC KEY-----\", as in cosign.pub), e.g. file(\"cosign.pub\"); not a private key or a path."
+  }
+}
+
 variable "program" {
   description = "Command that runs the external data source program; use e.g. [\"python3\", \"-m\", \"runlayer_tf.external\"] or an absolute path when runlayer-tf is not on PATH."
   type        = list(string)

@@ -85,7 +85,7 @@ def test_the_config_knows_every_rule_id():
         (
             '[pins]\ndisable = ["RTF999"]\n',
             [],
-            "{config}: disable: no rule RTF999 (rules: RTF000, RTF001, RTF002, RTF003, RTF004, RTF005)",
+            "{config}: disable: no rule RTF999 (rules: RTF000, RTF001, RTF002, RTF003, RTF004, RTF005, RTF006)",
         ),
         (
             '[pins]\ndisable = ["bogus"]\n',
@@ -95,7 +95,7 @@ def test_the_config_knows_every_rule_id():
         (
             None,
             ["--disable", "RTF999"],
-            "--disable: no rule RTF999 (rules: RTF000, RTF001, RTF002, RTF003, RTF004, RTF005)",
+            "--disable: no rule RTF999 (rules: RTF000, RTF001, RTF002, RTF003, RTF004, RTF005, RTF006)",
         ),
         (None, ["--disable", "bogus"], "--disable: 'bogus' is not a rule id like RTF002"),
     ],
@@ -116,10 +116,11 @@ def test_unknown_rule_ids_are_configuration_errors(
 
 def test_rule_ids_come_from_one_table() -> None:
     from runlayer_tf.pins import OFFLINE_RULES, RULES
-    from runlayer_tf.pins.online import PinLookups, online_rules
+    from runlayer_tf.pins.online import PinLookups, online_rules, signature_rule
     from runlayer_tf.registries import RegistryAddress
 
-    online = online_rules(PinLookups(RegistryAddress.parse("oci-layout:examples/oci-layout")))
+    lookups = PinLookups(RegistryAddress.parse("oci-layout:examples/oci-layout"))
+    online = (*online_rules(lookups), signature_rule(lookups, ()))
     assert [r.id for r in (*OFFLINE_RULES, *online)] == list(RULES)
     assert all(r.summary == RULES[r.id].summary and r.online == RULES[r.id].online for r in online)
 

@@ -1,0 +1,1 @@
+backend_version = "v1.2.3"

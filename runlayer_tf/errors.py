@@ -20,6 +20,7 @@ __all__ = [
     "PinError",
     "RegistryError",
     "RunlayerError",
+    "StateLockedError",
     "TagError",
     "TerraformError",
     "UpdateError",
@@ -87,6 +88,10 @@ class ParseError(PinError):
 
 class TerraformError(RunlayerError):
     """A Terraform/OpenTofu command failed."""
+
+
+class StateLockedError(TerraformError):
+    """Terraform could not acquire the state lock: another Terraform holds it (or held it and died)."""
 
 
 class UpdateError(RunlayerError):

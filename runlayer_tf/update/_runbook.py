@@ -43,7 +43,9 @@ from runlayer_tf.errors import (
 from runlayer_tf.tags import ImageRef, Selector, SelectorKind
 from runlayer_tf.tags import crosses_major as tags_crosses_major
 from runlayer_tf.update import _ecs as ecs_mod
+from runlayer_tf.update import _interrupted as lost  # child: hooks H1-H7
 from runlayer_tf.update import _snapshot as snap
+from runlayer_tf.update._child import Child, ChildLogs
 from runlayer_tf.update._clock import utc_now
 from runlayer_tf.update._health import (
     HttpGet,
@@ -181,6 +183,7 @@ class UpdateSpec:
     snapshot_interval: float = 15.0
     ecs_delay: int = 15
     ecs_max_attempts: int = 40
+    terraform_wait: float = 3600.0  # child: on --resume, wait this long for a lost Terraform
 
     @property
     def journal_path(self) -> Path:
@@ -291,7 +294,8 @@ class UpdateReport:
 
     ``outcome`` is ``succeeded``, ``unchanged``, ``dry-run``, ``failed`` (stopped
     before anything was applied), ``rolled-back`` (applied, failed, previous
-    version restored and verified) or ``rollback-failed``.
+    version restored and verified), ``rollback-failed`` or ``unfinished``
+    (blocked by a state lock or an interrupted apply: left for ``--resume``).
     """
 
     run: str
@@ -446,11 +450,14 @@ class _Execution:
         self.completed: dict[str, Mapping[str, Any]] = dict(history.completed) if history else {}
         self.notes = history.notes if history else ()
         self.steps: list[StepReport] = []
+        self.history, self.current = history, "preflight"  # child: H3
+        logs = ChildLogs(journal.path.parent, facts.run, self._child, self._child_note)
         self.terraform = Terraform(
             binary=spec.terraform,
             workdir=spec.workdir,
             runner=deps.terraform_runner,
             on_line=self._tf_line,
+            logs=logs,
         )
         self.cluster_info: snap.ClusterInfo | None = None
         if "preflight" in self.completed:
@@ -461,6 +468,12 @@ class _Execution:
     def _tf_line(self, stream: str, line: str) -> None:
         self.deps.progress.output(Path(self.spec.terraform).name, line)
 
+    def _child(self, child: Child) -> None:  # child: H3, journalled before it is waited for
+        self.journal.append(self.facts.run, "child", step=self.current, detail=child.to_dict())
+
+    def _child_note(self, note: str) -> None:
+        self.deps.progress.step(self.current, note)
+
     def _step(
         self, name: str, action: Callable[[], Mapping[str, Any]], *, redo: bool = False
     ) -> Mapping[str, Any]:
@@ -470,6 +483,7 @@ class _Execution:
             return self.completed[name]
         self.journal.append(self.facts.run, "start", step=name)
         self.deps.progress.step(name, "started")
+        self.current = name  # child: H4
         try:
             detail = action()
         except RunlayerError as err:
@@ -478,6 +492,8 @@ class _Execution:
             )
             self.steps.append(StepReport(name, "failed", str(err)))
             self.deps.progress.step(name, f"FAILED: {err}")
+            if lost.blocks(name, err, self.history):  # child: H4
+                raise lost.StepBlocked(name, err) from err
             raise _StepFailed(name, err) from err
         self.journal.append(self.facts.run, "end", step=name, result="ok", detail=detail)
         self.completed[name] = detail
@@ -578,8 +594,10 @@ class _Execution:
             variables=_variables(self.facts, use),
             var_files=[str(f) for f in self.spec.var_files],
         )
+        step = "plan" if use == "target" else "rollback-plan"  # child: H5
+        fresh = lost.fresh_plan_summary(step, self.history, changes)
         return {
-            "summary": "plan has changes" if changes else "plan has no changes",
+            "summary": fresh or ("plan has changes" if changes else "plan has no changes"),
             "plan_file": plan_file,
             "changes": changes,
         }
@@ -629,6 +647,16 @@ class _Execution:
     # -- the sequence
 
     def run(self) -> UpdateReport:
+        try:  # child: H6, a blocked step leaves the run unfinished
+            return self._run()
+        except lost.StepBlocked as blocked:
+            state = self._var_file_state()
+            message = lost.unfinished_message(
+                self._what(), blocked, self.history, state, self._snapshot_note()
+            )
+            return self._finish("unfinished", message)
+
+    def _run(self) -> UpdateReport:
         rollback_note = next((n for n in self.notes if n.detail.get("action") == "rollback"), None)
         restore_note = next((n for n in self.notes if n.detail.get("action") == "restore"), None)
         if rollback_note is not None:
@@ -745,7 +773,11 @@ class _Execution:
 
     def _finish(self, outcome: str, message: str) -> UpdateReport:
         snapshot_taken = "snapshot" in self.completed
-        self.journal.append(self.facts.run, "finish", result=outcome, detail={"message": message})
+        # child: H6, an unfinished run is noted, not finished (--resume continues it)
+        event, note = ("note", {"action": "blocked"}) if outcome == "unfinished" else ("finish", {})
+        self.journal.append(
+            self.facts.run, event, result=outcome, detail={**note, "message": message}
+        )
         self.deps.progress.step("done", message)
         return UpdateReport(
             run=self.facts.run,
@@ -840,6 +872,13 @@ def run_update(spec: UpdateSpec, deps: UpdateDeps) -> UpdateReport:
             deps.progress.step(
                 "resume",
                 f"continuing {facts.run}; done before: {', '.join(history.completed) or 'nothing'}",
+            )
+            lost.wait_for_children(  # child: H7
+                history,
+                journal,
+                deps.progress,
+                timeout=spec.terraform_wait,
+                on_line=lambda _stream, line: deps.progress.output(Path(spec.terraform).name, line),
             )
             return _Execution(spec, deps, facts, journal, history).run()
         if history is not None and not history.finished:

@@ -334,7 +334,11 @@ def assert_invariants(world: World, result: Result | None, *, new: str = NEW_VAR
     report = result.report
     assert result.code == (0 if report["outcome"] in ("succeeded", "unchanged", "dry-run") else 1)
     assert report["exit_code"] == result.code
-    if report["outcome"] not in ("unchanged", "dry-run"):
+    if report["outcome"] == "unfinished":  # left for --resume: noted, not finished
+        blocked = [r for r in records if r["detail"].get("action") == "blocked"]
+        assert blocked[-1]["detail"]["message"] == report["message"]
+        assert records[-1]["event"] != "finish"
+    elif report["outcome"] not in ("unchanged", "dry-run"):
         finishes = [r for r in records if r["event"] == "finish"]
         assert finishes[-1]["result"] == report["outcome"]
         assert finishes[-1]["detail"]["message"] == report["message"]

@@ -180,13 +180,16 @@ class Follower:
             for line in lines:
                 self._on_line(self._stream, line.decode("utf-8", errors="replace"))
 
-    def close(self) -> None:
-        """Read what is left, the last line even without its newline, and close."""
-        self.poll()
-        if self._partial:
-            self._on_line(self._stream, self._partial.decode("utf-8", errors="replace"))
-            self._partial = b""
-        os.close(self._fd)
+    def close(self, *, emit: bool = True) -> None:
+        """Read what is left, the last line even without its newline (unless not ``emit``), and close."""
+        try:
+            if emit:
+                self.poll()
+                if self._partial:
+                    self._on_line(self._stream, self._partial.decode("utf-8", errors="replace"))
+                    self._partial = b""
+        finally:
+            os.close(self._fd)
 
 
 # --------------------------------------------------------------------------- identity

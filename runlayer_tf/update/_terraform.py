@@ -243,6 +243,7 @@ def _follow(
         on_line(stream, text)
 
     followers = [Follower(paths[0], "stdout", line), Follower(paths[1], "stderr", line)]
+    failed = False
     with forwarding_signals(proc.pid) as signals:
         try:
             logs.on_start(child)
@@ -257,6 +258,7 @@ def _follow(
         except BaseException:
             # Leaving for another reason (an error in a callback): never silently,
             # and never with the child still running.
+            failed = True
             if proc.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(proc.pid, signal.SIGINT)
@@ -264,7 +266,7 @@ def _follow(
             raise
         finally:
             for follower in followers:
-                follower.close()
+                follower.close(emit=not failed)
     signals.deliver()
     result = RunResult(argv, proc.returncode, "\n".join(stdout_lines), tuple(tail))
     if lock.seen and proc.returncode != 0:

@@ -155,6 +155,7 @@ def test_killed_alone_during_apply_resume_refuses_then_waits_for_the_orphan(worl
     assert resume.returncode == 0, (stdout, stderr)
     assert not _running(orphan)
     assert stdout.startswith("update succeeded: update backend_version=v1.3.0 succeeded"), stdout
+    assert "nothing was applied" not in stdout
     assert f"{name} apply (pid {orphan}) exited after" in stderr
     assert (
         "the interrupted apply's outcome was unknown until this plan; "

@@ -199,6 +199,28 @@ def test_sigterm_is_forwarded_as_sigint_and_handed_to_the_previous_handler(
         signal.signal(signal.SIGTERM, previous)
 
 
+def test_default_sigterm_kills_runlayer_tf_only_after_the_child_stopped(tmp_path: Path) -> None:
+    """Without a SIGTERM handler (Python's default), runlayer-tf still dies of SIGTERM, but last."""
+    marker = tmp_path / "child-finished"
+    child = _TRAPS_SIGINT.replace("sys.exit(1)", f"open({str(marker)!r}, 'w').write('x')")
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from runlayer_tf.update._terraform import run_command\n"
+        f"run_command([sys.executable, '-c', {child!r}], cwd=Path({str(tmp_path)!r}),\n"
+        "    on_line=lambda s, line: print(line, flush=True))\n"
+        "print('not reached', flush=True)\n"
+    )
+    proc = subprocess.Popen(_python(code), stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == "ready\n"
+    proc.send_signal(signal.SIGTERM)
+    rest = proc.stdout.read()
+    assert proc.wait(timeout=30) == -signal.SIGTERM
+    assert rest == "SIGINT x1\n"  # the child got SIGINT once and ran to its end first
+    assert marker.exists()
+
+
 def test_an_error_in_a_callback_stops_the_child_and_waits(tmp_path: Path) -> None:
     def explode(stream: str, line: str) -> None:
         raise RuntimeError("display broke")

@@ -50,6 +50,7 @@ __all__ = [
     "Forwarding",
     "create_log",
     "forwarding_signals",
+    "spawn",
     "start_token",
     "still_running",
     "wait_for_exit",

@@ -311,10 +311,17 @@ _Handler = Callable[[int, FrameType | None], Any] | int | None
 class Forwarding:
     """What :func:`forwarding_signals` saw: the first signal (held back) and how many came after."""
 
-    pid: int
+    pid: int | None = None
     received: int | None = None
     repeats: int = 0
     previous: dict[int, _Handler] = attrs.field(factory=dict)
+
+    def attach(self, pid: int) -> None:
+        """The child to forward to, once started (a signal that came before goes to it now)."""
+        self.pid = pid
+        if self.received is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGINT)
 
     def deliver(self) -> None:
         """Act on the held-back signal as runlayer-tf would have: its previous handler, now."""
@@ -329,8 +336,12 @@ class Forwarding:
 
 
 @contextlib.contextmanager
-def forwarding_signals(pid: int) -> Iterator[Forwarding]:
+def forwarding_signals(pid: int | None = None) -> Iterator[Forwarding]:
     """While the block runs, SIGINT/SIGTERM are forwarded once to ``pid`` as SIGINT and held back.
+
+    Entered before the child starts (``pid`` None), a signal is held until
+    :meth:`Forwarding.attach` names the child, so none falls between the
+    child's start and the handlers.
 
     Terraform stops gracefully on SIGINT (it finishes or cancels what it is
     doing and saves the state).  A second signal is not forwarded (a second
@@ -346,8 +357,9 @@ def forwarding_signals(pid: int) -> Iterator[Forwarding]:
     def forward(signum: int, _frame: FrameType | None) -> None:
         if state.received is None:
             state.received = signum
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGINT)
+            if state.pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(state.pid, signal.SIGINT)
         else:
             state.repeats += 1
 

@@ -32,6 +32,7 @@ from runlayer_tf.update._child import (
     Child,
     ChildLogs,
     Follower,
+    Forwarding,
     create_log,
     forwarding_signals,
     spawn,
@@ -210,14 +211,28 @@ def run_command(
             logs = ChildLogs(temporary, "run")
         verb = argv[1] if len(argv) > 1 and argv[1].isalnum() else "run"
         out_path, out_fd, err_path, err_fd = create_log(logs.directory, logs.prefix, verb)
+        # Handlers first: no Ctrl-C can fall between the child's start and them.
+        signals = cleanup.enter_context(forwarding_signals())
+        proc: subprocess.Popen[bytes] | None = None
         try:
-            proc = spawn(argv, cwd=cwd, env=merged, stdout=out_fd, stderr=err_fd)
+            if signals.received is None:  # interrupted before it started: do not start it
+                proc = spawn(argv, cwd=cwd, env=merged, stdout=out_fd, stderr=err_fd)
         except OSError as err:
             raise TerraformError(f"cannot run {argv[0]}: {err.strerror or err}") from err
         finally:
             os.close(out_fd)
             os.close(err_fd)
-        return _follow(proc, tuple(argv), (out_path, err_path), on_line, ok_codes, logs)
+        if proc is not None:
+            signals.attach(proc.pid)
+            result, lock = _follow(proc, tuple(argv), (out_path, err_path), on_line, logs, signals)
+    signals.deliver()  # the handlers are restored: act on a held-back signal as runlayer-tf would
+    if proc is None:
+        raise TerraformError(f"{Path(argv[0]).name} {verb} was not started: interrupted")
+    if lock.seen and result.returncode != 0:
+        raise StateLockedError(lock.message(Path(argv[0]).name))
+    if result.returncode not in ok_codes:
+        raise TerraformError(_failure_message(result))
+    return result
 
 
 def _follow(
@@ -225,9 +240,9 @@ def _follow(
     argv: tuple[str, ...],
     paths: tuple[Path, Path],
     on_line: LineSink,
-    ok_codes: frozenset[int],
     logs: ChildLogs,
-) -> RunResult:
+    signals: Forwarding,
+) -> tuple[RunResult, _LockInfo]:
     """Follow the running child's logs until it exits; see :func:`run_command`."""
     tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
     stdout_lines: list[str] = []
@@ -244,36 +259,29 @@ def _follow(
 
     followers = [Follower(paths[0], "stdout", line), Follower(paths[1], "stderr", line)]
     failed = False
-    with forwarding_signals(proc.pid) as signals:
-        try:
-            logs.on_start(child)
-            noted: tuple[int | None, int] = (None, 0)
-            while proc.poll() is None:
-                for follower in followers:
-                    follower.poll()
-                if (signals.received, signals.repeats) != noted:
-                    noted = (signals.received, signals.repeats)
-                    logs.on_note(_signal_note(child, signals.repeats))
-                time.sleep(_FOLLOW_INTERVAL)
-        except BaseException:
-            # Leaving for another reason (an error in a callback): never silently,
-            # and never with the child still running.
-            failed = True
-            if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(proc.pid, signal.SIGINT)
-                proc.wait()
-            raise
-        finally:
+    try:
+        logs.on_start(child)
+        noted: tuple[int | None, int] = (None, 0)
+        while proc.poll() is None:
             for follower in followers:
-                follower.close(emit=not failed)
-    signals.deliver()
-    result = RunResult(argv, proc.returncode, "\n".join(stdout_lines), tuple(tail))
-    if lock.seen and proc.returncode != 0:
-        raise StateLockedError(lock.message(Path(argv[0]).name))
-    if proc.returncode not in ok_codes:
-        raise TerraformError(_failure_message(result))
-    return result
+                follower.poll()
+            if (signals.received, signals.repeats) != noted:
+                noted = (signals.received, signals.repeats)
+                logs.on_note(_signal_note(child, signals.repeats))
+            time.sleep(_FOLLOW_INTERVAL)
+    except BaseException:
+        # Leaving for another reason (an error in a callback): never silently,
+        # and never with the child still running.
+        failed = True
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(proc.pid, signal.SIGINT)
+            proc.wait()
+        raise
+    finally:
+        for follower in followers:
+            follower.close(emit=not failed)
+    return RunResult(argv, proc.returncode, "\n".join(stdout_lines), tuple(tail)), lock
 
 
 def _signal_note(child: Child, repeats: int) -> str:

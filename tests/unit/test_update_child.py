@@ -28,6 +28,7 @@ from runlayer_tf.errors import StateLockedError, TerraformError, UpdateError
 from runlayer_tf.update._child import (
     Child,
     ChildLogs,
+    forwarding_signals,
     start_token,
     still_running,
     wait_for_exit,
@@ -174,6 +175,23 @@ def test_ctrl_c_is_forwarded_once_and_raised_after_the_child_exits(tmp_path: Pat
         f"(a second SIGINT makes it stop at once and may lose state): kill -INT {child.pid}",
     ]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_signal_before_the_child_started_is_forwarded_when_it_is_attached() -> None:
+    with forwarding_signals() as signals:
+        os.kill(os.getpid(), signal.SIGINT)
+        deadline = time.monotonic() + 10
+        while signals.received is None:  # the handler runs in this (the main) thread
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        proc = subprocess.Popen(_python(_TRAPS_SIGINT), stdout=subprocess.PIPE, text=True)
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == "ready\n"
+        signals.attach(proc.pid)
+        assert proc.stdout.read() == "SIGINT x1\n"
+        proc.wait()
+    with pytest.raises(KeyboardInterrupt):
+        signals.deliver()
 
 
 class Terminated(Exception):

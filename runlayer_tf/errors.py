@@ -21,6 +21,7 @@ __all__ = [
     "RegistryError",
     "RunlayerError",
     "SignatureError",
+    "StateLockedError",
     "TagError",
     "TerraformError",
     "UpdateError",
@@ -88,6 +89,10 @@ class ParseError(PinError):
 
 class TerraformError(RunlayerError):
     """A Terraform/OpenTofu command failed."""
+
+
+class StateLockedError(TerraformError):
+    """Terraform could not acquire the state lock: another Terraform holds it (or held it and died)."""
 
 
 class UpdateError(RunlayerError):

@@ -258,6 +258,22 @@ def _configure(parser: argparse.ArgumentParser, *, kind: Literal["update", "roll
     )
     run.add_argument("--resume", action="store_true", help="continue the journal's interrupted run")
     run.add_argument(
+        "--wait-timeout",
+        dest="terraform_wait",
+        type=float,
+        default=3600.0,
+        metavar="SECONDS",
+        help="with --resume, wait up to SECONDS for a Terraform the interrupted run left running, "
+        "0 or more (default: 3600)",
+    )
+    run.add_argument(
+        "--no-wait",
+        dest="terraform_wait",
+        action="store_const",
+        const=0.0,
+        help="with --resume, refuse at once (naming its pid) if that Terraform still runs",
+    )
+    run.add_argument(
         "--dry-run",
         action="store_true",
         help="print every step with its exact commands; change nothing",
@@ -307,6 +323,7 @@ RANGES = (
     _Range("snapshot_interval", "--snapshot-interval", 0, above=True),
     _Range("ecs_interval", "--ecs-interval", 1),
     _Range("ecs_attempts", "--ecs-attempts", 1),
+    _Range("terraform_wait", "--wait-timeout", 0),
 )
 
 
@@ -401,6 +418,7 @@ def spec_from_args(args: argparse.Namespace, *, kind: Literal["update", "rollbac
         snapshot_interval=args.snapshot_interval,
         ecs_delay=args.ecs_interval,
         ecs_max_attempts=args.ecs_attempts,
+        terraform_wait=args.terraform_wait,
     )
 
 

@@ -49,7 +49,7 @@ __all__ = [
 ]
 
 DEFAULT_DIR = ".runlayer"
-EVENTS = ("begin", "start", "end", "note", "finish")
+EVENTS = ("begin", "start", "end", "note", "finish", "child")
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _PRIVATE = 0o600
 
@@ -103,7 +103,10 @@ class Record:
 
     ``event`` is ``begin`` (a run's facts), ``start``/``end`` of a ``step``
     (``end`` carries ``result`` ``ok`` or ``failed``), ``note`` (a decision,
-    such as starting a roll-back) or ``finish`` (the run's outcome).
+    such as starting a roll-back), ``child`` (a Terraform the step started:
+    pid, start time, argv and log files, see :class:`._child.Child`; journals
+    written before it existed simply have none) or ``finish`` (the run's
+    outcome).
     """
 
     ts: str
@@ -141,10 +144,14 @@ class Record:
         detail = raw.get("detail") or {}
         if not isinstance(detail, dict):
             raise ValueError("'detail' is not an object")
-        if raw["event"] in ("start", "end") and not raw.get("step"):
+        if raw["event"] in ("start", "end", "child") and not raw.get("step"):
             raise ValueError(f"a {raw['event']} record without a step")
         if raw["event"] == "begin":
             _check_facts(detail)
+        if raw["event"] == "child":
+            from runlayer_tf.update._child import Child  # _child opens files with this module
+
+            Child.from_dict(detail)
         return cls(
             ts=raw["ts"],
             run=raw["run"],
@@ -300,10 +307,18 @@ class RunHistory:
     started: tuple[str, ...]
     notes: tuple[Record, ...]
     finish: Record | None
+    # The Terraform processes the run started (``child`` records), oldest first.
+    children: tuple[Record, ...] = ()
+    # The steps whose last start has an end record (ok or failed).
+    ended: frozenset[str] = frozenset()
 
     @property
     def finished(self) -> bool:
         return self.finish is not None
+
+    def interrupted(self, step: str) -> bool:
+        """Whether ``step`` started and never ended (its process died in it)."""
+        return step in self.started and step not in self.ended
 
 
 def last_run(records: list[Record]) -> RunHistory | None:
@@ -315,14 +330,21 @@ def last_run(records: list[Record]) -> RunHistory | None:
     begin = next((r for r in mine if r.event == "begin"), None)
     completed: dict[str, Mapping[str, Any]] = {}
     started: list[str] = []
+    ended: set[str] = set()
     for record in mine:
         if record.event == "start" and record.step:
             started.append(record.step)
-        elif record.event == "end" and record.step and record.result == "ok":
-            completed[record.step] = record.detail
+            ended.discard(record.step)
+        elif record.event == "end" and record.step:
+            ended.add(record.step)
+            if record.result == "ok":
+                completed[record.step] = record.detail
     finish = next((r for r in reversed(mine) if r.event == "finish"), None)
     notes = tuple(r for r in mine if r.event == "note")
-    return RunHistory(run, begin, completed, tuple(started), notes, finish)
+    children = tuple(r for r in mine if r.event == "child")
+    return RunHistory(
+        run, begin, completed, tuple(started), notes, finish, children, frozenset(ended)
+    )
 
 
 @attrs.frozen

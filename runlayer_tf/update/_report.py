@@ -40,7 +40,8 @@ class UpdateReport:
 
     ``outcome`` is ``succeeded``, ``unchanged``, ``dry-run``, ``failed`` (stopped
     before anything was applied), ``rolled-back`` (applied, failed, previous
-    version restored and verified) or ``rollback-failed``.
+    version restored and verified), ``rollback-failed`` or ``unfinished``
+    (blocked by a state lock or an interrupted apply: left for ``--resume``).
     """
 
     run: str

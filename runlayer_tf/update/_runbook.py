@@ -31,7 +31,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from runlayer_tf.errors import RunlayerError, UpdateError
+from runlayer_tf.update import _interrupted as lost
 from runlayer_tf.update import _snapshot as snap
+from runlayer_tf.update._child import Child, ChildLogs
 from runlayer_tf.update._facts import Facts, PlannedChange, check_same_run, establish, moves
 from runlayer_tf.update._journal import Journal, RunHistory, hold_lock, last_run, read_journal
 from runlayer_tf.update._reassert import check_held_values, reassert
@@ -115,16 +117,26 @@ class _Execution:
         self.completed = _completed(history)
         self.notes = history.notes if history else ()
         self.steps: list[StepReport] = []
+        self.history = history
+        self.current = Step.PREFLIGHT  # the step a Terraform child is started for
         terraform = Terraform(
             binary=spec.terraform,
             workdir=spec.workdir,
             runner=deps.terraform_runner,
             on_line=self._tf_line,
+            logs=ChildLogs(journal.path.parent, facts.run, self._child, self._child_note),
         )
-        self.ctx = Context(spec, deps, facts, terraform, deps.clock(), self.completed)
+        self.ctx = Context(spec, deps, facts, terraform, deps.clock(), self.completed, history)
 
     def _tf_line(self, stream: str, line: str) -> None:
         self.deps.progress.output(Path(self.spec.terraform).name, line)
+
+    def _child(self, child: Child) -> None:
+        # Journalled before it is waited for: a resume after a kill finds the pid.
+        self.journal.append(self.facts.run, "child", step=self.current, detail=child.to_dict())
+
+    def _child_note(self, note: str) -> None:
+        self.deps.progress.step(self.current, note)
 
     # -- walking a table
 
@@ -165,6 +177,7 @@ class _Execution:
         name = entry.step
         self.journal.append(self.facts.run, "start", step=name)
         self.deps.progress.start(name)  # the live line follows the current step
+        self.current = name
         try:
             result = entry.run(self.ctx)
         except RunlayerError as err:
@@ -173,6 +186,8 @@ class _Execution:
             )
             self.steps.append(StepReport(name, "failed", str(err)))
             self.deps.progress.step(name, f"FAILED: {err}")
+            if lost.blocks(name, err, self.history):
+                raise lost.StepBlocked(name, err) from err
             raise _StepFailed(entry, err) from err
         self.journal.append(self.facts.run, "end", step=name, result="ok", detail=result.detail())
         self.completed[name] = result
@@ -183,6 +198,15 @@ class _Execution:
     # -- the sequence
 
     def run(self) -> UpdateReport:
+        try:
+            return self._sequence()
+        except lost.StepBlocked as blocked:  # a held lock, a plan after an interrupted apply
+            message = lost.unfinished_message(
+                self._what(), blocked, self.history, self._var_file_state(), self._snapshot_note()
+            )
+            return self._finish("unfinished", message)
+
+    def _sequence(self) -> UpdateReport:
         # A decision the interrupted run journalled is carried out, a roll-back first.
         for action, carry_on in (("rollback", self._roll_back), ("restore", self._restore)):
             note = next((n for n in self.notes if n.detail.get("action") == action), None)
@@ -297,7 +321,11 @@ class _Execution:
 
     def _finish(self, outcome: str, message: str) -> UpdateReport:
         snapshot_taken = Step.SNAPSHOT in self.completed
-        self.journal.append(self.facts.run, "finish", result=outcome, detail={"message": message})
+        # An unfinished run is noted, not finished: --resume continues it.
+        event, note = ("note", {"action": "blocked"}) if outcome == "unfinished" else ("finish", {})
+        self.journal.append(
+            self.facts.run, event, result=outcome, detail={**note, "message": message}
+        )
         # no "done" progress line: the report (printed once, by the caller) says it
         return UpdateReport(
             run=self.facts.run,
@@ -343,6 +371,13 @@ def run_update(spec: UpdateSpec, deps: UpdateDeps) -> UpdateReport:
             deps.progress.step(
                 "resume",
                 f"continuing {facts.run}; done before: {', '.join(history.completed) or 'nothing'}",
+            )
+            lost.wait_for_children(
+                history,
+                journal,
+                deps.progress,
+                timeout=spec.terraform_wait,
+                on_line=lambda _stream, line: deps.progress.output(Path(spec.terraform).name, line),
             )
             return _Execution(spec, deps, facts, journal, history).run()
         if history is not None and not history.finished:

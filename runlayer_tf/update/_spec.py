@@ -135,6 +135,7 @@ class UpdateSpec:
     snapshot_interval: float = 15.0
     ecs_delay: int = 15
     ecs_max_attempts: int = 40
+    terraform_wait: float = 3600.0  # on --resume, how long to wait for a lost Terraform
 
     @property
     def journal_path(self) -> Path:

@@ -20,10 +20,12 @@ import attrs
 
 from runlayer_tf.errors import UpdateError
 from runlayer_tf.update import _ecs as ecs_mod
+from runlayer_tf.update import _interrupted as lost
 from runlayer_tf.update import _snapshot as snap
 from runlayer_tf.update._checks import check_version, window_preview
 from runlayer_tf.update._facts import Facts, passing, plan_file, variables
 from runlayer_tf.update._health import UrlState, wait_healthy
+from runlayer_tf.update._journal import RunHistory
 from runlayer_tf.update._results import (
     Applied,
     Checked,
@@ -91,6 +93,7 @@ class Context:
     terraform: Terraform
     started: datetime
     completed: Mapping[Step, StepResult] = attrs.field(factory=dict)
+    history: RunHistory | None = None  # the interrupted run, on --resume
 
 
 @attrs.frozen
@@ -255,9 +258,11 @@ def _plan(use: Use) -> Callable[[Context], Planned]:
         changes = ctx.terraform.plan(
             command.plan_file, variables=command.variables, var_files=list(command.var_files)
         )
-        return Planned(
-            "plan has changes" if changes else "plan has no changes", command.plan_file, changes
-        )
+        step = Step.PLAN if use == "target" else Step.ROLLBACK_PLAN
+        # The first plan after an interrupted apply says what the state was found to hold.
+        fresh = lost.fresh_plan_summary(step, ctx.history, changes)
+        summary = fresh or ("plan has changes" if changes else "plan has no changes")
+        return Planned(summary, command.plan_file, changes)
 
     return run
 

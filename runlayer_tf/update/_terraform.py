@@ -2,26 +2,42 @@
 
 :func:`build_argv` turns a typed command value into an argument vector and does
 nothing else, so the exact command lines are tested by a table and shown by
-``--dry-run``.  :func:`run_command` is the only subprocess call: no shell, typed
-keyword-only arguments, output streamed line by line to a callback, and a
-failure carries the tail of stderr.
+``--dry-run``.  :func:`run_command` is the only place Terraform is started: no
+shell, typed keyword-only arguments, output written to log files and followed
+line by line to a callback (see :mod:`._child`: the child cannot be killed
+through runlayer-tf), and a failure carries the tail of stderr (a held state
+lock is a :class:`~runlayer_tf.errors.StateLockedError` naming the lock).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
+import signal
+import socket
 import subprocess
-import threading
+import tempfile
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import IO, Literal, Protocol
+from typing import Literal, Protocol
 
 import attrs
 
-from runlayer_tf.errors import ConfigError, TerraformError
+from runlayer_tf.errors import ConfigError, StateLockedError, TerraformError
+from runlayer_tf.update._child import (
+    Child,
+    ChildLogs,
+    Follower,
+    Forwarding,
+    create_log,
+    forwarding_signals,
+    spawn,
+    start_token,
+)
 
 __all__ = [
     "Apply",
@@ -161,6 +177,8 @@ class RunResult:
 LineSink = Callable[[str, str], None]
 """Receives ``(stream, line)`` with ``stream`` in {"stdout", "stderr"}, without the newline."""
 
+_FOLLOW_INTERVAL = 0.05
+
 
 def run_command(
     argv: Sequence[str],
@@ -169,53 +187,150 @@ def run_command(
     on_line: LineSink,
     ok_codes: frozenset[int] = frozenset({0}),
     env: Mapping[str, str] | None = None,
+    logs: ChildLogs | None = None,
 ) -> RunResult:
     """Run ``argv`` in ``cwd`` without a shell, streaming each output line to ``on_line``.
 
-    Raises TerraformError (carrying the tail of stderr) when the exit code is
-    not in ``ok_codes`` or the binary cannot be started.
+    The child cannot be killed through runlayer-tf (see :mod:`._child`): its
+    output goes to log files (in ``logs.directory``, else a private temporary
+    directory removed afterwards) that are followed line by line, it runs in
+    its own session, and SIGINT/SIGTERM are forwarded to it once while
+    runlayer-tf waits for it; the held-back signal is acted on after it exits.
+
+    Raises StateLockedError when Terraform could not acquire the state lock,
+    TerraformError (carrying the tail of stderr) when the exit code is not in
+    ``ok_codes`` or the binary cannot be started.
     """
     merged = dict(os.environ if env is None else env)
     merged.setdefault("TF_IN_AUTOMATION", "1")
     merged.setdefault("TF_INPUT", "0")
-    try:
-        proc = subprocess.Popen(
-            list(argv),
-            cwd=cwd,
-            env=merged,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            encoding="utf-8",
-            errors="replace",
-        )
-    except OSError as err:
-        raise TerraformError(f"cannot run {argv[0]}: {err.strerror or err}") from err
-    assert proc.stdout is not None
-    assert proc.stderr is not None
-    tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
-    stdout_lines: list[str] = []
-    # stderr is drained on a thread so neither pipe can fill up and stall the child.
-    reader = threading.Thread(
-        target=_pump, args=(proc.stderr, "stderr", on_line, tail.append), daemon=True
-    )
-    reader.start()
-    _pump(proc.stdout, "stdout", on_line, stdout_lines.append)
-    reader.join()
-    returncode = proc.wait()
-    result = RunResult(tuple(argv), returncode, "\n".join(stdout_lines), tuple(tail))
-    if returncode not in ok_codes:
+    with contextlib.ExitStack() as cleanup:
+        if logs is None:
+            temporary = Path(tempfile.mkdtemp(prefix="runlayer-tf-"))
+            cleanup.callback(shutil.rmtree, temporary, ignore_errors=True)
+            logs = ChildLogs(temporary, "run")
+        verb = argv[1] if len(argv) > 1 and argv[1].isalnum() else "run"
+        out_path, out_fd, err_path, err_fd = create_log(logs.directory, logs.prefix, verb)
+        # Handlers first: no Ctrl-C can fall between the child's start and them.
+        signals = cleanup.enter_context(forwarding_signals())
+        proc: subprocess.Popen[bytes] | None = None
+        try:
+            if signals.received is None:  # interrupted before it started: do not start it
+                proc = spawn(argv, cwd=cwd, env=merged, stdout=out_fd, stderr=err_fd)
+        except OSError as err:
+            raise TerraformError(f"cannot run {argv[0]}: {err.strerror or err}") from err
+        finally:
+            os.close(out_fd)
+            os.close(err_fd)
+        if proc is not None:
+            signals.attach(proc.pid)
+            result, lock = _follow(proc, tuple(argv), (out_path, err_path), on_line, logs, signals)
+    signals.deliver()  # the handlers are restored: act on a held-back signal as runlayer-tf would
+    if proc is None:
+        raise TerraformError(f"{Path(argv[0]).name} {verb} was not started: interrupted")
+    if lock.seen and result.returncode != 0:
+        raise StateLockedError(lock.message(Path(argv[0]).name))
+    if result.returncode not in ok_codes:
         raise TerraformError(_failure_message(result))
     return result
 
 
-def _pump(stream: IO[str], name: str, on_line: LineSink, keep: Callable[[str], None]) -> None:
-    for raw in stream:
-        line = raw.rstrip("\n")
-        keep(line)
-        on_line(name, line)
-    stream.close()
+def _follow(
+    proc: subprocess.Popen[bytes],
+    argv: tuple[str, ...],
+    paths: tuple[Path, Path],
+    on_line: LineSink,
+    logs: ChildLogs,
+    signals: Forwarding,
+) -> tuple[RunResult, _LockInfo]:
+    """Follow the running child's logs until it exits; see :func:`run_command`."""
+    tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
+    stdout_lines: list[str] = []
+    lock = _LockInfo()
+    child = Child(proc.pid, start_token(proc.pid), socket.gethostname(), argv, *map(str, paths))
+
+    def line(stream: str, text: str) -> None:
+        if stream == "stdout":
+            stdout_lines.append(text)
+        else:
+            tail.append(text)
+            lock.feed(text)
+        on_line(stream, text)
+
+    followers = [Follower(paths[0], "stdout", line), Follower(paths[1], "stderr", line)]
+    failed = False
+    try:
+        logs.on_start(child)
+        noted: tuple[int | None, int] = (None, 0)
+        while proc.poll() is None:
+            for follower in followers:
+                follower.poll()
+            if (signals.received, signals.repeats) != noted:
+                noted = (signals.received, signals.repeats)
+                logs.on_note(_signal_note(child, signals.repeats))
+            time.sleep(_FOLLOW_INTERVAL)
+    except BaseException:
+        # Leaving for another reason (an error in a callback): never silently,
+        # and never with the child still running.
+        failed = True
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(proc.pid, signal.SIGINT)
+            proc.wait()
+        raise
+    finally:
+        for follower in followers:
+            follower.close(emit=not failed)
+    return RunResult(argv, proc.returncode, "\n".join(stdout_lines), tuple(tail)), lock
+
+
+def _signal_note(child: Child, repeats: int) -> str:
+    if repeats == 0:
+        return (
+            f"interrupted: forwarded SIGINT once to {child.name}; waiting for it to stop "
+            f"gracefully (it saves its state); its output: {child.log}"
+        )
+    return (
+        f"still waiting for {child.name} to stop; another Ctrl-C is not forwarded "
+        f"(a second SIGINT makes it stop at once and may lose state): kill -INT {child.pid}"
+    )
+
+
+class _LockInfo:
+    """Reads Terraform's "Error acquiring the state lock" report and its ``Lock Info:`` block."""
+
+    _FIELDS = ("ID", "Path", "Operation", "Who", "Created")
+
+    def __init__(self) -> None:
+        self.seen = False
+        self.fields: dict[str, str] = {}
+
+    def feed(self, line: str) -> None:
+        if "Error acquiring the state lock" in line:
+            self.seen = True
+            return
+        if self.seen:
+            key, colon, value = line.strip().partition(":")
+            if colon and key in self._FIELDS and key not in self.fields and value.strip():
+                self.fields[key] = value.strip()
+
+    def message(self, binary: str) -> str:
+        info = self.fields
+        lock_id = info.get("ID")
+        operation = info.get("Operation", "").removeprefix("OperationType").lower()
+        held = [
+            f"lock {lock_id}" if lock_id else "a lock",
+            f"on {info['Path']}" if "Path" in info else "",
+            f"held by {info['Who']}" if "Who" in info else "",
+            f"for {operation}" if operation else "",
+            f"since {info['Created']}" if "Created" in info else "",
+        ]
+        unlock = f"{binary} force-unlock {lock_id or 'LOCK_ID'}"
+        return (
+            f"the Terraform state is locked ({' '.join(h for h in held if h)}): another "
+            f"Terraform holds it; wait for it to finish, and run `{unlock}` only if you are "
+            "sure no Terraform is running on this state"
+        )
 
 
 def _failure_message(result: RunResult) -> str:
@@ -237,6 +352,7 @@ class Runner(Protocol):
         on_line: LineSink,
         ok_codes: frozenset[int] = frozenset({0}),
         env: Mapping[str, str] | None = None,
+        logs: ChildLogs | None = None,
     ) -> RunResult: ...
 
 
@@ -252,12 +368,24 @@ class Terraform:
     workdir: Path
     runner: Runner = run_command
     on_line: LineSink = _ignore
+    # Where each command's output goes and who hears of the child (None: a temporary place).
+    logs: ChildLogs | None = None
 
     def argv(self, command: TerraformCommand) -> tuple[str, ...]:
         return build_argv(self.binary, command)
 
     def init(self) -> None:
-        self.runner(self.argv(Init()), cwd=self.workdir, on_line=self.on_line)
+        self._run(Init())
+
+    def _run(self, command: TerraformCommand, ok_codes: frozenset[int] = frozenset({0})) -> int:
+        result = self.runner(
+            self.argv(command),
+            cwd=self.workdir,
+            on_line=self.on_line,
+            ok_codes=ok_codes,
+            logs=self.logs,
+        )
+        return result.returncode
 
     def plan(
         self,
@@ -268,10 +396,7 @@ class Terraform:
     ) -> bool:
         """Write a plan to ``plan_file``; True when it has changes (exit code 2)."""
         command = Plan(plan_file, tuple(variables), tuple(var_files))
-        result = self.runner(
-            self.argv(command), cwd=self.workdir, on_line=self.on_line, ok_codes=frozenset({0, 2})
-        )
-        return result.returncode == 2
+        return self._run(command, frozenset({0, 2})) == 2
 
     def apply(self, plan_file: str) -> None:
-        self.runner(self.argv(Apply(plan_file)), cwd=self.workdir, on_line=self.on_line)
+        self._run(Apply(plan_file))

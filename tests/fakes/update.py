@@ -17,6 +17,7 @@ from typing import Any
 from botocore.exceptions import ClientError, WaiterError
 
 from runlayer_tf.errors import TerraformError
+from runlayer_tf.update._child import Child, ChildLogs
 from runlayer_tf.update._terraform import RunResult
 
 START = datetime(2026, 3, 1, 5, 30, 0, tzinfo=timezone.utc)  # a Sunday
@@ -347,10 +348,14 @@ class FakeTerraform:
         on_line: Any,
         ok_codes: frozenset[int] = frozenset({0}),
         env: Mapping[str, str] | None = None,
+        logs: ChildLogs | None = None,
     ) -> RunResult:
         argv = tuple(argv)
         self.argvs.append(argv)
         verb = argv[1]
+        if logs is not None:  # a pid no process has (above pid_max), so never "still running"
+            log = str(logs.directory / f"{logs.prefix}.{len(self.argvs):02d}.{verb}.log")
+            logs.on_start(Child(2**22 + 1, "", socket.gethostname(), argv, log, log))
         on_line("stdout", f"{verb} running")
         if verb in self.kill_on:
             self.kill_on.discard(verb)

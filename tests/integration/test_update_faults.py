@@ -14,6 +14,7 @@ content, the journal matches what happened, the exit code matches the outcome.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -218,8 +219,19 @@ class World:
         return [json.loads(line) for line in self.journal_path.read_text().splitlines()]
 
     def events(self) -> list[tuple[str, str | None, str | None]]:
-        """The journal as ``(event, step, result)`` triples."""
-        return [(r["event"], r.get("step"), r.get("result")) for r in self.journal()]
+        """The journal as ``(event, step, result)`` triples, without the ``child`` records.
+
+        (Each Terraform started has one; ``test_update_child.py`` checks them.)
+        """
+        return [
+            (r["event"], r.get("step"), r.get("result"))
+            for r in self.journal()
+            if r["event"] != "child"
+        ]
+
+    def terraform_pids(self) -> list[int]:
+        """The pids of every Terraform the journal says was started."""
+        return [int(r["detail"]["pid"]) for r in self.journal() if r["event"] == "child"]
 
     def applies(self) -> list[str]:
         """The versions tofu/terraform started applying (written by the apply hook)."""
@@ -289,10 +301,14 @@ def _wait_for(path: Path, proc: subprocess.Popen[str], timeout: float = 60.0) ->
         time.sleep(0.02)
 
 
-def _kill(proc: subprocess.Popen[str]) -> None:
+def _kill(proc: subprocess.Popen[str], world: World) -> None:
+    """SIGKILL runlayer-tf's process group and the Terraform it runs (in a session of its own)."""
     os.killpg(proc.pid, signal.SIGKILL)
     proc.communicate(timeout=30)
     assert proc.returncode == -signal.SIGKILL
+    for pid in world.terraform_pids():
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
 
 
 def assert_invariants(world: World, result: Result | None, *, new: str = NEW_VARS) -> None:
@@ -334,7 +350,11 @@ def assert_invariants(world: World, result: Result | None, *, new: str = NEW_VAR
     report = result.report
     assert result.code == (0 if report["outcome"] in ("succeeded", "unchanged", "dry-run") else 1)
     assert report["exit_code"] == result.code
-    if report["outcome"] not in ("unchanged", "dry-run"):
+    if report["outcome"] == "unfinished":  # left for --resume: noted, not finished
+        blocked = [r for r in records if r["detail"].get("action") == "blocked"]
+        assert blocked[-1]["detail"]["message"] == report["message"]
+        assert records[-1]["event"] != "finish"
+    elif report["outcome"] not in ("unchanged", "dry-run"):
         finishes = [r for r in records if r["event"] == "finish"]
         assert finishes[-1]["result"] == report["outcome"]
         assert finishes[-1]["detail"]["message"] == report["message"]
@@ -601,7 +621,7 @@ def test_killed_in_terraform_then_resumed(world: World, hold: str, done_before: 
     gate = world.fault(hold)
     proc = world.start()
     _wait_for(world.workdir / "faults" / hold.replace("hold-", "holding-"), proc)
-    _kill(proc)
+    _kill(proc, world)
     gate.unlink()
     assert_invariants(world, None)
     assert world.var_file.read_text() == NEW_VARS  # set-version had completed
@@ -641,7 +661,7 @@ def test_killed_while_verifying_then_resumed(world: World) -> None:
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline
         time.sleep(0.02)
-    _kill(proc)
+    _kill(proc, world)
     world.health.hold.clear()
     assert_invariants(world, None)
     assert world.events()[-1] == ("start", "verify", None)
@@ -661,7 +681,7 @@ def test_killed_during_rollback_resumes_the_rollback(world: World) -> None:
     gate = world.fault("hold-apply-v1.2.3")  # the roll-back's apply, after the failed one of v1.3.0
     proc = world.start()
     _wait_for(world.workdir / "faults" / "holding-apply-v1.2.3", proc)
-    _kill(proc)
+    _kill(proc, world)
     gate.unlink()
     assert_invariants(world, None)
     assert world.events()[-1] == ("start", "rollback-apply", None)

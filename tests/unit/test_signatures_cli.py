@@ -266,3 +266,46 @@ def test_a_warm_verified_answer_imports_only_the_standard_library(tmp_path):
         "['runlayer_tf', 'runlayer_tf._version', 'runlayer_tf.cache', 'runlayer_tf.errors', "
         "'runlayer_tf.external', 'runlayer_tf.signatures', 'runlayer_tf.signatures._keys']\n"
     )
+
+
+def test_a_platform_image_is_vouched_for_by_its_signed_index(cli):
+    # The demo signs v1.3.0 at its index only: the arm64 manifest is accepted through it.
+    code, out, err = cli(
+        "resolve",
+        "--json",
+        "--registry",
+        DEMO,
+        "--platform",
+        "linux/arm64",
+        "--verify-key",
+        str(DEMO_PUB),
+        "backend-production",
+        "v1.3.0",
+    )
+    assert (code, err) == (0, "")
+    result = json.loads(out)
+    assert result["digest"] != V130_INDEX
+    assert result["index_digest"] == V130_INDEX
+    assert (result["platform"], result["signed_by"], result["verified"]) == (
+        "linux/arm64",
+        DEMO_FP,
+        "true",
+    )
+
+
+def test_a_platform_image_signed_by_neither_itself_nor_its_index_names_both(cli, other_pub):
+    code, out, err = cli(
+        "resolve",
+        "--registry",
+        DEMO,
+        "--platform",
+        "linux/arm64",
+        "--verify-key",
+        str(other_pub),
+        "backend-production",
+        "v1.3.0",
+    )
+    assert (code, out) == (1, "")
+    assert err.count("\n") == 1
+    assert "nor is its index" in err
+    assert V130_INDEX in err

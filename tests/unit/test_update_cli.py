@@ -90,6 +90,18 @@ def test_spec_from_args(root: Path) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("argv", "wait"),
+    [([], 3600.0), (["--wait-timeout", "90"], 90.0), (["--no-wait"], 0.0)],
+)
+def test_how_long_a_resume_waits_for_a_lost_terraform(
+    root: Path, argv: list[str], wait: float
+) -> None:
+    base = ["--cluster", "c", "--workdir", str(root), "--var", "a=v1", "--dry-run"]
+    spec = _cli.spec_from_args(parse("update", [*base, *argv]), kind="update")
+    assert spec.terraform_wait == wait
+
+
 def test_rollback_names_without_versions_take_to(root: Path) -> None:
     args = parse(
         "rollback",
@@ -133,6 +145,8 @@ def test_rollback_names_without_versions_take_to(root: Path) -> None:
         (["--snapshot-interval", "-15"], "--snapshot-interval must be more than 0, got -15"),
         (["--ecs-interval", "0"], "--ecs-interval must be 1 or more, got 0"),
         (["--ecs-attempts", "-1"], "--ecs-attempts must be 1 or more, got -1"),
+        (["--wait-timeout", "-1"], "--wait-timeout must be 0 or more, got -1"),
+        (["--wait-timeout", "inf"], "--wait-timeout must be a finite number, got inf"),
         (
             ["--health-consecutive", "3", "--health-interval", "2", "--health-timeout", "3"],
             "--health-consecutive 3 answers 2s apart take 4s, more than --health-timeout 3",

@@ -117,9 +117,19 @@ class World:
         return report
 
     def journal(self) -> list[tuple[str, str | None, str | None]]:
+        """The step events (the ``child`` records of each Terraform started are in :meth:`children`)."""
         return [
             (r.event, r.step, r.result)
             for r in read_journal(self.workdir / ".runlayer" / "update.jsonl")
+            if r.event != "child"
+        ]
+
+    def children(self) -> list[tuple[str | None, str]]:
+        """``(step, verb)`` of every Terraform the journal says was started."""
+        return [
+            (r.step, r.detail["argv"][1])
+            for r in read_journal(self.workdir / ".runlayer" / "update.jsonl")
+            if r.event == "child"
         ]
 
     def inject(self, fault: str) -> None:

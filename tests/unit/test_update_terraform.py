@@ -148,6 +148,7 @@ class ScriptedRunner:
         on_line: Any,
         ok_codes: frozenset[int] = frozenset({0}),
         env: Any = None,
+        logs: Any = None,
     ) -> RunResult:
         self.calls.append({"argv": tuple(argv), "cwd": cwd, "ok_codes": ok_codes})
         return RunResult(tuple(argv), self.returncode, self.stdout, ())

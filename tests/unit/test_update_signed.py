@@ -13,7 +13,8 @@ import pytest
 
 from runlayer_tf.registries import RegistryAddress
 from runlayer_tf.signatures import load_keys
-from runlayer_tf.update import RegistryLookups, SignatureCheck, VersionChange, run_update
+from runlayer_tf.update import RegistryLookups, VersionChange, run_update
+from runlayer_tf.update.parts import SignatureCheck
 from tests.unit.test_update_runbook import VARS_OLD, World
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

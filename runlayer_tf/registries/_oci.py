@@ -307,6 +307,8 @@ class OciRegistry:
         resp = self._request("HEAD", url, scope=scope, accept=MANIFEST_ACCEPT, what=what)
         if resp.status == 404:
             raise NotFoundError(f"{what} not found in registry {self.display_host}")
+        if resp.status == 200:
+            _checked_manifest("HEAD", resp, MANIFEST_ACCEPT, f"registry {self.display_host}", what)
         digest = resp.headers.get("docker-content-digest", "")
         if resp.status == 200 and digest:
             digest = checked_digest(digest, f"registry {self.display_host}")
@@ -319,19 +321,10 @@ class OciRegistry:
                 raise RegistryError(
                     f"registry {self.display_host}: manifest {what} answered HTTP {resp.status}"
                 )
+            _checked_manifest("GET", resp, MANIFEST_ACCEPT, f"registry {self.display_host}", what)
             actual = str(Digest.of_bytes(resp.body))
             claimed = resp.headers.get("docker-content-digest", "")
             digest = checked_digest(claimed, f"registry {self.display_host}") if claimed else actual
-            manifest = _json_object(resp.body)
-            media = manifest.get("mediaType") if manifest is not None else None
-            if (
-                manifest is None
-                or not isinstance(media, (str, type(None)))
-                or (media is not None and media not in MANIFEST_ACCEPT.split(", "))
-            ):
-                raise RegistryError(
-                    f"registry {self.display_host}: manifest {what} is not an image manifest or index"
-                )
             if digest != actual:
                 raise RegistryError(
                     f"registry {self.display_host}: manifest {what} hashes to {actual}, not the {digest} it claims"
@@ -371,6 +364,37 @@ def _retry_after(value: str) -> float:
     if when.tzinfo is None:
         when = when.replace(tzinfo=datetime.timezone.utc)
     return max(0.0, (when - datetime.datetime.now(datetime.timezone.utc)).total_seconds())
+
+
+def _checked_manifest(method: str, resp: Response, accept: str, source: str, what: str) -> None:
+    """Refuse a manifest answer (HEAD or GET) whose media type is not one ``accept`` asked for.
+
+    ``Content-Type`` (parameters ignored) must be one of the asked types when
+    present; a GET's body must be a JSON object whose ``mediaType``, when
+    present, is one of them too and matches ``Content-Type`` (the distribution
+    spec's rule).  A registry answering ``text/html`` (a login page, a proxy's
+    error page) or a blob type is an error naming it, not a digest.
+    """
+    asked = {media.strip() for media in accept.split(",")}
+    content_type = resp.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if content_type and content_type not in asked:
+        raise RegistryError(
+            f"{source}: manifest {what} answered Content-Type "
+            f'"{printable(content_type, 80)}", not an image manifest or index type'
+        )
+    if method == "HEAD":
+        return
+    manifest = _json_object(resp.body)
+    media = manifest.get("mediaType") if manifest is not None else None
+    if manifest is None or not isinstance(media, (str, type(None))) or (
+        media is not None and media not in asked
+    ):
+        raise RegistryError(f"{source}: manifest {what} is not an image manifest or index")
+    if media is not None and content_type and media != content_type:
+        raise RegistryError(
+            f"{source}: manifest {what} answered Content-Type "
+            f'"{printable(content_type, 80)}" for a {printable(media, 80)} manifest'
+        )
 
 
 def _json_object(body: bytes) -> dict[str, Any] | None:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import time
 
@@ -37,6 +38,20 @@ def digest_header(value):
         h.answer(
             200, MANIFEST, {"Docker-Content-Digest": value, "Content-Type": _http.OCI_MANIFEST}
         )
+
+    return behave
+
+
+def typed(head_type, get_type=None, data=MANIFEST):
+    """A HEAD answering ``head_type`` with the true digest (None: no Content-Type, no digest,
+    so the client GETs); a GET answering ``data`` as ``get_type``."""
+
+    def behave(h):
+        content_type = head_type if h.command == "HEAD" else get_type
+        headers = {"Content-Type": content_type} if content_type else {}
+        if h.command == "HEAD" and head_type:
+            headers["Docker-Content-Digest"] = "sha256:" + hashlib.sha256(data).hexdigest()
+        h.answer(200, data, headers)
 
     return behave
 
@@ -175,6 +190,45 @@ ROWS = [
         lambda p, t, c: body(b'{"mediaType": "text/html"}'),
         "digest",
         "registry 127.0.0.1:{port}: manifest app:v1 is not an image manifest or index",
+    ),
+    (
+        "HEAD answering text/html",
+        "plain",
+        lambda p, t, c: typed("text/html; charset=utf-8"),
+        "digest",
+        'registry 127.0.0.1:{port}: manifest app:v1 answered Content-Type "text/html", '
+        "not an image manifest or index type",
+    ),
+    (
+        "HEAD answering a blob type",
+        "plain",
+        lambda p, t, c: typed("application/vnd.oci.image.layer.v1.tar+gzip"),
+        "digest",
+        "registry 127.0.0.1:{port}: manifest app:v1 answered Content-Type "
+        '"application/vnd.oci.image.layer.v1.tar+gzip", not an image manifest or index type',
+    ),
+    (
+        "GET answering text/html",
+        "plain",
+        lambda p, t, c: typed(None, "text/html"),
+        "digest",
+        'registry 127.0.0.1:{port}: manifest app:v1 answered Content-Type "text/html", '
+        "not an image manifest or index type",
+    ),
+    (
+        "GET answering a type its body contradicts",
+        "plain",
+        lambda p, t, c: typed(None, _http.DOCKER_MANIFEST),
+        "digest",
+        "registry 127.0.0.1:{port}: manifest app:v1 answered Content-Type "
+        f'"{_http.DOCKER_MANIFEST}" for a {_http.OCI_MANIFEST} manifest',
+    ),
+    (
+        "HEAD answering an asked type with parameters",
+        "plain",
+        lambda p, t, c: typed(_http.OCI_MANIFEST.upper() + "; charset=utf-8"),
+        "digest",
+        None,  # succeeds: parameters and case do not change a media type
     ),
     (
         "downgrade redirect https -> http",

@@ -386,8 +386,10 @@ def _checked_manifest(method: str, resp: Response, accept: str, source: str, wha
         return
     manifest = _json_object(resp.body)
     media = manifest.get("mediaType") if manifest is not None else None
-    if manifest is None or not isinstance(media, (str, type(None))) or (
-        media is not None and media not in asked
+    if (
+        manifest is None
+        or not isinstance(media, (str, type(None)))
+        or (media is not None and media not in asked)
     ):
         raise RegistryError(f"{source}: manifest {what} is not an image manifest or index")
     if media is not None and content_type and media != content_type:

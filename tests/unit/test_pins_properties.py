@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from runlayer_tf.pins import Edit, PinKind, apply_edits, find_pins
+from tests.fuzzing import examples
 
 CORPUS = Path(__file__).resolve().parent.parent / "fixtures" / "pins"
 FILES = sorted(
@@ -37,7 +38,7 @@ def new_value(pin, tag, digest):
     return str(image.evolve(tag=tag, digest=digest))
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(st.data())
 def test_random_edits(data):
     path, original, pins = data.draw(st.sampled_from(WITH_PINS))
@@ -76,7 +77,7 @@ def test_random_edits(data):
 ALL_FILES = [(p, p.read_bytes()) for p in sorted(CORPUS.rglob("*")) if p.is_file()]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.data())
 def test_corrupted_files_raise_only_parse_error(data):
     """Random byte damage gives pins or a one-line ParseError, never another exception."""

@@ -19,6 +19,8 @@ from typing import Any
 import attrs
 
 from runlayer_tf.errors import ConfigError
+from runlayer_tf.pins._model import Pin
+from runlayer_tf.pins._rewrite import follows_map
 from runlayer_tf.pins._rules import RULES
 
 if sys.version_info >= (3, 11):
@@ -84,6 +86,30 @@ class PinConfig:
 
     def rule_enabled(self, rule_id: str) -> bool:
         return rule_id not in self.disabled_rules
+
+    def with_overrides(
+        self,
+        *,
+        production_globs: Iterable[str] | None = None,
+        version_names: Iterable[str] | None = None,
+        follows: Mapping[str, str] | None = None,
+        disabled_rules: Iterable[str] | None = None,
+    ) -> PinConfig:
+        """This configuration with command-line values replacing (globs) or extending (the
+        rest) it; raises :class:`ConfigError` for an unknown rule id."""
+        return merge_overrides(
+            self,
+            production_globs=production_globs,
+            version_names=version_names,
+            follows=follows,
+            disabled_rules=disabled_rules,
+        )
+
+    def follows_for(self, pins: Iterable[Pin]) -> dict[str, str]:
+        """Version name -> the repository it holds the tag of: :attr:`follows`, plus what
+        the templates among ``pins`` say (``.../backend-production:${var.backend_version}``
+        means ``backend_version`` follows ``backend-production``); configuration wins."""
+        return follows_map(pins, self.follows)
 
 
 @functools.lru_cache(maxsize=64)

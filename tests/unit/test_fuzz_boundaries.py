@@ -222,7 +222,7 @@ def test_the_pins_cli_exits_0_1_or_2_with_at_most_one_stderr_line(text, action):
 @fuzz
 @given(st.lists(hcl_pieces, max_size=30).map("".join), st.data())
 def test_rewriting_changes_only_the_edited_span(text, data):
-    from runlayer_tf.pins import Edit, apply_edits, find_pins
+    from runlayer_tf.pins import Edit, find_pins, rewrite
 
     raw = text.encode()
     try:
@@ -236,7 +236,7 @@ def test_rewriting_changes_only_the_edited_span(text, data):
     if pin.image is not None:
         new = str(pin.image.evolve(tag=new, digest=None))
     edit = Edit.of(pin, new)
-    result = apply_edits(raw, [edit])
+    result = rewrite(raw, [edit])
     assert result[: edit.start] == raw[: edit.start]
     assert result[edit.start + len(new.encode()) :] == raw[edit.end :]
 

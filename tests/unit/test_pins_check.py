@@ -10,8 +10,9 @@ import pytest
 
 from runlayer_tf.cli import main
 from runlayer_tf.errors import ConfigError
-from runlayer_tf.pins import PinConfig, check_scans, load_config, scan_paths
+from runlayer_tf.pins import PinConfig, load_config, scan_paths
 from runlayer_tf.pins._config import glob_matches, parse_config
+from runlayer_tf.pins.checks import check_scans
 
 CORPUS = Path(__file__).resolve().parent.parent / "fixtures" / "pins"
 R = "170974506510.dkr.ecr.us-east-1.amazonaws.com"

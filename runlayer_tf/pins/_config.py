@@ -202,7 +202,10 @@ def find_config_file(start: Path) -> Path | None:
 
 def _pins_table(document: Mapping[str, Any], path: Path) -> Mapping[str, Any]:
     if path.name == "pyproject.toml":
-        section: Any = document.get("tool", {}).get("runlayer-tf", {})
+        tool = document.get("tool", {})
+        if not isinstance(tool, dict):
+            raise ConfigError(f"{path}: [tool] must be a table")
+        section: Any = tool.get("runlayer-tf", {})
         where = "[tool.runlayer-tf.pins]"
     else:
         section = document
@@ -233,6 +236,8 @@ def load_config(path: Path | None = None, *, start: Path | None = None) -> PinCo
         raise ConfigError(f"{path}: not UTF-8 ({err.reason} at byte {err.start})") from err
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: invalid TOML: {err}") from err
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        raise ConfigError(f"{path}: invalid TOML: nested too deeply") from None
     return parse_config(_pins_table(document, path), where=str(path), root=path.resolve().parent)
 
 

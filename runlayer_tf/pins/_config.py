@@ -112,36 +112,69 @@ class PinConfig:
         return follows_map(pins, self.follows)
 
 
+# Glob tokens: "**/" spans zero or more directories, "**" anything, "*" and "?"
+# anything but "/", any other character itself.
+_DIRS, _ANY, _STAR, _ONE = "**/", "**", "*", "?"
+
+
 @functools.lru_cache(maxsize=64)
-def _glob_regex(pattern: str) -> re.Pattern[str]:
-    out = []
+def _glob_tokens(pattern: str) -> tuple[str, ...]:
+    out: list[str] = []
     i = 0
     while i < len(pattern):
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif pattern[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif pattern[i] == "?":
-            out.append("[^/]")
-            i += 1
-        else:
-            out.append(re.escape(pattern[i]))
-            i += 1
-    return re.compile("".join(out))
+        token = next(
+            (t for t in (_DIRS, _ANY, _STAR, _ONE) if pattern.startswith(t, i)), pattern[i]
+        )
+        out.append(token)
+        i += len(token)
+    return tuple(out)
+
+
+def _closure(tokens: tuple[str, ...], states: set[tuple[int, bool]]) -> set[tuple[int, bool]]:
+    """``states`` with every state reachable without consuming a character."""
+    todo = list(states)
+    while todo:
+        i, inside = todo.pop()
+        if inside or i == len(tokens):
+            continue
+        more = [(i + 1, False)] if tokens[i] in (_DIRS, _ANY, _STAR) else []
+        if tokens[i] == _DIRS:
+            more.append((i, True))  # inside "**/": consuming up to a "/"
+        for state in more:
+            if state not in states:
+                states.add(state)
+                todo.append(state)
+    return states
 
 
 def glob_matches(pattern: str, path: str) -> bool:
     """Match a POSIX relative ``path`` against a glob where ``**/`` spans directories.
 
     ``**/x`` matches ``x`` at any depth including the top; ``a/**`` matches
-    everything under ``a``; ``*`` and ``?`` never cross a ``/``.
+    everything under ``a``; ``*`` and ``?`` never cross a ``/``.  Matched by
+    simulating the pattern's automaton over ``path`` (time linear in the path
+    for a given pattern), not by a backtracking regex: a repository's config
+    could otherwise hang ``pins check`` with ``**/**/**/**/**/**/**/**/**/**/x``.
     """
-    return _glob_regex(pattern).fullmatch(path) is not None
+    tokens = _glob_tokens(pattern)
+    states = _closure(tokens, {(0, False)})
+    for char in path:
+        after: set[tuple[int, bool]] = set()
+        for i, inside in states:
+            if inside:  # within "**/": any character; a "/" may end it
+                after.add((i, True))
+                if char == "/":
+                    after.add((i + 1, False))
+            elif i < len(tokens):
+                token = tokens[i]
+                if token == _ANY or (token == _STAR and char != "/"):
+                    after.add((i, False))
+                elif (token == _ONE and char != "/") or token == char:
+                    after.add((i + 1, False))
+        if not after:
+            return False
+        states = _closure(tokens, after)
+    return (len(tokens), False) in states
 
 
 def _string_list(table: Mapping[str, Any], key: str, where: str) -> list[str]:

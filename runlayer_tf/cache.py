@@ -25,6 +25,7 @@ import hashlib
 import json
 import math
 import os
+import stat
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -179,8 +180,14 @@ def load(key: str, query: Mapping[str, str]) -> dict[str, str] | None:
     if limit <= 0:
         return None
     path = os.path.join(cache_dir(), "resolve", f"{key}.json")
+    # Entries are only ever renamed into place, so anything else (a FIFO, which an
+    # open() would wait on forever, a device, a symlink) is a miss, not opened as one.
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
-        with open(path, "rb") as fh:
+        fd = os.open(path, flags)
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return None
             raw = fh.read(MAX_ENTRY + 1)
         entry = json.loads(raw) if len(raw) <= MAX_ENTRY else None
     except (OSError, ValueError, RecursionError):

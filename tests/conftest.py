@@ -99,6 +99,12 @@ INTEGRATION_FIXTURES = {
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    from tests import fuzzing
+
+    try:
+        fuzzing.register_profile()  # RUNLAYER_TF_FUZZ_EXAMPLES: the long fuzzing run
+    except ValueError as err:
+        raise pytest.UsageError(str(err)) from None
     # pytest-terraform runs in the module dir and writes tf_resources.json and
     # .terraform.lock.hcl there: give it a temp copy of tests/terraform instead.
     modules = _SANDBOX / "terraform-modules"
@@ -130,6 +136,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         )
         if needs_parts and item.get_closest_marker("integration") is None:
             item.add_marker(pytest.mark.integration)
+        if getattr(getattr(item, "obj", None), "is_hypothesis_test", False):
+            item.add_marker(pytest.mark.fuzz)  # scripts/fuzz runs these (-m fuzz)
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

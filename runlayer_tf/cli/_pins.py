@@ -22,20 +22,16 @@ from runlayer_tf.cli._options import (
 )
 from runlayer_tf.errors import UsageError
 from runlayer_tf.pins import (
-    OFFLINE_RULES,
     FileScan,
+    Pin,
     PinConfig,
     PinValue,
-    Rule,
-    all_pins,
     apply_changes,
-    check_scans,
     load_config,
-    merge_overrides,
-    pins_in,
+    plan_changes,
     scan_paths,
-    set_in_files,
 )
+from runlayer_tf.pins.checks import OFFLINE_RULES, Rule, check_scans
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -159,9 +155,7 @@ def _follow_pairs(values: Sequence[str] | None) -> dict[str, str] | None:
 
 def build_config(args: argparse.Namespace) -> PinConfig:
     """The config file's settings with the command-line flags applied over them."""
-    config = load_config(args.config)
-    return merge_overrides(
-        config,
+    return load_config(args.config).with_overrides(
         production_globs=getattr(args, "production_globs", None),
         version_names=args.version_names,
         follows=_follow_pairs(args.follows),
@@ -170,10 +164,18 @@ def build_config(args: argparse.Namespace) -> PinConfig:
     )
 
 
+def _pins_of(scans: Sequence[FileScan], *, strict: bool = False) -> list[Pin]:
+    """Every pin of ``scans``; with ``strict``, the first file's parse or read error is raised."""
+    for scan in scans:
+        if strict and scan.error is not None:
+            raise scan.error
+    return [pin for scan in scans for pin in scan.pins]
+
+
 def run_list(args: argparse.Namespace) -> int:
     config = build_config(args)
     scans = scan_paths(args.paths, config=config)
-    pins = all_pins(scans)
+    pins = _pins_of(scans)
     if args.json:
         print(json.dumps([pin.to_json() for pin in pins], indent=2))
     else:
@@ -200,9 +202,9 @@ def run_set(args: argparse.Namespace) -> int:
     if not paths:
         raise UsageError("pins set needs at least one PATH")
     config = build_config(args)
-    changes = set_in_files(
-        paths, assignments, config=config, allow_major=args.allow_major, dry_run=args.dry_run
-    )
+    changes = plan_changes(paths, assignments, config=config, allow_major=args.allow_major)
+    if not args.dry_run:
+        apply_changes(changes)
     if args.dry_run:
         sys.stdout.write("".join(change.diff() for change in changes))
     else:
@@ -225,7 +227,7 @@ def online_rules(
     from runlayer_tf.pins.online import online_rules as make_rules
     from runlayer_tf.signatures import load_keys
 
-    pins = all_pins(scans)
+    pins = _pins_of(scans)
     lookups = PinLookups(address_from(args), pins, config.follows)
     rules = make_rules(lookups)
     if config.verify_keys and config.rule_enabled("RTF006"):
@@ -248,7 +250,7 @@ def run_bump(args: argparse.Namespace) -> int:
 
     platform = platform_from(args)
     config = build_config(args)
-    pins = pins_in(args.paths, config=config)
+    pins = _pins_of(scan_paths(args.paths, config=config), strict=True)
     lookups = PinLookups(address_from(args), pins, config.follows)
     plan = plan_bump(
         pins,

@@ -7,71 +7,72 @@ The public API for scripts (see the manual's "Pins" page)::
     found = pins.find_pins(text, file="prod.tfvars")          # pure, on text or bytes
     edits = pins.plan_edits(found, {"backend_version": "v1.3.0"})
     new_text = pins.rewrite(text, edits)                     # only the pins' bytes change
-    pins.set_in_files(["envs/"], {"backend-production": "v1.3.0"})  # read, plan, atomic write
+    changes = pins.plan_changes(["envs/"], {"backend-production": "v1.3.0"})
+    pins.apply_changes(changes)                              # atomic writes
 
-Finding, rewriting and checking are pure functions over text (``_finder``,
-``_rewrite``, ``_checks``); only ``_files``, ``_changes`` and the scanning
-functions touch the disk.  The registry-backed rules and ``pins bump`` are in
-:mod:`runlayer_tf.pins.online`.
+Finding and rewriting are pure functions over text (``_finder``, ``_rewrite``);
+only ``_files``, ``_changes`` and the scanning functions touch the disk.  Two
+small sub-facades hold the rest: :mod:`runlayer_tf.pins.checks` (the rule
+table and ``pins check``'s offline rules) and :mod:`runlayer_tf.pins.online`
+(the registry-backed rules and ``pins bump``).
 """
 
 from __future__ import annotations
 
 from runlayer_tf._compat import moved_names
-from runlayer_tf.pins._changes import FileChange, apply_changes, plan_changes, set_in_files
-from runlayer_tf.pins._checks import OFFLINE_RULES, CheckContext, Rule, Violation, check_scans
-from runlayer_tf.pins._config import PinConfig, load_config, merge_overrides
+from runlayer_tf.pins._changes import FileChange, apply_changes, plan_changes
+from runlayer_tf.pins._config import PinConfig, load_config
 from runlayer_tf.pins._files import write_if_changed
 from runlayer_tf.pins._finder import find_pins
 from runlayer_tf.pins._model import Edit, Pin, PinKind
-from runlayer_tf.pins._rewrite import PinValue, apply_edits, follows_map, plan_edits, rewrite
-from runlayer_tf.pins._rules import RULES
-from runlayer_tf.pins._scan import FileScan, all_pins, pins_in, scan_paths
-from runlayer_tf.tags import ImageRef
+from runlayer_tf.pins._rewrite import PinValue, plan_edits, rewrite
+from runlayer_tf.pins._scan import FileScan, scan_paths
 
 __all__ = [
-    "OFFLINE_RULES",
-    "RULES",
-    "CheckContext",
     "Edit",
     "FileChange",
     "FileScan",
-    "ImageRef",
     "Pin",
     "PinConfig",
     "PinKind",
     "PinValue",
-    "Rule",
-    "Violation",
-    "all_pins",
     "apply_changes",
-    "apply_edits",
-    "check_scans",
     "find_pins",
-    "follows_map",
     "load_config",
-    "merge_overrides",
-    "pins_in",
     "plan_changes",
     "plan_edits",
     "rewrite",
     "scan_paths",
-    "set_in_files",
     "write_if_changed",
 ]
 
-# Names this package exported before 0.x's layout change; importable for one more
-# release, with a DeprecationWarning naming where they went.
+# Names this package exported before; importable for one more release, with a
+# DeprecationWarning naming what to use instead.
 _DEPRECATED = {
+    # before 0.x's layout change
     "RESERVED_ONLINE_RULES": ("runlayer_tf.pins._checks", "RULES (rows with online=True)"),
     "DigestLookup": ("runlayer_tf.pins._rewrite", "a callable (image, tag) -> Digest"),
     "atomic_write": ("runlayer_tf.pins._files", "write_if_changed"),
-    "find_pins_in_file": ("runlayer_tf.pins._scan", "pins_in([path])"),
+    "find_pins_in_file": ("runlayer_tf.pins._scan", "scan_paths([path])"),
     "iter_terraform_files": ("runlayer_tf.pins._files", "scan_paths"),
     "may_hold_pins": ("runlayer_tf.pins._prescan", "find_pins"),
     "parse_config": ("runlayer_tf.pins._config", "load_config"),
-    "run_checks": ("runlayer_tf.pins._checks", "check_scans"),
+    "run_checks": ("runlayer_tf.pins._checks", "runlayer_tf.pins.checks.check_scans"),
     "scan_file": ("runlayer_tf.pins._scan", "scan_paths([path])"),
+    # the public API cut to 15 names (issue 9): checking moved to pins.checks
+    "OFFLINE_RULES": ("runlayer_tf.pins.checks", "runlayer_tf.pins.checks.OFFLINE_RULES"),
+    "RULES": ("runlayer_tf.pins.checks", "runlayer_tf.pins.checks.RULES"),
+    "CheckContext": ("runlayer_tf.pins.checks", "runlayer_tf.pins.checks.CheckContext"),
+    "Rule": ("runlayer_tf.pins.checks", "runlayer_tf.pins.checks.Rule"),
+    "Violation": ("runlayer_tf.pins.checks", "runlayer_tf.pins.checks.Violation"),
+    "check_scans": ("runlayer_tf.pins.checks", "runlayer_tf.pins.checks.check_scans"),
+    "ImageRef": ("runlayer_tf.tags", "runlayer_tf.tags.ImageRef"),
+    "apply_edits": ("runlayer_tf.pins._rewrite", "rewrite (bytes in, bytes out)"),
+    "set_in_files": ("runlayer_tf.pins._changes", "plan_changes, then apply_changes"),
+    "all_pins": ("runlayer_tf.pins._scan", "[p for scan in scans for p in scan.pins]"),
+    "pins_in": ("runlayer_tf.pins._scan", "scan_paths (each FileScan has pins and error)"),
+    "merge_overrides": ("runlayer_tf.pins._config", "PinConfig.with_overrides"),
+    "follows_map": ("runlayer_tf.pins._rewrite", "PinConfig.follows_for"),
 }
 
 

@@ -19,6 +19,8 @@ from typing import Any
 import attrs
 
 from runlayer_tf.errors import ConfigError
+from runlayer_tf.pins._model import Pin
+from runlayer_tf.pins._rewrite import follows_map
 from runlayer_tf.pins._rules import RULES
 
 if sys.version_info >= (3, 11):
@@ -87,37 +89,96 @@ class PinConfig:
     def rule_enabled(self, rule_id: str) -> bool:
         return rule_id not in self.disabled_rules
 
+    def with_overrides(
+        self,
+        *,
+        production_globs: Iterable[str] | None = None,
+        version_names: Iterable[str] | None = None,
+        follows: Mapping[str, str] | None = None,
+        disabled_rules: Iterable[str] | None = None,
+        verify_keys: Iterable[str] | None = None,
+    ) -> PinConfig:
+        """This configuration with command-line values replacing (globs) or extending (the
+        rest) it; raises :class:`ConfigError` for an unknown rule id."""
+        return merge_overrides(
+            self,
+            production_globs=production_globs,
+            version_names=version_names,
+            follows=follows,
+            disabled_rules=disabled_rules,
+            verify_keys=verify_keys,
+        )
+
+    def follows_for(self, pins: Iterable[Pin]) -> dict[str, str]:
+        """Version name -> the repository it holds the tag of: :attr:`follows`, plus what
+        the templates among ``pins`` say (``.../backend-production:${var.backend_version}``
+        means ``backend_version`` follows ``backend-production``); configuration wins."""
+        return follows_map(pins, self.follows)
+
+
+# Glob tokens: "**/" spans zero or more directories, "**" anything, "*" and "?"
+# anything but "/", any other character itself.
+_DIRS, _ANY, _STAR, _ONE = "**/", "**", "*", "?"
+
 
 @functools.lru_cache(maxsize=64)
-def _glob_regex(pattern: str) -> re.Pattern[str]:
-    out = []
+def _glob_tokens(pattern: str) -> tuple[str, ...]:
+    out: list[str] = []
     i = 0
     while i < len(pattern):
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif pattern[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif pattern[i] == "?":
-            out.append("[^/]")
-            i += 1
-        else:
-            out.append(re.escape(pattern[i]))
-            i += 1
-    return re.compile("".join(out))
+        token = next(
+            (t for t in (_DIRS, _ANY, _STAR, _ONE) if pattern.startswith(t, i)), pattern[i]
+        )
+        out.append(token)
+        i += len(token)
+    return tuple(out)
+
+
+def _closure(tokens: tuple[str, ...], states: set[tuple[int, bool]]) -> set[tuple[int, bool]]:
+    """``states`` with every state reachable without consuming a character."""
+    todo = list(states)
+    while todo:
+        i, inside = todo.pop()
+        if inside or i == len(tokens):
+            continue
+        more = [(i + 1, False)] if tokens[i] in (_DIRS, _ANY, _STAR) else []
+        if tokens[i] == _DIRS:
+            more.append((i, True))  # inside "**/": consuming up to a "/"
+        for state in more:
+            if state not in states:
+                states.add(state)
+                todo.append(state)
+    return states
 
 
 def glob_matches(pattern: str, path: str) -> bool:
     """Match a POSIX relative ``path`` against a glob where ``**/`` spans directories.
 
     ``**/x`` matches ``x`` at any depth including the top; ``a/**`` matches
-    everything under ``a``; ``*`` and ``?`` never cross a ``/``.
+    everything under ``a``; ``*`` and ``?`` never cross a ``/``.  Matched by
+    simulating the pattern's automaton over ``path`` (time linear in the path
+    for a given pattern), not by a backtracking regex: a repository's config
+    could otherwise hang ``pins check`` with ``**/**/**/**/**/**/**/**/**/**/x``.
     """
-    return _glob_regex(pattern).fullmatch(path) is not None
+    tokens = _glob_tokens(pattern)
+    states = _closure(tokens, {(0, False)})
+    for char in path:
+        after: set[tuple[int, bool]] = set()
+        for i, inside in states:
+            if inside:  # within "**/": any character; a "/" may end it
+                after.add((i, True))
+                if char == "/":
+                    after.add((i + 1, False))
+            elif i < len(tokens):
+                token = tokens[i]
+                if token == _ANY or (token == _STAR and char != "/"):
+                    after.add((i, False))
+                elif (token == _ONE and char != "/") or token == char:
+                    after.add((i + 1, False))
+        if not after:
+            return False
+        states = _closure(tokens, after)
+    return (len(tokens), False) in states
 
 
 def _string_list(table: Mapping[str, Any], key: str, where: str) -> list[str]:
@@ -186,7 +247,10 @@ def find_config_file(start: Path) -> Path | None:
 
 def _pins_table(document: Mapping[str, Any], path: Path) -> Mapping[str, Any]:
     if path.name == "pyproject.toml":
-        section: Any = document.get("tool", {}).get("runlayer-tf", {})
+        tool = document.get("tool", {})
+        if not isinstance(tool, dict):
+            raise ConfigError(f"{path}: [tool] must be a table")
+        section: Any = tool.get("runlayer-tf", {})
         where = "[tool.runlayer-tf.pins]"
     else:
         section = document
@@ -217,6 +281,8 @@ def load_config(path: Path | None = None, *, start: Path | None = None) -> PinCo
         raise ConfigError(f"{path}: not UTF-8 ({err.reason} at byte {err.start})") from err
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: invalid TOML: {err}") from err
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        raise ConfigError(f"{path}: invalid TOML: nested too deeply") from None
     return parse_config(_pins_table(document, path), where=str(path), root=path.resolve().parent)
 
 

@@ -104,9 +104,10 @@ class EcrRegistry:
             if not details:
                 raise NotFoundError(f"{repository}: no image {key[1]}")
             detail = details[0]
+            # Checked before it is kept: a refused answer must not be served from memory later.
+            detail["imageDigest"] = checked_digest(detail.get("imageDigest"), f"ECR ({repository})")
             self._registry_id = self._registry_id or str(detail.get("registryId", ""))
             self._details[key] = detail
-            detail["imageDigest"] = checked_digest(detail.get("imageDigest"), f"ECR ({repository})")
             self._details[(repository, detail["imageDigest"])] = detail
         return self._details[key]
 

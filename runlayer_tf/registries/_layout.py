@@ -9,6 +9,7 @@ Blobs are checked against their digest when read.
 from __future__ import annotations
 
 import datetime
+import errno
 import json
 import os
 import stat
@@ -43,7 +44,7 @@ class OciLayoutRegistry:
         if not self.root.is_dir():
             raise NotFoundError(f"OCI layout directory {self.root} does not exist")
         layout = self.root / repository
-        if not (layout / "index.json").is_file():
+        if not os.path.lexists(layout / "index.json"):  # present but odd: _read_regular says why
             raise NotFoundError(
                 f"repository {repository} not found in {self.display_host} (no {layout / 'index.json'})"
             )
@@ -52,14 +53,18 @@ class OciLayoutRegistry:
     def _index(self, repository: str) -> list[dict[str, Any]]:
         layout = self._layout(repository)
         try:
-            marker = json.loads((layout / "oci-layout").read_text())
-            index = json.loads((layout / "index.json").read_text())
+            marker = json.loads(_read_regular(layout / "oci-layout"))
+            index = json.loads(_read_regular(layout / "index.json"))
         except FileNotFoundError:
             raise RegistryError(
                 f"{layout} is not an OCI image layout (no oci-layout file)"
             ) from None
+        except RecursionError:
+            raise RegistryError(
+                f"{layout}: unreadable OCI layout (JSON nested too deeply)"
+            ) from None
         except (OSError, ValueError) as err:
-            raise RegistryError(f"{layout}: unreadable OCI layout ({err})") from None
+            raise RegistryError(f"{layout}: unreadable OCI layout ({printable(err)})") from None
         if not isinstance(marker, dict) or "imageLayoutVersion" not in marker:
             raise RegistryError(f"{layout}/oci-layout has no imageLayoutVersion")
         manifests = index.get("manifests") if isinstance(index, dict) else None
@@ -158,3 +163,30 @@ class OciLayoutRegistry:
 
     def image_config(self, repository: str, digest: str) -> bytes | None:
         return self._verify_blob(repository, digest)
+
+
+def _read_regular(path: Path) -> bytes:
+    """``path``'s bytes, read as the blobs are: never through a symlink, never a FIFO or a
+    device (no hang, no endless read), at most :data:`MAX_BLOB` bytes (an index is a manifest).
+
+    Raises FileNotFoundError when it is absent, OSError (with the reason) otherwise.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise OSError(f"{path.name} is a symlink; layout files may not be symlinks") from None
+        raise OSError(f"{path.name}: {err.strerror}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path.name} is not a regular file")
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(MAX_BLOB + 1)
+    finally:
+        os.close(fd)
+    if len(data) > MAX_BLOB:
+        raise OSError(f"{path.name} is over {MAX_BLOB} bytes")
+    return data

@@ -123,7 +123,13 @@ class OciRegistry:
                     f"registry {self.display_host} did not answer within the "
                     f"{resolve_timeout():g}s deadline (RUNLAYER_TF_RESOLVE_TIMEOUT)"
                 )
-            resp = self._transport(method, url, headers)
+            try:
+                resp = self._transport(method, url, headers)
+            except ValueError as err:  # UnicodeError included: a header or host no codec takes
+                raise RegistryError(
+                    f"registry {self.display_host}: malformed HTTP exchange with "
+                    f"{printable(urllib.parse.urlsplit(url).netloc, 80)} ({printable(err, 120)})"
+                ) from None
             if resp.status not in _RETRY_STATUS or attempt == _ATTEMPTS - 1:
                 return resp
             wait = min(2.0, 0.2 * 2**attempt)
@@ -142,6 +148,11 @@ class OciRegistry:
         own origin, or when the registry itself was chosen insecure (plain http)."""
         parts = urllib.parse.urlsplit(realm)
         shown = printable(realm, 120)
+        if parts.scheme in ("http", "https") and not _valid_host(parts):
+            raise RegistryError(
+                f"registry {self.display_host} sent a token realm {shown} whose host or port "
+                "is not valid; refused"
+            )
         if parts.scheme == "https" and parts.hostname:
             return
         if parts.scheme == "http" and parts.hostname:
@@ -205,7 +216,11 @@ class OciRegistry:
                 )
             data = _json_object(resp.body)
             bearer = (data or {}).get("token") or (data or {}).get("access_token")
-            if not isinstance(bearer, str) or not bearer or not bearer.isprintable():
+            if (
+                not isinstance(bearer, str)
+                or not bearer
+                or not (bearer.isascii() and bearer.isprintable())  # a header value: no CR/LF
+            ):
                 raise RegistryError(
                     f"registry {self.display_host}: token service returned no token"
                 )
@@ -307,6 +322,8 @@ class OciRegistry:
         resp = self._request("HEAD", url, scope=scope, accept=MANIFEST_ACCEPT, what=what)
         if resp.status == 404:
             raise NotFoundError(f"{what} not found in registry {self.display_host}")
+        if resp.status == 200:
+            _checked_manifest("HEAD", resp, MANIFEST_ACCEPT, f"registry {self.display_host}", what)
         digest = resp.headers.get("docker-content-digest", "")
         if resp.status == 200 and digest:
             digest = checked_digest(digest, f"registry {self.display_host}")
@@ -319,19 +336,10 @@ class OciRegistry:
                 raise RegistryError(
                     f"registry {self.display_host}: manifest {what} answered HTTP {resp.status}"
                 )
+            _checked_manifest("GET", resp, MANIFEST_ACCEPT, f"registry {self.display_host}", what)
             actual = str(Digest.of_bytes(resp.body))
             claimed = resp.headers.get("docker-content-digest", "")
             digest = checked_digest(claimed, f"registry {self.display_host}") if claimed else actual
-            manifest = _json_object(resp.body)
-            media = manifest.get("mediaType") if manifest is not None else None
-            if (
-                manifest is None
-                or not isinstance(media, (str, type(None)))
-                or (media is not None and media not in MANIFEST_ACCEPT.split(", "))
-            ):
-                raise RegistryError(
-                    f"registry {self.display_host}: manifest {what} is not an image manifest or index"
-                )
             if digest != actual:
                 raise RegistryError(
                     f"registry {self.display_host}: manifest {what} hashes to {actual}, not the {digest} it claims"
@@ -401,7 +409,7 @@ class _Deadline:
 def _retry_after(value: str) -> float:
     """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date), at least 0."""
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # not "²" or "٣": str.isdigit takes those
         return float(int(value[:9]))
     try:
         when = email.utils.parsedate_to_datetime(value)
@@ -410,6 +418,49 @@ def _retry_after(value: str) -> float:
     if when.tzinfo is None:
         when = when.replace(tzinfo=datetime.timezone.utc)
     return max(0.0, (when - datetime.datetime.now(datetime.timezone.utc)).total_seconds())
+
+
+def _valid_host(parts: urllib.parse.SplitResult) -> bool:
+    """True when a URL's host can be looked up (IDNA-encodable) and its port, if any, is 1-65535."""
+    try:
+        port = parts.port
+        (parts.hostname or "").encode("idna")
+    except (ValueError, UnicodeError):
+        return False
+    return bool(parts.hostname) and (port is None or 1 <= port <= 65535)
+
+
+def _checked_manifest(method: str, resp: Response, accept: str, source: str, what: str) -> None:
+    """Refuse a manifest answer (HEAD or GET) whose media type is not one ``accept`` asked for.
+
+    ``Content-Type`` (parameters ignored) must be one of the asked types when
+    present; a GET's body must be a JSON object whose ``mediaType``, when
+    present, is one of them too and matches ``Content-Type`` (the distribution
+    spec's rule).  A registry answering ``text/html`` (a login page, a proxy's
+    error page) or a blob type is an error naming it, not a digest.
+    """
+    asked = {media.strip() for media in accept.split(",")}
+    content_type = resp.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if content_type and content_type not in asked:
+        raise RegistryError(
+            f"{source}: manifest {what} answered Content-Type "
+            f'"{printable(content_type, 80)}", not an image manifest or index type'
+        )
+    if method == "HEAD":
+        return
+    manifest = _json_object(resp.body)
+    media = manifest.get("mediaType") if manifest is not None else None
+    if (
+        manifest is None
+        or not isinstance(media, (str, type(None)))
+        or (media is not None and media not in asked)
+    ):
+        raise RegistryError(f"{source}: manifest {what} is not an image manifest or index")
+    if media is not None and content_type and media != content_type:
+        raise RegistryError(
+            f"{source}: manifest {what} answered Content-Type "
+            f'"{printable(content_type, 80)}" for a {printable(media, 80)} manifest'
+        )
 
 
 def _json_object(body: bytes) -> dict[str, Any] | None:

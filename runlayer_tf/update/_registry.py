@@ -84,14 +84,14 @@ def repository_defaults(names: Sequence[str], workdir: Path) -> dict[str, str]:
     ``.tf`` files directly in ``workdir``; files that do not parse are ignored
     here (the update itself reports Terraform's errors).
     """
-    from runlayer_tf.pins import follows_map, load_config, scan_paths
+    from runlayer_tf.pins import load_config, scan_paths
 
     try:
         config = load_config(start=workdir)
         scans = scan_paths(sorted(workdir.glob("*.tf")), config=config)
     except RunlayerError:
         return {n: r for n in names if (r := conventional_repository(n)) is not None}
-    follows = follows_map([pin for scan in scans for pin in scan.pins], config.follows)
+    follows = config.follows_for(pin for scan in scans for pin in scan.pins)
     found = {}
     for name in names:
         repository = follows.get(name) or conventional_repository(name)

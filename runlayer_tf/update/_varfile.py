@@ -5,7 +5,7 @@
 names, and at most one write.  The file is parsed by
 :func:`runlayer_tf.pins.find_pins` (with the names declared version names, so
 any top-level string literal assigned to one is a pin), the edits are applied
-by :func:`runlayer_tf.pins.apply_edits` (only the literals' bytes change) and
+by :func:`runlayer_tf.pins.rewrite` (only the literals' bytes change) and
 written by :func:`runlayer_tf.pins.write_if_changed` (atomic, so every variable
 changes together; an unchanged file keeps its bytes and mtime).
 ``.tfvars.json`` files work too.
@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from runlayer_tf.errors import ParseError, PinError
-from runlayer_tf.pins import Edit, Pin, PinConfig, apply_edits, find_pins, write_if_changed
+from runlayer_tf.pins import Edit, Pin, PinConfig, find_pins, rewrite, write_if_changed
 
 __all__ = ["read_vars", "set_vars"]
 
@@ -94,6 +94,6 @@ def set_vars(var_file: Path, values: Mapping[str, str]) -> list[str]:
         if name not in pins:
             raise PinError(f"{var_file} has no plain string assignment of {name}")
         edits.append(Edit.of(pins[name], value))
-    write_if_changed(var_file, data, apply_edits(data, edits))
+    write_if_changed(var_file, data, rewrite(data, edits))
     # A pin's value is exactly its literal's bytes, so it changed exactly when it differs.
     return [name for name, value in values.items() if pins[name].value != value]

@@ -29,6 +29,12 @@ service is created):
   ``"Target.ResponseCodeMismatch"``).  Stock moto reports every registered IP
   target ``healthy``.
 
+``ECR_DIGESTS`` makes ECR lie about digests, as a compromised or broken
+endpoint (or a proxy in front of it) could: ``ECR_DIGESTS[real] = reported``
+makes every ``ListImages`` id and ``DescribeImages`` detail of the image whose
+digest is ``real`` report ``reported`` as its ``imageDigest`` (any string, e.g.
+``sha256:${file("x")}``).  Stock moto only reports the digests it computed.
+
 The callables run in the server's threads, so a test can make the answer depend
 on what is deployed (the health server's ``deployed-version`` file).
 """
@@ -52,6 +58,7 @@ LIST_IMAGES_CALLS: list[dict[str, Any]] = []  # one entry per ListImages request
 _ECS_PATCHED = False
 ECS_ROLLOUTS: dict[tuple[str, str], Callable[[], tuple[str, str] | None]] = {}
 TARGET_HEALTH: dict[str, Callable[[], tuple[str, str, str] | None]] = {}
+ECR_DIGESTS: dict[str, str] = {}  # real digest -> the imageDigest ECR answers report
 
 ECR_DEFAULT_PAGE = 100  # ECR's page size when the caller does not set maxResults
 ECR_MAX_PAGE = 1000
@@ -79,7 +86,10 @@ def enable_ecr_list_images_paging() -> None:
             max_results = max(1, min(max_results, ECR_MAX_PAGE))
             token = self._get_param("nextToken")
             start = int(json.loads(base64.b64decode(token))["offset"]) if token else 0
-            page = ids[start : start + max_results]
+            page = [
+                {**i, "imageDigest": ECR_DIGESTS.get(i["imageDigest"], i["imageDigest"])}
+                for i in ids[start : start + max_results]
+            ]
             body: dict[str, Any] = {"imageIds": page}
             if start + max_results < len(ids):
                 body["nextToken"] = base64.b64encode(
@@ -88,7 +98,18 @@ def enable_ecr_list_images_paging() -> None:
             LIST_IMAGES_CALLS.append({"offset": start, "returned": len(page), "total": len(ids)})
             return ActionResult(body)
 
+        describe_images = ECRResponse.describe_images
+
+        def lying_describe_images(self: Any) -> Any:
+            result = describe_images(self)
+            for detail in result.result["imageDetails"]:  # copies, not moto's own images
+                real = detail.get_image_digest()
+                if real in ECR_DIGESTS:
+                    detail._image_digest = ECR_DIGESTS[real]
+            return result
+
         ECRResponse.list_images = list_images  # type: ignore[method-assign]
+        ECRResponse.describe_images = lying_describe_images  # type: ignore[method-assign]
         _PATCHED = True
 
 
@@ -170,6 +191,7 @@ class MotoServer:
         """Forget every resource (moto's own reset API) and every forced ECS/ELBv2 state."""
         ECS_ROLLOUTS.clear()
         TARGET_HEALTH.clear()
+        ECR_DIGESTS.clear()
         req = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")
         with urllib.request.urlopen(req, timeout=10) as resp:
             resp.read()

@@ -65,3 +65,25 @@ def test_a_corrupt_entry_is_a_miss(name, text):
 def test_a_good_entry_is_served():
     write("good", entry())
     assert cache.load("good", QUERY) == GOOD
+
+
+@pytest.mark.parametrize("kind", ["fifo", "symlink", "device"])
+def test_an_entry_that_is_not_a_regular_file_is_a_miss_not_a_hang(tmp_path, kind):
+    """A FIFO where an entry belongs was opened and waited on forever (a data source hung)."""
+    import threading
+
+    path = os.path.join(cache.cache_dir(), "resolve", f"odd-{kind}.json")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "symlink":  # even to a good entry: entries are only ever renamed into place
+        (tmp_path / "elsewhere.json").write_text(entry())
+        os.symlink(tmp_path / "elsewhere.json", path)
+    else:
+        os.symlink("/dev/zero", path)
+    answers = []
+    loader = threading.Thread(target=lambda: answers.append(cache.load(f"odd-{kind}", QUERY)))
+    loader.daemon = True
+    loader.start()
+    loader.join(10)  # a bound on a hang, not a speed measurement
+    assert answers == [None]

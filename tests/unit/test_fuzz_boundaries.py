@@ -7,15 +7,14 @@ line), never another exception or a traceback; rewriting never changes a byte
 outside the edited span (``test_pins_properties.py`` holds that on the corpus,
 the last test here on fuzzed files).
 
-Bounded for CI (``RUNLAYER_TF_FUZZ_EXAMPLES``, default 150 a test, about a
-minute in all); ``RUNLAYER_TF_FUZZ_EXAMPLES=20000`` is the long run on demand.
+Bounded for CI (150 examples a test, about 20 s in all); ``scripts/fuzz`` is
+the long run on demand (``RUNLAYER_TF_FUZZ_EXAMPLES``, see tests/fuzzing.py).
 """
 
 from __future__ import annotations
 
 import io
 import json
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -25,10 +24,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from runlayer_tf.errors import RunlayerError
+from tests.fuzzing import examples
 
-EXAMPLES = int(os.environ.get("RUNLAYER_TF_FUZZ_EXAMPLES", "150"))
 fuzz = settings(
-    max_examples=EXAMPLES,
+    max_examples=examples(150),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
@@ -253,7 +252,7 @@ def test_the_pins_cli_exits_0_1_or_2_with_at_most_one_stderr_line(text, action):
 @fuzz
 @given(st.lists(hcl_pieces, max_size=30).map("".join), st.data())
 def test_rewriting_changes_only_the_edited_span(text, data):
-    from runlayer_tf.pins import Edit, apply_edits, find_pins
+    from runlayer_tf.pins import Edit, find_pins, rewrite
 
     raw = text.encode()
     try:
@@ -267,7 +266,7 @@ def test_rewriting_changes_only_the_edited_span(text, data):
     if pin.image is not None:
         new = str(pin.image.evolve(tag=new, digest=None))
     edit = Edit.of(pin, new)
-    result = apply_edits(raw, [edit])
+    result = rewrite(raw, [edit])
     assert result[: edit.start] == raw[: edit.start]
     assert result[edit.start + len(new.encode()) :] == raw[edit.end :]
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import time
 
@@ -37,6 +38,36 @@ def digest_header(value):
         h.answer(
             200, MANIFEST, {"Docker-Content-Digest": value, "Content-Type": _http.OCI_MANIFEST}
         )
+
+    return behave
+
+
+def typed(head_type, get_type=None, data=MANIFEST):
+    """A HEAD answering ``head_type`` with the true digest (None: no Content-Type, no digest,
+    so the client GETs); a GET answering ``data`` as ``get_type``."""
+
+    def behave(h):
+        content_type = head_type if h.command == "HEAD" else get_type
+        headers = {"Content-Type": content_type} if content_type else {}
+        if h.command == "HEAD" and head_type:
+            headers["Docker-Content-Digest"] = "sha256:" + hashlib.sha256(data).hexdigest()
+        h.answer(200, data, headers)
+
+    return behave
+
+
+def token_service(answer):
+    """A bearer challenge whose realm (this registry's /token) answers ``answer``."""
+
+    def behave(h):
+        if h.path.startswith("/token"):
+            h.answer(200, answer)
+        elif h.headers.get("Authorization", "").startswith("Bearer "):
+            h.answer(200, b'{"tags": ["v1"]}')
+        else:
+            port = h.server.server_address[1]
+            realm = f"http://127.0.0.1:{port}/token"
+            h.answer(401, headers={"WWW-Authenticate": f'Bearer realm="{realm}",service="r"'})
 
     return behave
 
@@ -177,6 +208,45 @@ ROWS = [
         "registry 127.0.0.1:{port}: manifest app:v1 is not an image manifest or index",
     ),
     (
+        "HEAD answering text/html",
+        "plain",
+        lambda p, t, c: typed("text/html; charset=utf-8"),
+        "digest",
+        'registry 127.0.0.1:{port}: manifest app:v1 answered Content-Type "text/html", '
+        "not an image manifest or index type",
+    ),
+    (
+        "HEAD answering a blob type",
+        "plain",
+        lambda p, t, c: typed("application/vnd.oci.image.layer.v1.tar+gzip"),
+        "digest",
+        "registry 127.0.0.1:{port}: manifest app:v1 answered Content-Type "
+        '"application/vnd.oci.image.layer.v1.tar+gzip", not an image manifest or index type',
+    ),
+    (
+        "GET answering text/html",
+        "plain",
+        lambda p, t, c: typed(None, "text/html"),
+        "digest",
+        'registry 127.0.0.1:{port}: manifest app:v1 answered Content-Type "text/html", '
+        "not an image manifest or index type",
+    ),
+    (
+        "GET answering a type its body contradicts",
+        "plain",
+        lambda p, t, c: typed(None, _http.DOCKER_MANIFEST),
+        "digest",
+        "registry 127.0.0.1:{port}: manifest app:v1 answered Content-Type "
+        f'"{_http.DOCKER_MANIFEST}" for a {_http.OCI_MANIFEST} manifest',
+    ),
+    (
+        "HEAD answering an asked type with parameters",
+        "plain",
+        lambda p, t, c: typed(_http.OCI_MANIFEST.upper() + "; charset=utf-8"),
+        "digest",
+        None,  # succeeds: parameters and case do not change a media type
+    ),
+    (
         "downgrade redirect https -> http",
         "tls",
         lambda p, t, c: redirect(lambda h: f"http://{c.host}/v2/app/tags/list"),
@@ -253,6 +323,66 @@ ROWS = [
         lambda p, t, c: drip,
         "tags",
         "http://127.0.0.1:{port} did not answer within 1s (RUNLAYER_TF_HTTP_TIMEOUT)",
+    ),
+    (
+        "realm with a host no resolver takes",
+        "plain",
+        lambda p, t, c: challenge("https://a..b/token"),
+        "tags",
+        "registry 127.0.0.1:{port} sent a token realm https://a..b/token whose host or port "
+        "is not valid; refused",
+    ),
+    (
+        "realm with a port out of range",
+        "plain",
+        lambda p, t, c: challenge("https://tokens.example.com:99999/token"),
+        "tags",
+        "registry 127.0.0.1:{port} sent a token realm https://tokens.example.com:99999/token "
+        "whose host or port is not valid; refused",
+    ),
+    (
+        "realm with a port that is not a number",
+        "plain",
+        lambda p, t, c: challenge("http://tokens.example.com:abc/token"),
+        "tags",
+        "registry 127.0.0.1:{port} sent a token realm http://tokens.example.com:abc/token "
+        "whose host or port is not valid; refused",
+    ),
+    (
+        "token no header can carry",
+        "plain",
+        lambda p, t, c: token_service(json.dumps({"token": "t\u20ac"}).encode()),
+        "tags",
+        "registry 127.0.0.1:{port}: token service returned no token",
+    ),
+    (
+        "token answer that is not JSON",
+        "plain",
+        lambda p, t, c: token_service(b"<html>login</html>"),
+        "tags",
+        "registry 127.0.0.1:{port}: token service returned no token",
+    ),
+    (
+        "token answer nested too deeply",
+        "plain",
+        lambda p, t, c: token_service(b"[" * 100_000),
+        "tags",
+        "registry 127.0.0.1:{port}: token service returned no token",
+    ),
+    (
+        "Content-Length in digits that are not ASCII",
+        "plain",
+        lambda p, t, c: lambda h: h.answer(200, b'{"tags": []}', {"Content-Length": "\u00b2"}),
+        "tags",
+        "registry 127.0.0.1:{port}: malformed HTTP exchange with 127.0.0.1:{port} "
+        "(invalid literal for int() with base 10: '\u00b2')",
+    ),
+    (
+        "429 with a Retry-After in digits that are not ASCII",
+        "plain",
+        lambda p, t, c: lambda h: h.answer(429, headers={"Retry-After": "\u00b2"}),
+        "tags",
+        "registry 127.0.0.1:{port}: listing tags of app answered HTTP 429",
     ),
     (
         "429 with a Retry-After beyond the deadline",
@@ -385,3 +515,17 @@ def test_listed_tags_outside_the_tag_grammar_are_dropped(hostile):
     plain, _, _ = hostile
     plain.behaviour = body(json.dumps({"tags": ["v1", "\x1b[2Jv2", "v3\nrm", "x" * 129]}).encode())
     assert OciRegistry(RegistryAddress.parse(plain.url)).list_tags("app") == {"v1": None}
+
+
+def test_a_redirect_to_a_host_no_resolver_takes_is_one_line(hostile, monkeypatch):
+    """Without a proxy the host name reaches the resolver's IDNA codec: a registry error."""
+    plain, _, catcher = hostile
+    monkeypatch.delenv("http_proxy")
+    plain.behaviour = redirect(lambda h: "http://a..b/v2/app/tags/list")
+    with pytest.raises(RegistryError) as caught:
+        OciRegistry(RegistryAddress.parse(plain.url), credentials=CREDS).list_tags("app")
+    assert str(caught.value) == (
+        f"registry {plain.host}: malformed HTTP exchange with {plain.host} "
+        "(encoding with 'idna' codec failed (UnicodeError: label empty or too long))"
+    )
+    assert catcher.seen == []

@@ -95,3 +95,52 @@ def test_a_digest_selector_reaches_only_manifests_the_index_names(tmp_path):
     with pytest.raises(NotFoundError) as caught:
         reg.digest_of("app", OTHER_DIGEST)
     assert str(caught.value) == f"app@{OTHER_DIGEST} not found in oci-layout:{tmp_path}"
+
+
+def swap(path, how, tmp_path):
+    """Replace the layout file ``path`` by a FIFO, a symlink (to a regular copy or a device),
+    8 GiB of sparse bytes or JSON nested 200,000 levels deep."""
+    content = path.read_bytes()
+    path.unlink()
+    if how == "fifo":
+        os.mkfifo(path)
+    elif how == "symlink":
+        (tmp_path / "copy").write_bytes(content)
+        path.symlink_to(tmp_path / "copy")
+    elif how == "device":
+        path.symlink_to("/dev/zero")
+    elif how == "huge":
+        with open(path, "wb") as handle:
+            handle.truncate(8 * 1024**3)
+    else:
+        path.write_bytes(b"[" * 200_000 + b"]" * 200_000)
+
+
+LAYOUT_FILE_ROWS = [
+    ("fifo", "{name} is not a regular file"),
+    ("symlink", "{name} is a symlink; layout files may not be symlinks"),
+    ("device", "{name} is a symlink; layout files may not be symlinks"),
+    ("huge", "{name} is over 4194304 bytes"),
+    ("deep", "JSON nested too deeply"),
+]
+
+
+@pytest.mark.parametrize("name", ["oci-layout", "index.json"])
+@pytest.mark.parametrize(("how", "reason"), LAYOUT_FILE_ROWS, ids=[r[0] for r in LAYOUT_FILE_ROWS])
+def test_the_layout_files_are_read_like_blobs(tmp_path, name, how, reason):
+    """A FIFO was a hang, /dev/zero an endless read (3 GB in 9 s), deep JSON a RecursionError."""
+    repo = layout(tmp_path)
+    swap(repo / name, how, tmp_path)
+    started = time.monotonic()
+    with pytest.raises(RegistryError) as caught:
+        registry(tmp_path).list_tags("app")
+    assert str(caught.value) == f"{repo}: unreadable OCI layout ({reason.format(name=name)})"
+    assert time.monotonic() - started < 5  # a bound on a hang, not a speed measurement
+
+
+def test_a_layout_without_its_oci_layout_file_is_named(tmp_path):
+    repo = layout(tmp_path)
+    (repo / "oci-layout").unlink()
+    with pytest.raises(RegistryError) as caught:
+        registry(tmp_path).list_tags("app")
+    assert str(caught.value) == f"{repo} is not an OCI image layout (no oci-layout file)"

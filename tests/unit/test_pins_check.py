@@ -10,8 +10,9 @@ import pytest
 
 from runlayer_tf.cli import main
 from runlayer_tf.errors import ConfigError
-from runlayer_tf.pins import PinConfig, check_scans, load_config, scan_paths
+from runlayer_tf.pins import PinConfig, load_config, scan_paths
 from runlayer_tf.pins._config import glob_matches, parse_config
+from runlayer_tf.pins.checks import check_scans
 
 CORPUS = Path(__file__).resolve().parent.parent / "fixtures" / "pins"
 R = "170974506510.dkr.ecr.us-east-1.amazonaws.com"
@@ -335,3 +336,55 @@ def test_set_allow_major(corpus, capsys):
     assert main(["pins", "set", "--allow-major", "backend_version=v2.0.0", "envs/prod.tfvars"]) == 0
     assert b'backend_version  = "v2.0.0"' in (corpus / "envs/prod.tfvars").read_bytes()
     capsys.readouterr()
+
+
+def _regex_glob(pattern):
+    """The reference semantics (the regex translation glob_matches had): for short inputs."""
+    import re
+
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        else:
+            out.append({"*": "[^/]*", "?": "[^/]"}.get(pattern[i], re.escape(pattern[i])))
+            i += 1
+    return re.compile("".join(out))
+
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_glob_parts = st.lists(st.sampled_from(["**/", "**", "*", "?", "a", "b", "/", "."]), max_size=7)
+_path_parts = st.lists(st.sampled_from(["a", "b", "/", ".", "ab"]), max_size=8)
+
+
+@given(_glob_parts.map("".join), _path_parts.map("".join))
+def test_glob_matches_as_the_regex_translation_did(pattern, path):
+    assert glob_matches(pattern, path) is (_regex_glob(pattern).fullmatch(path) is not None)
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    ["**/" * 40 + "x", "**/a/" * 20 + "x", "*" * 60 + "x", "*a" * 40 + "x"],
+    ids=["40 dirs", "20 dirs-a", "60 stars", "40 star-a"],
+)
+def test_a_glob_from_a_repository_cannot_hang_pins_check(pattern):
+    """A backtracking regex took 8.5 s for 10 `**/` against a 25-directory path, and
+    grew exponentially (holding the GIL); the automaton answers at once."""
+    import subprocess
+    import sys
+
+    code = (
+        "from runlayer_tf.pins._config import glob_matches; "
+        f"print(glob_matches({pattern!r}, {'a/' * 200 + 'a' * 200!r}))"
+    )
+    # A subprocess with a timeout: a bound on a hang, not a speed measurement.
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert (proc.returncode, proc.stdout) == (0, "False\n"), proc.stderr

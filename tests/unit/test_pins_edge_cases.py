@@ -115,7 +115,7 @@ def test_unknown_rule_ids_are_configuration_errors(
 
 
 def test_rule_ids_come_from_one_table() -> None:
-    from runlayer_tf.pins import OFFLINE_RULES, RULES
+    from runlayer_tf.pins.checks import OFFLINE_RULES, RULES
     from runlayer_tf.pins.online import PinLookups, online_rules, signature_rule
     from runlayer_tf.registries import RegistryAddress
 

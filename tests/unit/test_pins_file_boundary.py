@@ -75,3 +75,35 @@ def test_deep_nesting_is_rtf000_not_a_traceback(tmp_path, capsys, name, text):
     assert main(["pins", "check", str(path)]) == 1
     out, err = capsys.readouterr()
     assert (out, err) == (f"{path}:1:1: RTF000 does not parse: nested too deeply\n", "")
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "reason"),
+    [
+        ("pyproject.toml", "tool = 1\n# runlayer-tf\n", "[tool] must be a table"),
+        (
+            ".runlayer-tf.toml",
+            "a = " + "[" * 100_000 + "]" * 100_000 + "\n",
+            "invalid TOML: nested too deeply",
+        ),
+        (
+            "pyproject.toml",
+            "# runlayer-tf\na = " + "{b = " * 50_000 + "1" + "}" * 50_000 + "\n",
+            "invalid TOML: nested too deeply",
+        ),
+    ],
+    ids=["tool-not-a-table", "deep-array", "deep-inline-table"],
+)
+def test_a_config_file_from_the_repository_is_one_line_not_a_traceback(
+    tmp_path, monkeypatch, capsys, name, text, reason
+):
+    """A repository's pyproject.toml with `tool = 1` was an AttributeError, a deeply nested
+    TOML a RecursionError."""
+    from runlayer_tf.cli import main
+
+    (tmp_path / name).write_text(text)
+    (tmp_path / "main.tf").write_text(PIN)
+    monkeypatch.chdir(tmp_path)
+    assert main(["pins", "check", "."]) == 2
+    out, err = capsys.readouterr()
+    assert (out, err) == ("", f"runlayer-tf: error: {tmp_path / name}: {reason}\n")

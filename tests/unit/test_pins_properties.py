@@ -7,7 +7,8 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from runlayer_tf.pins import Edit, PinKind, apply_edits, find_pins
+from runlayer_tf.pins import Edit, PinKind, find_pins, rewrite
+from tests.fuzzing import examples
 
 CORPUS = Path(__file__).resolve().parent.parent / "fixtures" / "pins"
 FILES = sorted(
@@ -37,7 +38,7 @@ def new_value(pin, tag, digest):
     return str(image.evolve(tag=tag, digest=digest))
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(st.data())
 def test_random_edits(data):
     path, original, pins = data.draw(st.sampled_from(WITH_PINS))
@@ -45,7 +46,7 @@ def test_random_edits(data):
         st.lists(st.sampled_from(pins), min_size=1, max_size=len(pins), unique_by=lambda p: p.start)
     )
     edits = [Edit.of(p, new_value(p, data.draw(tags), data.draw(digests))) for p in chosen]
-    result = apply_edits(original, edits)
+    result = rewrite(original, edits)
 
     # Bytes outside the edited spans are identical, in order.
     ordered = sorted(edits, key=lambda e: e.start)
@@ -70,13 +71,13 @@ def test_random_edits(data):
 
     # Applying the same values again (to the new pins) changes nothing.
     again = [Edit.of(after[index[e.start]], e.new) for e in edits]
-    assert apply_edits(result, again) == result
+    assert rewrite(result, again) == result
 
 
 ALL_FILES = [(p, p.read_bytes()) for p in sorted(CORPUS.rglob("*")) if p.is_file()]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.data())
 def test_corrupted_files_raise_only_parse_error(data):
     """Random byte damage gives pins or a one-line ParseError, never another exception."""

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from runlayer_tf.errors import PinError
-from runlayer_tf.pins import apply_edits, find_pins, plan_edits, rewrite
+from runlayer_tf.pins import find_pins, plan_edits, rewrite
 from runlayer_tf.pins._rewrite import PinValue
 from runlayer_tf.tags import Digest
 
@@ -104,7 +104,7 @@ def test_set_changes_only_the_pins_lines(name, assignments, lines):
     data = (CORPUS / name).read_bytes()
     pins = find_pins(data, file=name)
     follows = {"backend_version": "backend-production"}
-    new = apply_edits(data, plan_edits(pins, assignments, follows=follows))
+    new = rewrite(data, plan_edits(pins, assignments, follows=follows))
     assert [(n, y) for n, _, y in changed_lines(data, new)] == lines
     assert new.startswith(b"\xef\xbb\xbf") == data.startswith(b"\xef\xbb\xbf")
     # The result re-parses and holds the new values; setting again changes nothing.

@@ -112,14 +112,14 @@ class _Route:
 
 def _environment_proxy(scheme: str, netloc: str) -> str | None:
     """The proxy URL for ``scheme://netloc`` from the environment, as urllib's ProxyHandler picks
-    it (lowercase before uppercase, ``no_proxy``, CGI's ``HTTP_PROXY`` ignored), or None."""
+    it (its ``getproxies`` and ``proxy_bypass``: lowercase before uppercase, ``no_proxy``, CGI's
+    ``HTTP_PROXY`` ignored), or None."""
     if not any(name[-6:].lower() == "_proxy" for name in os.environ):
         return None  # the common case: no urllib.request (and its imports) at all
     import urllib.request
 
-    proxies = urllib.request.getproxies_environment()
-    proxy = proxies.get(scheme)
-    if not proxy or urllib.request.proxy_bypass_environment(netloc, proxies):
+    proxy = urllib.request.getproxies().get(scheme)
+    if not proxy or urllib.request.proxy_bypass(netloc):
         return None
     return proxy
 
@@ -176,10 +176,15 @@ def _tls_context() -> ssl.SSLContext:
         return context
 
 
-def _tracked_create_connection(*args: Any, **kwargs: Any) -> socket.socket:
+def _tracked_create_connection(
+    address: tuple[str, int], timeout: float, source_address: tuple[str, int] | None = None
+) -> socket.socket:
     """``socket.create_connection`` that records the socket, so the request's deadline can close
     it: the TCP connect, a proxy tunnel, the TLS handshake, headers and body included."""
-    sock = socket.create_connection(*args, **kwargs)
+    host, port = address
+    # getaddrinfo() runs a str host through the idna codec, an import, even when it is ASCII.
+    name: str | bytes = host.encode("ascii") if host.isascii() else host
+    sock = socket.create_connection((name, port), timeout, source_address)  # type: ignore[arg-type]
     sockets: list[socket.socket] | None = getattr(_local, "sockets", None)
     if sockets is not None:
         sockets.append(sock)
@@ -191,7 +196,7 @@ class _Connection(http.client.HTTPConnection):
 
     def __init__(self, route: _Route, timeout: float, tls_host: str | None) -> None:
         super().__init__(route.host, route.port, timeout=timeout)
-        self._create_connection = _tracked_create_connection  # type: ignore[assignment]
+        self._create_connection = _tracked_create_connection
         self._tls_host = tls_host  # server name for TLS, None for plain http
 
     def connect(self) -> None:

@@ -42,8 +42,8 @@ from runlayer_tf.registries._http import (
     MAX_PAGES,
     Response,
     Transport,
-    resolve_timeout,
     http_transport,
+    resolve_timeout,
     same_origin,
 )
 from runlayer_tf.tags import Digest

@@ -18,10 +18,11 @@ Standard library only: this runs before anything heavy is imported.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
+
+from runlayer_tf import _fastjson
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: the hit path imports nothing it does not use
 if TYPE_CHECKING:
@@ -115,8 +116,8 @@ def key_for(query: Mapping[str, str], cwd: str | None = None) -> str:
         # A relative layout path means something else in another directory.
         context["cwd"] = cwd if cwd is not None else os.getcwd()
     else:
-        context["aws_files"] = json.dumps(aws_files_stamp())
-    blob = json.dumps({"query": dict(query), "context": context}, sort_keys=True)
+        context["aws_files"] = _fastjson.dumps(aws_files_stamp())  # = json.dumps: lists only
+    blob = _fastjson.dumps({"query": dict(query), "context": context})  # json.dumps, sort_keys
     return sha256(blob.encode()).hexdigest()
 
 
@@ -169,7 +170,7 @@ def load(key: str, query: Mapping[str, str]) -> dict[str, str] | None:
     try:
         with open(path, "rb") as fh:
             raw = fh.read(MAX_ENTRY + 1)
-        entry = json.loads(raw) if len(raw) <= MAX_ENTRY else None
+        entry = _fastjson.loads(raw) if len(raw) <= MAX_ENTRY else None
     except (OSError, ValueError, RecursionError):
         return None
     result = valid_entry(entry)
@@ -185,6 +186,7 @@ def store(key: str, result: Mapping[str, str], *, now: float | None = None) -> N
     """Save ``result`` under ``key`` atomically; failures to write are ignored (it is a cache)."""
     if ttl() <= 0:
         return
+    import json
     import tempfile
 
     directory = os.path.join(cache_dir(), "resolve")

@@ -57,7 +57,9 @@ def loads(data: str | bytes) -> object:
             value, end = _scan(text, start)
             if not text[end:].strip(_WHITESPACE):
                 return value
-        except (ValueError, StopIteration, RecursionError):
+        except (ValueError, StopIteration, RecursionError, SystemError):
+            # SystemError: _json reports a syntax error with json.decoder's JSONDecodeError,
+            # which it takes from sys.modules; before json is imported it cannot, and says so.
             pass
     import json
 

@@ -77,7 +77,7 @@ def test_dumps_of_what_the_external_program_writes():
     assert _fastjson.dumps(result) == json.dumps(result, sort_keys=True)
     stamp = [["/x/config", 2049, 1234, 0, 1700000000000000000], ["/y", None]]
     assert _fastjson.dumps(stamp) == json.dumps(stamp)
-    assert _fastjson.dumps({1: "a", True: "b"}) == json.dumps({1: "a", True: "b"}, sort_keys=True)
+    assert _fastjson.dumps({2: "a", True: "b"}) == json.dumps({2: "a", True: "b"}, sort_keys=True)
 
 
 def test_neither_direction_imports_json():

@@ -258,7 +258,10 @@ def _read_capped(resp: Any, url: str, deadline: float) -> bytes:
         chunks.append(chunk)
 
 
-_STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
+# A reused connection the server closed while idle, or one that starts with bytes that are no
+# status line (a server that sent a body with a HEAD answer): the request goes once more, alone
+# on a new connection, as it would have without reuse.
+_STALE = (http.client.BadStatusLine, BrokenPipeError, ConnectionResetError)
 
 
 def _exchange(

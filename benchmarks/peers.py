@@ -548,7 +548,7 @@ def render(
             "range",
             "crane_pipeline",
             f"`{RANGE}` -> digest, OCI, cold",
-            "`crane ls | grep | sort -V | tail -1` + `crane digest`",
+            "`crane ls \\| grep \\| sort -V \\| tail -1` + `crane digest`",
         ),
         ("versions", "crane_ls", "`versions` (20 rows)", "`crane ls`"),
         ("versions_all", "crane_ls", f"`versions --limit 0` ({args.releases} rows)", "`crane ls`"),

@@ -100,8 +100,8 @@ def query(registry: str) -> str:
     ("form", "args", "baseline"),
     [
         (
-            "runlayer-tf external",
-            ["-c", "import sys; from runlayer_tf.cli import main; sys.exit(main(['external']))"],
+            "runlayer-tf external",  # the installed command's script (setup.cfg: scripts)
+            [str(ROOT / "bin" / "runlayer-tf"), "external"],
             ["-c", "import sys"],
         ),
         ("python -m runlayer_tf.external", ["-m", "runlayer_tf.external"], ["-m", "__hello__"]),

@@ -348,6 +348,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.releases < 60:
         parser.error("--releases: at least 60 (v1.2 needs three minors)")
+    if args.ecr_releases < 150:
+        parser.error("--ecr-releases: at least 150 (50 patches a minor; v1.2 needs three)")
     crane, crane_entry = crane_binary()
     binary = find_docker_registry()
     if binary is None:
@@ -537,13 +539,7 @@ def render(
     warm_profile: str,
     install: str,
 ) -> str:
-    revision = subprocess.run(
-        ["git", "describe", "--always", "--dirty"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
+    revision = resolve_bench.tree_revision()
     ms = resolve_bench.ms
     rows = [
         ("exact", "crane_digest", f"exact tag `{EXACT}` -> digest, OCI, cold", "`crane digest`"),

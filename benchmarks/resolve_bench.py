@@ -351,6 +351,17 @@ def tofu_workspace(scratch: Path) -> tuple[Path, str]:
 # --- report -------------------------------------------------------------------------------------
 
 
+def tree_revision() -> str:
+    """``git describe --always --dirty`` of the clone ("" outside a checkout)."""
+    return subprocess.run(
+        ["git", "describe", "--always", "--dirty"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+
+
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms"
 
@@ -705,13 +716,7 @@ def render(
     baseline, *externals = group
     base = baseline.median
     candidate = f"; candidate = {args.candidate}" if args.candidate else ""
-    revision = subprocess.run(
-        ["git", "describe", "--always", "--dirty"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
+    revision = tree_revision()
     header = "| {} | wall median | wall min-max (ms) | wall vs {} | CPU median | CPU vs {} | target (wall) | |"
     lines = [
         f"Run {datetime.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')}: "

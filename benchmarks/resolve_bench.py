@@ -125,7 +125,9 @@ def clean_env(
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("AWS_", "RUNLAYER_TF_")) and k != "PYTHONPATH"
+        # PYTHONDONTWRITEBYTECODE off: an installed package runs from .pyc files.
+        if not k.startswith(("AWS_", "RUNLAYER_TF_"))
+        and k not in ("PYTHONPATH", "PYTHONDONTWRITEBYTECODE")
     }
     env.update(
         {
@@ -349,6 +351,17 @@ def tofu_workspace(scratch: Path) -> tuple[Path, str]:
 # --- report -------------------------------------------------------------------------------------
 
 
+def tree_revision() -> str:
+    """``git describe --always --dirty`` of the clone ("" outside a checkout)."""
+    return subprocess.run(
+        ["git", "describe", "--always", "--dirty"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+
+
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms"
 
@@ -459,6 +472,86 @@ def expected_answer(endpoint: str, scratch: Path, query: str, work: Path) -> dic
     return answer
 
 
+def ecr_commands(
+    endpoint: str,
+    scratch: Path,
+    work: Path,
+    resolved: Mapping[str, str],
+    variants: Sequence[tuple[str, dict[str, str]]] = (("", {}),),
+    *,
+    runlayer_tf: str = RUNLAYER_TF,
+    python: str = PYTHON,
+) -> list[Command]:
+    """The baseline, (a) and (b) commands (also the ECR rows of ``benchmarks/peers.py``):
+    ``resolved`` is what ``v1.2`` must give (tag, version, tags)."""
+    query = json.dumps(QUERY)
+    env = clean_env(endpoint, scratch)
+    baseline = Command(
+        "baseline",
+        [
+            AWS,
+            "ecr",
+            "describe-images",
+            "--repository-name",
+            REPOSITORY,
+            "--image-ids",
+            f"imageTag={BASELINE_TAG}",
+        ],
+        env,
+        cwd=work,
+        check=expect_describe(BASELINE_TAG),
+    )
+    group: list[Command] = [baseline]
+    for mark, extra in variants:
+        cold = clean_env(endpoint, scratch, {**extra, "RUNLAYER_TF_CACHE_TTL": "0"})
+        warm = clean_env(endpoint, scratch, extra)
+        prime = Command(
+            "prime",
+            [runlayer_tf, "external"],
+            warm,
+            stdin=query,
+            cwd=work,
+            check=expect_json(resolved),
+        )
+        before, after = no_list_images_during()
+
+        def primed(prime: Command = prime, before: Callable[[], None] = before) -> None:
+            prime.run_once(record=False)  # untimed: keeps the entry inside the default TTL
+            before()
+
+        group += [
+            Command(
+                "a" + mark,
+                [runlayer_tf, "external"],
+                cold,
+                stdin=query,
+                cwd=work,
+                check=expect_json(resolved),
+            ),
+            Command(
+                "b" + mark,
+                [runlayer_tf, "external"],
+                warm,
+                stdin=query,
+                cwd=work,
+                check=expect_json(resolved),
+                before=primed,
+                after=after,
+            ),
+            Command(
+                "b_m" + mark,
+                [python, "-m", "runlayer_tf.external"],
+                warm,
+                stdin=query,
+                cwd=work,
+                check=expect_json(resolved),
+                before=primed,
+                after=after,
+            ),
+        ]
+    return group
+
+
 def bench(args: argparse.Namespace, endpoint: str, scratch: Path) -> int:
     (scratch / "aws-config").write_text("")
     (scratch / "aws-credentials").write_text("")
@@ -480,71 +573,7 @@ def bench(args: argparse.Namespace, endpoint: str, scratch: Path) -> int:
         "tags": ",".join(sorted(newest_12)),
     }
     query = json.dumps(QUERY)
-
-    env = clean_env(endpoint, scratch)
-    baseline = Command(
-        "baseline",
-        [
-            AWS,
-            "ecr",
-            "describe-images",
-            "--repository-name",
-            REPOSITORY,
-            "--image-ids",
-            f"imageTag={BASELINE_TAG}",
-        ],
-        env,
-        cwd=work,
-        check=expect_describe(BASELINE_TAG),
-    )
-    group: list[Command] = [baseline]
-    for mark, extra in variants(args):
-        cold = clean_env(endpoint, scratch, {**extra, "RUNLAYER_TF_CACHE_TTL": "0"})
-        warm = clean_env(endpoint, scratch, extra)
-        prime = Command(
-            "prime",
-            [RUNLAYER_TF, "external"],
-            warm,
-            stdin=query,
-            cwd=work,
-            check=expect_json(resolved),
-        )
-        before, after = no_list_images_during()
-
-        def primed(prime: Command = prime, before: Callable[[], None] = before) -> None:
-            prime.run_once(record=False)  # untimed: keeps the entry inside the default TTL
-            before()
-
-        group += [
-            Command(
-                "a" + mark,
-                [RUNLAYER_TF, "external"],
-                cold,
-                stdin=query,
-                cwd=work,
-                check=expect_json(resolved),
-            ),
-            Command(
-                "b" + mark,
-                [RUNLAYER_TF, "external"],
-                warm,
-                stdin=query,
-                cwd=work,
-                check=expect_json(resolved),
-                before=primed,
-                after=after,
-            ),
-            Command(
-                "b_m" + mark,
-                [PYTHON, "-m", "runlayer_tf.external"],
-                warm,
-                stdin=query,
-                cwd=work,
-                check=expect_json(resolved),
-                before=primed,
-                after=after,
-            ),
-        ]
+    group = ecr_commands(endpoint, scratch, work, resolved, variants(args))
     print("baseline / (a) / (b):", file=sys.stderr)
     interleave(paired(group), args.runs, label="aws/external")
 
@@ -687,13 +716,7 @@ def render(
     baseline, *externals = group
     base = baseline.median
     candidate = f"; candidate = {args.candidate}" if args.candidate else ""
-    revision = subprocess.run(
-        ["git", "describe", "--always", "--dirty"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
+    revision = tree_revision()
     header = "| {} | wall median | wall min-max (ms) | wall vs {} | CPU median | CPU vs {} | target (wall) | |"
     lines = [
         f"Run {datetime.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')}: "

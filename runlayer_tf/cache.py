@@ -21,14 +21,26 @@ Standard library only: this runs before anything heavy is imported.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import os
 import stat
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+
+from runlayer_tf import _fastjson
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: the hit path imports nothing it does not use
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from hashlib import sha256
+    from types import TracebackType
+else:
+    try:  # CPython's own SHA-256 (_sha2 from 3.12): no OpenSSL to load on every data source
+        from _sha256 import sha256
+    except ImportError:  # pragma: no cover - other versions and interpreters
+        try:
+            from _sha2 import sha256
+        except ImportError:
+            from hashlib import sha256
 
 DEFAULT_TTL = 60.0
 _CONTEXT_ENV = (
@@ -103,16 +115,14 @@ def key_for(query: Mapping[str, str], cwd: str | None = None) -> str:
     """A stable key for ``query`` in the current environment."""
     context = {name: os.environ.get(name, "") for name in _CONTEXT_ENV}
     access_key = os.environ.get("AWS_ACCESS_KEY_ID", "")
-    context["aws_access_key_sha256"] = (
-        hashlib.sha256(access_key.encode()).hexdigest() if access_key else ""
-    )
+    context["aws_access_key_sha256"] = sha256(access_key.encode()).hexdigest() if access_key else ""
     if query.get("registry", "").startswith("oci-layout:"):
         # A relative layout path means something else in another directory.
         context["cwd"] = cwd if cwd is not None else os.getcwd()
     else:
-        context["aws_files"] = json.dumps(aws_files_stamp())
-    blob = json.dumps({"query": dict(query), "context": context}, sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()
+        context["aws_files"] = _fastjson.dumps(aws_files_stamp())  # = json.dumps: lists only
+    blob = _fastjson.dumps({"query": dict(query), "context": context})  # json.dumps, sort_keys
+    return sha256(blob.encode()).hexdigest()
 
 
 def _is_digest_query(query: Mapping[str, str]) -> bool:
@@ -189,7 +199,7 @@ def load(key: str, query: Mapping[str, str]) -> dict[str, str] | None:
             if not stat.S_ISREG(os.fstat(fd).st_mode):
                 return None
             raw = fh.read(MAX_ENTRY + 1)
-        entry = json.loads(raw) if len(raw) <= MAX_ENTRY else None
+        entry = _fastjson.loads(raw) if len(raw) <= MAX_ENTRY else None
     except (OSError, ValueError, RecursionError):
         return None
     result = valid_entry(entry, query)
@@ -205,6 +215,7 @@ def store(key: str, result: Mapping[str, str], *, now: float | None = None) -> N
     """Save ``result`` under ``key`` atomically; failures to write are ignored (it is a cache)."""
     if ttl() <= 0:
         return
+    import json
     import tempfile
 
     directory = os.path.join(cache_dir(), "resolve")
@@ -226,8 +237,8 @@ def store(key: str, result: Mapping[str, str], *, now: float | None = None) -> N
 
 
 def _verdict_path(digest: str, fingerprint: str, reference: str) -> str:
-    blob = json.dumps([digest, fingerprint, reference])
-    name = hashlib.sha256(blob.encode()).hexdigest()
+    blob = _fastjson.dumps([digest, fingerprint, reference])  # = json.dumps: a list of strings
+    name = sha256(blob.encode()).hexdigest()
     return os.path.join(cache_dir(), "verified", f"{name}.json")
 
 
@@ -244,7 +255,7 @@ def verdict_known(digest: str, fingerprint: str, reference: str = "") -> bool:
     try:
         with open(_verdict_path(digest, fingerprint, reference), "rb") as fh:
             raw = fh.read(4097)
-        entry = json.loads(raw) if len(raw) <= 4096 else None
+        entry = _fastjson.loads(raw) if len(raw) <= 4096 else None
     except (OSError, ValueError, RecursionError):
         return False
     return (
@@ -259,6 +270,7 @@ def store_verdict(digest: str, fingerprint: str, reference: str = "") -> None:
     """Remember a positive verdict (atomically; a failure to write is ignored)."""
     if ttl() <= 0:
         return
+    import json
     import tempfile
 
     path = _verdict_path(digest, fingerprint, reference)
@@ -281,39 +293,53 @@ def store_verdict(digest: str, fingerprint: str, reference: str = "") -> None:
 LOCK_TIMEOUT = 60.0
 
 
-@contextmanager
-def single_flight(key: str) -> Iterator[None]:
+class single_flight:  # lower case: used like the function it was, ``with single_flight(key):``
     """Hold an exclusive lock on ``key`` while it is resolved; a no-op when the cache is off.
 
     Concurrent misses for one key then cost one registry look-up instead of one
     each.  The lock dies with its holder's file descriptor; after LOCK_TIMEOUT
     seconds a waiter goes ahead unlocked (the cache is only an optimisation).
+    (A class rather than a ``contextlib`` generator: contextlib is not imported on a hit.)
     """
-    if ttl() <= 0:
-        yield
-        return
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: no single flight
-        yield
-        return
-    directory = os.path.join(cache_dir(), "locks")  # beside resolve/, which holds entries only
-    try:
-        os.makedirs(directory, exist_ok=True)
-        fd = os.open(os.path.join(directory, f"{key}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError:
-        yield
-        return
-    try:
+
+    def __init__(self, key: str) -> None:
+        self._key = key
+        self._fd: int | None = None
+
+    def __enter__(self) -> None:
+        if ttl() <= 0:
+            return
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: no single flight
+            return
+        directory = os.path.join(cache_dir(), "locks")  # beside resolve/, which holds entries only
+        try:
+            os.makedirs(directory, exist_ok=True)
+            self._fd = os.open(
+                os.path.join(directory, f"{self._key}.lock"), os.O_RDWR | os.O_CREAT, 0o600
+            )
+        except OSError:
+            return
         deadline = time.monotonic() + LOCK_TIMEOUT
         while True:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    break
+                    return
                 time.sleep(0.005)
-        yield
-    finally:
-        os.close(fd)
+            except BaseException:
+                self.__exit__(None, None, None)
+                raise
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None

@@ -1,7 +1,8 @@
 """The program for Terraform's and OpenTofu's ``external`` data source.
 
-Run as ``runlayer-tf external`` or ``python -m runlayer_tf.external`` (both are
-:mod:`runlayer_tf.cli`'s ``external``; this module is the program's core).  Reads one
+Run as ``runlayer-tf external`` or ``python -m runlayer_tf.external``: both are
+:func:`main` (the command line hands ``external`` over before it builds a parser, and
+``-m`` runs it directly, so a cache hit loads neither argparse nor the command modules).  Reads one
 JSON object of strings on stdin (the data source's ``query``) and prints one
 JSON object of strings (the ``result``).  On any problem it prints nothing on
 stdout, one line on stderr and exits 1; ``RUNLAYER_TF_DEBUG=1`` adds a traceback.
@@ -29,11 +30,10 @@ queries go to a resolver process shared by the plan's data sources
 
 from __future__ import annotations
 
-import json
 import sys
 
-from runlayer_tf import cache
-from runlayer_tf.errors import UsageError
+from runlayer_tf import _fastjson, cache
+from runlayer_tf.errors import RunlayerError, UsageError, debug_enabled
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~2 ms of every data source
 if TYPE_CHECKING:
@@ -41,6 +41,8 @@ if TYPE_CHECKING:
     from typing import BinaryIO, TextIO
 
     from runlayer_tf.signatures import PublicKey
+
+PROG = "runlayer-tf external"
 
 
 def read_query(stream: TextIO | BinaryIO) -> dict[str, str]:
@@ -64,7 +66,7 @@ def read_query(stream: TextIO | BinaryIO) -> dict[str, str]:
             'empty query on stdin: expected a JSON object such as {"repository": "backend-production", "tag": "v1.2"}'
         )
     try:
-        raw = json.loads(text)
+        raw = _fastjson.loads(text)  # json.loads, without importing json on a cache hit
     except ValueError as err:
         raise UsageError(f"query on stdin is not valid JSON ({err})") from None
     except RecursionError:
@@ -73,6 +75,8 @@ def read_query(stream: TextIO | BinaryIO) -> dict[str, str]:
         raise UsageError(f"query on stdin must be a JSON object, got {type(raw).__name__}")
     for key, value in raw.items():
         if not isinstance(value, str):
+            import json
+
             raise UsageError(f"query value {key!r} must be a string, got {json.dumps(value)}")
     return raw
 
@@ -193,12 +197,39 @@ def run(stdin: TextIO | BinaryIO, stdout: TextIO) -> None:
                 cache.store(key, result, now=as_of)
     if verification:
         result = _verified(result, query, verification)
-    stdout.write(json.dumps(result, sort_keys=True) + "\n")
+    stdout.write(_fastjson.dumps(result) + "\n")  # json.dumps(result, sort_keys=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The program: refuses arguments (exit 2: a wrong ``program`` list, not a query problem),
+    answers the query on stdin, and turns every error into the one stderr line Terraform shows
+    (exit 1); ``RUNLAYER_TF_DEBUG=1`` adds a traceback."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args != ["--"]:
+        print(
+            f"{PROG}: takes no arguments (got {' '.join(args)}); it reads its query as JSON on stdin",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        run(sys.stdin.buffer, sys.stdout)
+        return 0
+    except Exception as err:  # never a traceback for Terraform users, unless asked for
+        if debug_enabled():
+            import traceback
+
+            traceback.print_exc()
+        if isinstance(err, RunlayerError):
+            print(f"{PROG}: {err}", file=sys.stderr)
+        else:
+            print(
+                f"{PROG}: internal error: {type(err).__name__}: {' '.join(str(err).split())} "
+                "(set RUNLAYER_TF_DEBUG=1 for a traceback)",
+                file=sys.stderr,
+            )
+        return 1
 
 
 if __name__ == "__main__":
-    # `python -m runlayer_tf.external`, as a data source's `program`: the command line's
-    # `external` (its argument check and its one-line errors).
-    from runlayer_tf.cli import main
-
-    raise SystemExit(main(["external", *sys.argv[1:]]))
+    # `python -m runlayer_tf.external`, as a data source's `program`.
+    raise SystemExit(main())

@@ -351,5 +351,5 @@ def hostile(_hostile_servers, monkeypatch: pytest.MonkeyPatch):  # type: ignore[
     monkeypatch.setenv("http_proxy", f"http://{catcher.host}")
     monkeypatch.setenv("no_proxy", "127.0.0.1")
     monkeypatch.setenv("SSL_CERT_FILE", str(cert))
-    monkeypatch.setattr(_http, "_OPENER", None)
+    _http.close_connections()  # no connection from an earlier test (another proxy setting)
     return plain, tls, catcher

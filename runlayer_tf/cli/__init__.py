@@ -124,10 +124,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``runlayer-tf`` command line; returns the process exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["external"] and not {"-h", "--help"} & set(argv[1:]):
-        # Every data source of every plan runs exactly this: skip argparse
-        # (its import and two parsers cost ~10 ms of a ~40 ms cache hit).  The
-        # program itself refuses arguments, in one line, as `python -m` does.
-        from runlayer_tf.cli._external import main as external_main
+        # Every data source of every plan runs exactly this: skip argparse and
+        # the command modules (their imports and two parsers cost ~10 ms of a
+        # ~40 ms cache hit).  The program itself refuses arguments, in one line,
+        # as `python -m runlayer_tf.external` (the same function) does.
+        from runlayer_tf.external import main as external_main
 
         return external_main(argv[1:])
     import argparse

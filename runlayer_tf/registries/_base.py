@@ -10,7 +10,6 @@ in :mod:`runlayer_tf.resolve` on top of these calls.
 from __future__ import annotations
 
 import datetime
-import ipaddress
 import re
 from collections.abc import Mapping
 from typing import Protocol
@@ -94,10 +93,28 @@ def is_loopback(host: str) -> bool:
         name = name.split(":", 1)[0]
     if name == "localhost" or name.endswith(".localhost"):
         return True
+    octets = name.split(".")
+    if len(octets) == 4 and all(_is_octet(o) for o in octets):
+        return octets[0] == "127"  # 127.0.0.0/8, as ipaddress says, without importing it
+    if ":" not in name:
+        return False  # a host name
+    import ipaddress
+
     try:
         return ipaddress.ip_address(name).is_loopback
     except ValueError:
         return False
+
+
+def _is_octet(text: str) -> bool:
+    """A decimal IPv4 octet as :mod:`ipaddress` accepts it (no sign, no leading zero, <= 255)."""
+    return (
+        0 < len(text) <= 3
+        and text.isascii()
+        and text.isdigit()
+        and (text == "0" or text[0] != "0")
+        and int(text) <= 255
+    )
 
 
 @attrs.frozen

@@ -3,15 +3,16 @@ and ``credsStore``."""
 
 from __future__ import annotations
 
-import base64
 import json
 import os
-import subprocess
-from pathlib import Path
 
 import attrs
 
 from runlayer_tf.errors import AuthError
+
+TYPE_CHECKING = False  # read only on an auth challenge: pathlib, subprocess, base64 load then
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 @attrs.frozen(repr=False)
@@ -24,6 +25,8 @@ class Credentials:
 
 
 def docker_config_path() -> Path:
+    from pathlib import Path
+
     base = os.environ.get("DOCKER_CONFIG")
     return (Path(base) if base else Path.home() / ".docker") / "config.json"
 
@@ -41,6 +44,8 @@ def _host_keys(host: str) -> list[str]:
 
 
 def _credential_helper(helper: str, host: str) -> Credentials | None:
+    import subprocess
+
     try:
         proc = subprocess.run(
             [f"docker-credential-{helper}", "get"],
@@ -85,6 +90,8 @@ def docker_credentials(host: str, config_path: Path | None = None) -> Credential
         if not isinstance(entry, dict):
             continue
         if entry.get("auth"):
+            import base64
+
             try:
                 user, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
             except (ValueError, UnicodeDecodeError):

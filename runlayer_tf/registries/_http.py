@@ -1,5 +1,13 @@
-"""The registry client's HTTP transport: explicit handlers (http and https only), credential-safe
-redirects, a deadline per request and a cap on every body read."""
+"""The registry client's HTTP transport: :mod:`http.client` over one persistent connection per
+origin (and thread), http and https only, credential-safe redirects, a deadline per request and a
+cap on every body read.
+
+It keeps urllib's rules where urllib had them (it was built on urllib's opener before): at most
+five redirects, a 3xx to a scheme other than http(s) is answered as it came, proxies come from
+the ``*_proxy`` variables exactly as urllib reads them (``urllib.request`` is imported only when
+such a variable is set).  What it adds: never https -> http, ``Authorization`` dropped on a change
+of origin, a wall-clock deadline per request (connect, headers and body together), 4 MiB bodies.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +18,7 @@ import os
 import socket
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -23,6 +29,10 @@ from runlayer_tf.registries._base import (
     printable,
 )
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import ssl
+
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
@@ -31,8 +41,11 @@ MANIFEST_ACCEPT = ", ".join((OCI_INDEX, OCI_MANIFEST, DOCKER_LIST, DOCKER_MANIFE
 MAX_BODY = 4 * 1024 * 1024  # every body read: manifests, tag pages, token answers
 MAX_PAGES = 1000  # tag-list pages (n=1000 tags a page: a million tags)
 MAX_REDIRECTS = 5
+MAX_REPEATS = 4  # the same redirect target at most this often (urllib's rule)
 DEFAULT_HTTP_TIMEOUT = 30.0
 DEFAULT_RESOLVE_TIMEOUT = 120.0
+_REDIRECTS = frozenset((301, 302, 303, 307, 308))
+_PUNCTUATION = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"  # string.punctuation, kept unquoted
 
 
 def _seconds_from_env(name: str, default: float) -> float:
@@ -82,86 +95,147 @@ def _origin(url: str) -> str:
     return printable(f"{parts.scheme}://{parts.netloc}", 120)
 
 
-class _CredentialSafeRedirects(urllib.request.HTTPRedirectHandler):
-    """Follow a few redirects, never to another scheme than http(s), never https -> http,
-    and never carry ``Authorization`` to another origin.
-
-    Registries redirect blob and sometimes manifest requests to storage on
-    other hosts; urllib would copy the header there (and from https to http).
-    A plain-http registry (loopback or insecure) was chosen insecure by the
-    user, so only an https start is protected from a downgrade.
-    """
-
-    max_redirections = MAX_REDIRECTS
-
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
-        old = urllib.parse.urlsplit(req.full_url)
-        target = urllib.parse.urlsplit(urllib.parse.urljoin(req.full_url, newurl))
-        if target.scheme not in ("http", "https"):
-            raise RegistryError(
-                f"{_origin(req.full_url)} redirected to a {printable(target.scheme, 20)!r} URL; refused"
-            )
-        if old.scheme == "https" and target.scheme == "http":
-            raise RegistryError(
-                f"{_origin(req.full_url)} redirected from https to plain http "
-                f"({_origin(target.geturl())}); refused"
-            )
-        new = super().redirect_request(req, fp, code, msg, headers, newurl)
-        if new is not None and not same_origin(req.full_url, new.full_url):
-            new.remove_header("Authorization")
-        return new
+# --- where a request goes: proxies ------------------------------------------------------------
 
 
-_local = threading.local()
+@attrs.frozen
+class _Route:
+    """Where to connect for a URL: the origin itself, or an HTTP proxy (a CONNECT tunnel for https)."""
+
+    scheme: str  # of the URL asked for
+    host: str  # the connection's host and port (the proxy's when there is one)
+    port: int
+    proxy_tls: bool = False  # the proxy itself is spoken to over https
+    proxy_authorization: str = ""
+    via_proxy: bool = False
 
 
-class _TrackedConnection:
-    """Records its socket so the request's deadline can close it (headers and body included)."""
+def _environment_proxy(scheme: str, netloc: str) -> str | None:
+    """The proxy URL for ``scheme://netloc`` from the environment, as urllib's ProxyHandler picks
+    it (its ``getproxies`` and ``proxy_bypass``: lowercase before uppercase, ``no_proxy``, CGI's
+    ``HTTP_PROXY`` ignored), or None."""
+    if not any(name[-6:].lower() == "_proxy" for name in os.environ):
+        return None  # the common case: no urllib.request (and its imports) at all
+    import urllib.request
 
-    sock: socket.socket | None
+    proxy = urllib.request.getproxies().get(scheme)
+    if not proxy or urllib.request.proxy_bypass(netloc):
+        return None
+    return proxy
+
+
+def _route(parts: urllib.parse.SplitResult) -> _Route:
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    host = parts.hostname or ""
+    proxy = _environment_proxy(parts.scheme, parts.netloc.rpartition("@")[2])
+    if proxy is None:
+        return _Route(parts.scheme, host, port)
+    # urllib's reading of a proxy URL: "[scheme://][user:password@]host[:port][/...]".
+    proxy_scheme, sep, rest = proxy.partition("://")
+    if not sep:
+        proxy_scheme, rest = "", proxy
+    userinfo, at, hostport = rest.split("/", 1)[0].rpartition("@")
+    user, _, password = userinfo.partition(":")
+    authorization = ""
+    if at and user and password:
+        import base64
+
+        pair = f"{urllib.parse.unquote(user)}:{urllib.parse.unquote(password)}"
+        authorization = "Basic " + base64.b64encode(pair.encode()).decode("ascii")
+    proxy_parts = urllib.parse.urlsplit("//" + urllib.parse.unquote(hostport))
+    tls = proxy_scheme == "https"
+    return _Route(
+        parts.scheme,
+        proxy_parts.hostname or "",
+        proxy_parts.port or (443 if tls else 80),
+        proxy_tls=tls,
+        proxy_authorization=authorization,
+        via_proxy=True,
+    )
+
+
+# --- connections ------------------------------------------------------------------------------
+
+_local = threading.local()  # .sockets: the sockets of the request in progress; .pool: connections
+_tls_lock = threading.Lock()
+_tls_contexts: dict[tuple[str, str], ssl.SSLContext] = {}
+
+
+def _tls_context() -> ssl.SSLContext:
+    """One verifying context per process (and CA setting): loading the CA store is the costly part
+    of a first https connection.  ``ssl`` is imported here, for https only."""
+    key = (os.environ.get("SSL_CERT_FILE", ""), os.environ.get("SSL_CERT_DIR", ""))
+    with _tls_lock:
+        context = _tls_contexts.get(key)
+        if context is None:
+            import ssl
+
+            context = ssl.create_default_context()
+            context.set_alpn_protocols(["http/1.1"])
+            _tls_contexts[key] = context
+        return context
+
+
+def _tracked_create_connection(
+    address: tuple[str, int], timeout: float, source_address: tuple[str, int] | None = None
+) -> socket.socket:
+    """``socket.create_connection`` that records the socket, so the request's deadline can close
+    it: the TCP connect, a proxy tunnel, the TLS handshake, headers and body included."""
+    host, port = address
+    # getaddrinfo() runs a str host through the idna codec, an import, even when it is ASCII.
+    name: str | bytes = host.encode("ascii") if host.isascii() else host
+    sock = socket.create_connection((name, port), timeout, source_address)  # type: ignore[arg-type]
+    sockets: list[socket.socket] | None = getattr(_local, "sockets", None)
+    if sockets is not None:
+        sockets.append(sock)
+    return sock
+
+
+class _Connection(http.client.HTTPConnection):
+    """Plain TCP, or TLS with the process's context (through a tunnel when ``tunnel`` is set)."""
+
+    def __init__(self, route: _Route, timeout: float, tls_host: str | None) -> None:
+        super().__init__(route.host, route.port, timeout=timeout)
+        self._create_connection = _tracked_create_connection
+        self._tls_host = tls_host  # server name for TLS, None for plain http
 
     def connect(self) -> None:
-        super().connect()  # type: ignore[misc]
-        sockets: list[socket.socket] | None = getattr(_local, "sockets", None)
-        if sockets is not None and self.sock is not None:
-            sockets.append(self.sock)
+        super().connect()  # TCP, then CONNECT when a tunnel is set
+        if self._tls_host is not None:
+            self.sock = _tls_context().wrap_socket(self.sock, server_hostname=self._tls_host)
 
 
-class _HTTPConnection(_TrackedConnection, http.client.HTTPConnection):
-    pass
+def _new_connection(route: _Route, target: urllib.parse.SplitResult, timeout: float) -> _Connection:
+    if not route.via_proxy:
+        return _Connection(route, timeout, target.hostname if route.scheme == "https" else None)
+    if route.scheme == "https":
+        # CONNECT through the proxy, then TLS with the registry's name (urllib's way).
+        conn = _Connection(route, timeout, target.hostname or "")
+        tunnel_headers = (
+            {"Proxy-Authorization": route.proxy_authorization} if route.proxy_authorization else {}
+        )
+        conn.set_tunnel(
+            target.hostname or "", target.port or 443, headers=tunnel_headers
+        )  # the registry's host and port
+        return conn
+    return _Connection(route, timeout, route.host if route.proxy_tls else None)
 
 
-class _HTTPSConnection(_TrackedConnection, http.client.HTTPSConnection):
-    pass
+def _pool() -> dict[_Route, _Connection]:
+    pool: dict[_Route, _Connection] | None = getattr(_local, "pool", None)
+    if pool is None:
+        pool = _local.pool = {}
+    return pool
 
 
-class _HTTPHandler(urllib.request.HTTPHandler):
-    def http_open(self, req):  # type: ignore[no-untyped-def]
-        return self.do_open(_HTTPConnection, req)
+def close_connections() -> None:
+    """Close this thread's idle connections (the next request opens new ones)."""
+    for conn in _pool().values():
+        conn.close()
+    _pool().clear()
 
 
-class _HTTPSHandler(urllib.request.HTTPSHandler):
-    def https_open(self, req):  # type: ignore[no-untyped-def]
-        return self.do_open(_HTTPSConnection, req, context=self._context)  # type: ignore[attr-defined]
-
-
-def build_opener() -> urllib.request.OpenerDirector:
-    """An opener that can open http and https only (no file:, ftp:, data: handlers)."""
-    opener = urllib.request.OpenerDirector()
-    for handler in (
-        urllib.request.ProxyHandler(),
-        _HTTPHandler(),
-        _HTTPSHandler(),
-        _CredentialSafeRedirects(),
-        urllib.request.HTTPDefaultErrorHandler(),
-        urllib.request.HTTPErrorProcessor(),
-        urllib.request.UnknownHandler(),  # refuses every other scheme
-    ):
-        opener.add_handler(handler)
-    return opener
-
-
-_OPENER: urllib.request.OpenerDirector | None = None
+# --- one request ------------------------------------------------------------------------------
 
 
 def _read_capped(resp: Any, url: str, deadline: float) -> bytes:
@@ -184,23 +258,113 @@ def _read_capped(resp: Any, url: str, deadline: float) -> bytes:
         chunks.append(chunk)
 
 
-def urllib_transport(method: str, url: str, headers: Mapping[str, str]) -> Response:
-    """The default transport: urllib over http(s) only, no shell, no proxies beyond the
-    environment's; each request bounded by :func:`http_timeout` and :data:`MAX_BODY`."""
-    global _OPENER
+# A reused connection the server closed while idle, or one that starts with bytes that are no
+# status line (a server that sent a body with a HEAD answer): the request goes once more, alone
+# on a new connection, as it would have without reuse.
+_STALE = (http.client.BadStatusLine, BrokenPipeError, ConnectionResetError)
+
+
+def _exchange(
+    method: str,
+    url: str,
+    headers: Mapping[str, str],
+    *,
+    shown_url: str,
+    timeout: float,
+    deadline: float,
+    sockets: list[socket.socket],
+) -> Response:
+    """One request and its whole answer, over this thread's connection for the route (reused
+    when the previous answer left it open; a stale one is replaced once)."""
+    parts = urllib.parse.urlsplit(url)
+    route = _route(parts)
+    netloc = parts.netloc.rpartition("@")[2]
+    if route.via_proxy and route.scheme == "http":
+        target = url.partition("#")[0]  # an absolute URL, for the proxy
+    else:
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    send = {"Host": netloc, **headers}
+    if route.via_proxy and route.scheme == "http" and route.proxy_authorization:
+        send["Proxy-Authorization"] = route.proxy_authorization
+    pool = _pool()
+    for attempt in (1, 2):
+        conn = pool.pop(route, None)
+        reused = conn is not None and conn.sock is not None
+        if conn is None or conn.sock is None:
+            conn = _new_connection(route, parts, timeout)
+        else:
+            conn.sock.settimeout(timeout)
+            sockets.append(conn.sock)
+        try:
+            try:
+                conn.request(method, target, headers=send)
+                resp = conn.getresponse()
+            except _STALE:
+                conn.close()
+                if reused and attempt == 1 and time.monotonic() < deadline:
+                    continue  # the server closed an idle connection: once more, on a new one
+                raise
+            body = _read_capped(resp, shown_url, deadline)
+            resp.close()  # read to its end (a HEAD's answer is never marked so by read1)
+        except BaseException:
+            conn.close()
+            raise
+        answer = Response(resp.status, {k.lower(): v for k, v in resp.headers.items()}, body)
+        if resp.will_close:
+            conn.close()
+        else:
+            pool[route] = conn
+        return answer
+    raise AssertionError("unreachable")
+
+
+def _redirect_target(url: str, resp: Response) -> str | None:
+    """Where a 3xx answer sends the request (urllib's reading of it), or None to answer with it."""
+    location = resp.headers.get("location", resp.headers.get("uri"))
+    if location is None:
+        return None
+    parts = urllib.parse.urlsplit(location)
+    if parts.scheme not in ("http", "https", "ftp", ""):
+        return None  # urllib answers such a redirect with the 3xx itself
+    if not parts.path and parts.netloc:
+        parts = parts._replace(path="/")
+    quoted = urllib.parse.quote(
+        urllib.parse.urlunsplit(parts), encoding="iso-8859-1", safe=_PUNCTUATION
+    )
+    target = urllib.parse.urljoin(url, quoted)
+    scheme = urllib.parse.urlsplit(target).scheme
+    if scheme not in ("http", "https"):
+        raise RegistryError(
+            f"{_origin(url)} redirected to a {printable(scheme, 20)!r} URL; refused"
+        )
+    if url.startswith("https:") and scheme == "http":
+        raise RegistryError(
+            f"{_origin(url)} redirected from https to plain http ({_origin(target)}); refused"
+        )
+    return target.replace(" ", "%20")
+
+
+def http_transport(method: str, url: str, headers: Mapping[str, str]) -> Response:
+    """The default transport: http(s) only, no shell, no proxies beyond the environment's; each
+    request (with its redirects) bounded by :func:`http_timeout`, each body by :data:`MAX_BODY`.
+
+    Redirects: at most :data:`MAX_REDIRECTS` (the same URL at most :data:`MAX_REPEATS` times),
+    never from https to http, never to another scheme; ``Authorization`` is dropped when the
+    origin changes.  A redirect that is not followed is the answer.
+    """
     scheme = urllib.parse.urlsplit(url).scheme
     if scheme not in ("http", "https"):
         raise RegistryError(
             f"refusing to open a {printable(scheme, 20)!r} URL: only http and https"
         )
-    if _OPENER is None:
-        _OPENER = build_opener()
     timeout = http_timeout()
     deadline = time.monotonic() + timeout
     sockets: list[socket.socket] = []
     _local.sockets = sockets
+    expired = threading.Event()
 
     def expire() -> None:
+        expired.set()
         for sock in sockets:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
@@ -208,24 +372,43 @@ def urllib_transport(method: str, url: str, headers: Mapping[str, str]) -> Respo
     timer = threading.Timer(timeout, expire)
     timer.daemon = True
     timer.start()
-    request = urllib.request.Request(url, method=method, headers=dict(headers))
+    current, current_headers = url, dict(headers)
+    visited: dict[str, int] = {}
     try:
         try:
-            with _OPENER.open(request, timeout=timeout) as resp:
-                body = _read_capped(resp, url, deadline)
-                return Response(resp.status, {k.lower(): v for k, v in resp.headers.items()}, body)
-        except urllib.error.HTTPError as err:
-            body = _read_capped(err, url, deadline)
-            return Response(err.code, {k.lower(): v for k, v in err.headers.items()}, body)
-    except (urllib.error.URLError, OSError, http.client.HTTPException) as err:
-        if time.monotonic() >= deadline or isinstance(err, TimeoutError):
+            while True:
+                resp = _exchange(
+                    method,
+                    current,
+                    current_headers,
+                    shown_url=url,
+                    timeout=timeout,
+                    deadline=deadline,
+                    sockets=sockets,
+                )
+                if resp.status not in _REDIRECTS:
+                    return resp
+                target = _redirect_target(current, resp)
+                if target is None:
+                    return resp
+                if visited.get(target, 0) >= MAX_REPEATS or len(visited) >= MAX_REDIRECTS:
+                    return resp
+                visited[target] = visited.get(target, 0) + 1
+                if not same_origin(current, target):
+                    current_headers = {
+                        k: v for k, v in current_headers.items() if k.lower() != "authorization"
+                    }
+                current = target
+        except (OSError, ValueError, http.client.HTTPException) as err:
+            if time.monotonic() >= deadline or isinstance(err, TimeoutError) or expired.is_set():
+                raise RegistryError(
+                    f"{_origin(url)} did not answer within {timeout:g}s (RUNLAYER_TF_HTTP_TIMEOUT)"
+                ) from None
             raise RegistryError(
-                f"{_origin(url)} did not answer within {timeout:g}s (RUNLAYER_TF_HTTP_TIMEOUT)"
+                f"cannot reach {printable(urllib.parse.urlsplit(url).netloc)}: {printable(err)}"
             ) from None
-        reason = getattr(err, "reason", err)
-        raise RegistryError(
-            f"cannot reach {printable(urllib.parse.urlsplit(url).netloc)}: {printable(reason)}"
-        ) from None
     finally:
         timer.cancel()
         _local.sockets = None
+        if expired.is_set():
+            close_connections()  # the watchdog may have shut a pooled connection's socket

@@ -18,17 +18,13 @@ For a multi-platform image the digest is the index's: what one deploys.
 
 from __future__ import annotations
 
-import base64
 import datetime
-import email.utils
 import json
 import math
 import re
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
@@ -46,9 +42,9 @@ from runlayer_tf.registries._http import (
     MAX_PAGES,
     Response,
     Transport,
+    http_transport,
     resolve_timeout,
     same_origin,
-    urllib_transport,
 )
 from runlayer_tf.tags import Digest
 
@@ -72,7 +68,7 @@ class OciRegistry:
     def __init__(
         self,
         address: RegistryAddress,
-        transport: Transport = urllib_transport,
+        transport: Transport = http_transport,
         credentials: Credentials | None = None,
     ) -> None:
         self.address = address
@@ -180,8 +176,7 @@ class OciRegistry:
                     f"registry {self.display_host} requires credentials: "
                     f"run 'docker login {self.display_host}' or add it to {docker_config_path()}"
                 )
-            token = base64.b64encode(f"{creds.username}:{creds.password}".encode()).decode()
-            return f"Basic {token}"
+            return _basic(creds)
         if scheme == "bearer":
             realm = params.get("realm")
             if not realm:
@@ -200,10 +195,7 @@ class OciRegistry:
             url = realm + ("&" if "?" in realm else "?") + urllib.parse.urlencode(query)
             headers = {"Accept": "application/json"}
             if creds is not None:
-                headers["Authorization"] = (
-                    "Basic "
-                    + base64.b64encode(f"{creds.username}:{creds.password}".encode()).decode()
-                )
+                headers["Authorization"] = _basic(creds)
             resp = self._exchange("GET", url, headers)
             if resp.status in (401, 403):
                 raise AuthError(
@@ -406,11 +398,19 @@ class _Deadline:
         self._registry._deadline = None
 
 
+def _basic(creds: Credentials) -> str:
+    import base64
+
+    return "Basic " + base64.b64encode(f"{creds.username}:{creds.password}".encode()).decode()
+
+
 def _retry_after(value: str) -> float:
     """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date), at least 0."""
     value = value.strip()
     if value.isascii() and value.isdigit():  # not "²" or "٣": str.isdigit takes those
         return float(int(value[:9]))
+    import email.utils  # loaded only for an HTTP-date Retry-After
+
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):

@@ -154,7 +154,7 @@ def test_killed_alone_during_apply_resume_refuses_then_waits_for_the_orphan(worl
     stderr = lines.text()
     assert resume.returncode == 0, (stdout, stderr)
     assert not _running(orphan)
-    assert stdout.startswith("update succeeded: update backend_version=v1.3.0 succeeded"), stdout
+    assert stdout.startswith("update backend_version=v1.3.0 succeeded\n"), stdout
     assert "nothing was applied" not in stdout
     assert f"{name} apply (pid {orphan}) exited after" in stderr
     assert (
@@ -266,7 +266,14 @@ def test_ctrl_c_during_apply_is_forwarded_once_and_waited_for(world: World) -> N
     [child] = _children(world, "apply")
     os.kill(proc.pid, signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=120)
-    assert (proc.returncode, stdout) == (130, ""), stderr
+    assert proc.returncode == 130, stderr
+    interrupted = json.loads(stdout)  # --json: the interruption as JSON, the summary on stderr
+    assert (interrupted["outcome"], interrupted["signal"], interrupted["step"]) == (
+        "interrupted",
+        "SIGINT",
+        "apply",
+    )
+    assert "interrupted (SIGINT) during apply" in stderr
     # Terraform stopped gracefully (its provisioner was cancelled) before runlayer-tf exited.
     assert not _running(int(child["pid"]))
     assert "Gracefully shutting down" in Path(child["log"]).read_text()

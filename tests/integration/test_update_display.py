@@ -186,8 +186,11 @@ def test_sigterm_during_plan_exits_143_with_the_summary(world: World) -> None:
         what="the plan waiting",
     )
     os.kill(term.proc.pid, signal.SIGTERM)  # runlayer-tf alone, as a service manager would
-    code = term.finish()
+    # Forwarded to Terraform (in a session of its own) as SIGINT, which it acknowledges; it
+    # stops once its held data source returns, and runlayer-tf waits for it before it exits.
+    term.wait_for(lambda t: "Interrupt received" in t.text(), what="Terraform told to stop")
     hold.unlink()
+    code = term.finish()
     _gone(world)
     expected = summary(world, "SIGTERM", "plan", "nothing was applied")
     rows = term.rows()

@@ -713,7 +713,7 @@ def test_resume_re_asserts_the_journalled_target(world: World, edit: str) -> Non
     gate = world.fault("hold-apply")
     proc = world.start()
     _wait_for(world.workdir / "faults" / "holding-apply", proc)
-    _kill(proc)
+    _kill(proc, world)
     gate.unlink()
     assert world.var_file.read_text() == NEW_VARS
     if edit == "previous":

@@ -14,11 +14,8 @@ registry API on the ECR host.
 
 from __future__ import annotations
 
-import os
-import stat
-
 from runlayer_tf.errors import NotFoundError, RegistryError, UsageError
-from runlayer_tf.registries._base import Registry, checked_digest, printable
+from runlayer_tf.registries._base import Registry, checked_digest
 from runlayer_tf.registries._http import OCI_MANIFEST
 from runlayer_tf.tags import Digest
 
@@ -119,30 +116,12 @@ def _oci_blob(registry: object, repository: str, digest: str, limit: int) -> byt
 
 def _layout_blob(registry: object, repository: str, digest: str, limit: int) -> bytes:
     """Read a layout blob as the layout backend does: no symlinks, regular files, capped."""
-    from runlayer_tf.registries._layout import OciLayoutRegistry
+    from runlayer_tf.registries._layout import OciLayoutRegistry, read_blob_file
 
     assert isinstance(registry, OciLayoutRegistry)
     algorithm, _, hexdigest = digest.partition(":")
     blob = registry._layout(repository) / "blobs" / algorithm / hexdigest
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-    try:
-        fd = os.open(blob, flags)
-    except FileNotFoundError:
-        raise NotFoundError(
-            f"blob {digest} of {repository} not found in {registry.display_host}"
-        ) from None
-    except OSError as err:
-        raise RegistryError(
-            f"{blob}: not a readable regular file ({printable(err.strerror)}); "
-            "layout blobs may not be symlinks"
-        ) from None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise RegistryError(f"{blob} is not a regular file: the layout is corrupt")
-        with os.fdopen(fd, "rb", closefd=False) as handle:
-            data = handle.read(limit + 1)
-    finally:
-        os.close(fd)
+    data = read_blob_file(blob, limit, f"blob {digest} of {repository}", registry.display_host)
     return _checked_blob(data, digest, limit, str(blob))
 
 

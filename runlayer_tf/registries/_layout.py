@@ -9,14 +9,13 @@ Blobs are checked against their digest when read.
 from __future__ import annotations
 
 import datetime
-import errno
 import json
 import os
-import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from runlayer_tf._files import NotRegularFile, SymlinkRefused, read_regular
 from runlayer_tf.errors import NotFoundError, RegistryError
 from runlayer_tf.registries._base import RegistryAddress, checked_digest, printable
 from runlayer_tf.registries._platform import manifest_object
@@ -115,23 +114,7 @@ class OciLayoutRegistry:
         algorithm, _, hexdigest = checked_digest(digest, self.display_host).partition(":")
         blob = self._layout(repository) / "blobs" / algorithm / hexdigest
         limit = self._sizes.get((repository, digest), MAX_BLOB)
-        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-        try:
-            fd = os.open(blob, flags)
-        except FileNotFoundError:
-            raise NotFoundError(f"{repository}@{digest} not found in {self.display_host}") from None
-        except OSError as err:
-            raise RegistryError(
-                f"{blob}: not a readable regular file ({printable(err.strerror)}); "
-                "layout blobs may not be symlinks"
-            ) from None
-        try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise RegistryError(f"{blob} is not a regular file: the layout is corrupt")
-            with os.fdopen(fd, "rb", closefd=False) as handle:
-                data = handle.read(limit + 1)
-        finally:
-            os.close(fd)
+        data = read_blob_file(blob, limit, f"{repository}@{digest}", self.display_host)
         # Read at most the descriptor's size (+1 to see a longer file): a longer
         # blob cannot be the one the index names.
         if len(data) > limit or str(Digest.of_bytes(data)) != digest:
@@ -165,28 +148,38 @@ class OciLayoutRegistry:
         return self._verify_blob(repository, digest)
 
 
+def read_blob_file(blob: Path, limit: int, what: str, registry: str) -> bytes:
+    """At most ``limit + 1`` bytes of a layout's blob file (:func:`read_regular`'s rules);
+    NotFoundError naming ``what`` when it is absent, RegistryError when it cannot be used."""
+    try:
+        return read_regular(blob, limit)
+    except FileNotFoundError:
+        raise NotFoundError(f"{what} not found in {registry}") from None
+    except NotRegularFile:
+        raise RegistryError(f"{blob} is not a regular file: the layout is corrupt") from None
+    except OSError as err:
+        raise RegistryError(
+            f"{blob}: not a readable regular file ({printable(err.strerror)}); "
+            "layout blobs may not be symlinks"
+        ) from None
+
+
 def _read_regular(path: Path) -> bytes:
     """``path``'s bytes, read as the blobs are: never through a symlink, never a FIFO or a
     device (no hang, no endless read), at most :data:`MAX_BLOB` bytes (an index is a manifest).
 
     Raises FileNotFoundError when it is absent, OSError (with the reason) otherwise.
     """
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
-        fd = os.open(path, flags)
+        data = read_regular(path, MAX_BLOB)
     except FileNotFoundError:
         raise
+    except SymlinkRefused:
+        raise OSError(f"{path.name} is a symlink; layout files may not be symlinks") from None
+    except NotRegularFile:
+        raise OSError(f"{path.name} is not a regular file") from None
     except OSError as err:
-        if err.errno == errno.ELOOP:
-            raise OSError(f"{path.name} is a symlink; layout files may not be symlinks") from None
         raise OSError(f"{path.name}: {err.strerror}") from None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(f"{path.name} is not a regular file")
-        with os.fdopen(fd, "rb", closefd=False) as handle:
-            data = handle.read(MAX_BLOB + 1)
-    finally:
-        os.close(fd)
     if len(data) > MAX_BLOB:
         raise OSError(f"{path.name} is over {MAX_BLOB} bytes")
     return data

@@ -108,20 +108,15 @@ def load_keys(value: str, *, what: str = "verify key") -> tuple[PublicKey, ...]:
     path = os.path.expanduser(value.strip())
     if not path:
         raise UsageError(f"{what}: empty (give a PEM public key or its path)")
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
+    from runlayer_tf._files import NotRegularFile, read_regular
+
     try:
-        fd = os.open(path, flags)
+        # A path the user gave: a symlink to the key is followed, a FIFO never blocks.
+        data = read_regular(path, MAX_KEY_FILE, follow_symlinks=True)
+    except NotRegularFile:
+        raise UsageError(f"{what} {path}: not a regular file") from None
     except OSError as err:
         raise UsageError(f"{what} {path}: cannot read ({err.strerror})") from None
-    try:
-        import stat
-
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise UsageError(f"{what} {path}: not a regular file")
-        with os.fdopen(fd, "rb", closefd=False) as handle:
-            data = handle.read(MAX_KEY_FILE + 1)
-    finally:
-        os.close(fd)
     if len(data) > MAX_KEY_FILE:
         raise UsageError(f"{what} {path}: over {MAX_KEY_FILE} bytes, not a PEM public key")
     try:

@@ -240,7 +240,10 @@ def close_connections() -> None:
 
 def _read_capped(resp: Any, url: str, deadline: float) -> bytes:
     length = resp.headers.get("Content-Length")
-    if length and length.isdigit() and int(length[:12]) > MAX_BODY:
+    if length and not (length.isascii() and length.isdigit()):
+        # int() takes "²" and other Unicode digits: a malformed header, not a size.
+        raise RegistryError(f"{_origin(url)} sent a malformed Content-Length ({printable(length)})")
+    if length and int(length[:12]) > MAX_BODY:
         raise RegistryError(f"{_origin(url)} sent a body over {MAX_BODY} bytes; refused")
     chunks: list[bytes] = []
     size = 0
@@ -404,8 +407,9 @@ def http_transport(method: str, url: str, headers: Mapping[str, str]) -> Respons
                 raise RegistryError(
                     f"{_origin(url)} did not answer within {timeout:g}s (RUNLAYER_TF_HTTP_TIMEOUT)"
                 ) from None
+            # The host that could not be reached: after a redirect, the redirect's.
             raise RegistryError(
-                f"cannot reach {printable(urllib.parse.urlsplit(url).netloc)}: {printable(err)}"
+                f"cannot reach {printable(urllib.parse.urlsplit(current).netloc)}: {printable(err)}"
             ) from None
     finally:
         timer.cancel()

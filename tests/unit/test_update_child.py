@@ -39,6 +39,19 @@ from runlayer_tf.update._terraform import run_command
 from tests.unit.test_update_runbook import VARS_NEW, World, steps
 
 
+@pytest.fixture(autouse=True)
+def _sigint_handled():
+    """Python's own SIGINT handler, whatever the test process inherited.
+
+    A process started in the background by a shell without job control inherits SIGINT
+    ignored, and Python then leaves it ignored; runlayer-tf then rightly forwards nothing.
+    These tests are about a SIGINT that is handled, so they install the handler themselves.
+    """
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def _python(code: str) -> list[str]:
     return [sys.executable, "-c", code]
 

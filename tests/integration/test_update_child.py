@@ -84,6 +84,15 @@ class _Lines:
         return "\n".join(self.lines)
 
 
+def _finish(proc: subprocess.Popen[str]) -> str:
+    """Its stdout once it exits. Not communicate(): that would read stderr too, racing the
+    :class:`_Lines` thread for its lines (a line read by one is lost to the other)."""
+    assert proc.stdout is not None
+    stdout = proc.stdout.read()
+    proc.wait(timeout=120)
+    return stdout
+
+
 def _no_stale_lock(world: World) -> None:
     """No lock file left, and a plan (which takes the lock) runs: no changes, the state holds v1.3.0."""
     assert not (world.workdir / ".terraform.tfstate.lock.info").exists()
@@ -150,7 +159,7 @@ def test_killed_alone_during_apply_resume_refuses_then_waits_for_the_orphan(worl
 
     resume, lines = _resume_waiting(world, orphan, "apply")
     gate.unlink()
-    stdout, _ = resume.communicate(timeout=120)
+    stdout = _finish(resume)
     stderr = lines.text()
     assert resume.returncode == 0, (stdout, stderr)
     assert not _running(orphan)
@@ -190,7 +199,7 @@ def test_killed_alone_during_plan_resume_waits_and_plans_again(world: World) -> 
     assert _running(orphan)
     resume, lines = _resume_waiting(world, orphan, "plan")
     gate.unlink()
-    stdout, _ = resume.communicate(timeout=120)
+    stdout = _finish(resume)
     assert resume.returncode == 0, (stdout, lines.text())
     assert_invariants(world, None)
     assert [line.split()[:2] for line in stdout.splitlines()[4:7]] == [

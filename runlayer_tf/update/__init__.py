@@ -41,32 +41,9 @@ __all__ = [
     "set_vars",
 ]
 
-# The building blocks, public in runlayer_tf.update.parts since the step tables (issue 11).
-_PARTS = (
-    "DEFAULT_SNAPSHOT_TEMPLATE",
-    "ServiceState",
-    "SignatureCheck",
-    "Terraform",
-    "check_cluster_available",
-    "conventional_repository",
-    "default_health_urls",
-    "ensure_snapshot",
-    "find_binary",
-    "force_new_deployment",
-    "interrupted_run",
-    "interrupted_summary",
-    "managing_tool",
-    "read_journal",
-    "redact",
-    "repository_defaults",
-    "restore_command",
-    "scale_bounce",
-    "snapshot_id",
-    "tool_of",
-    "urllib_get",
-    "wait_healthy",
-    "wait_stable",
-)
+# The building blocks, public in runlayer_tf.update.parts since the step tables (issue 11):
+# importable from here for one more release (the list is parts.__all__, not a copy of it).
+from runlayer_tf.update import parts as _parts
 
 # Names this package exported before the layout change: importable for one more release.
 _DEPRECATED: dict[str, tuple[str, str]] = {
@@ -167,7 +144,8 @@ _DEPRECATED: dict[str, tuple[str, str]] = {
 }
 
 _DEPRECATED.update(
-    (name, ("runlayer_tf.update.parts", f"runlayer_tf.update.parts.{name}")) for name in _PARTS
+    (name, ("runlayer_tf.update.parts", f"runlayer_tf.update.parts.{name}"))
+    for name in _parts.__all__
 )
 
 __getattr__ = moved_names(__name__, _DEPRECATED)

@@ -27,20 +27,12 @@ import stat
 import time
 
 from runlayer_tf import _fastjson
+from runlayer_tf._hashing import sha256  # no OpenSSL to load on every data source
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: the hit path imports nothing it does not use
 if TYPE_CHECKING:
     from collections.abc import Mapping
-    from hashlib import sha256
     from types import TracebackType
-else:
-    try:  # CPython's own SHA-256 (_sha2 from 3.12): no OpenSSL to load on every data source
-        from _sha256 import sha256
-    except ImportError:  # pragma: no cover - other versions and interpreters
-        try:
-            from _sha2 import sha256
-        except ImportError:
-            from hashlib import sha256
 
 DEFAULT_TTL = 60.0
 _CONTEXT_ENV = (

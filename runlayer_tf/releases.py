@@ -6,8 +6,7 @@ import datetime
 from collections.abc import Callable, Mapping
 from typing import TypeVar
 
-import attrs
-
+from runlayer_tf import _values
 from runlayer_tf.errors import NoMatchError, NotFoundError
 from runlayer_tf.registries import PlatformImage, Registry
 from runlayer_tf.resolve import rfc3339, tags_on
@@ -16,7 +15,7 @@ from runlayer_tf.tags import Platform, Tag, TagKind, releases_newest_first
 __all__ = ["Release", "list_versions"]
 
 
-@attrs.frozen
+@_values.frozen
 class Release:
     version: str
     tag: str
@@ -237,9 +236,9 @@ def list_versions(
         if platform is not None:
             image = images[digest]
             row = (
-                attrs.evolve(row, digest="", missing_platform=str(platform))
+                _values.evolve(row, digest="", missing_platform=str(platform))
                 if image is None
-                else attrs.evolve(
+                else _values.evolve(
                     row,
                     digest=image.digest,
                     platform=str(image.platform),

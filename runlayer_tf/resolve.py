@@ -12,8 +12,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Mapping
 
-import attrs
-
+from runlayer_tf import _values
 from runlayer_tf.errors import NoMatchError, NotFoundError, UsageError
 from runlayer_tf.registries import (
     Registry,
@@ -55,7 +54,7 @@ def rfc3339(moment: datetime.datetime | None) -> str:
     return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-@attrs.frozen
+@_values.frozen
 class Query:
     """What to resolve: the external data source's query, validated.
 
@@ -107,7 +106,7 @@ class Query:
         return cls(repository, selector, address, flags["allow_prerelease"], platform)
 
 
-@attrs.frozen
+@_values.frozen
 class Resolution:
     """The answer: the digest a selector means today, and what is known about that image.
 
@@ -152,6 +151,12 @@ class Resolution:
         }
 
 
+def _stamp_text(stamp: object) -> str:
+    """A timestamp tag's text from its moment (``YYYYmmdd-HHMMSS``, the year in four digits)."""
+    s: datetime.datetime = stamp  # type: ignore[assignment]
+    return f"{s.year:04d}{s.month:02d}{s.day:02d}-{s.hour:02d}{s.minute:02d}{s.second:02d}"
+
+
 def tags_on(
     registry: Registry,
     repository: str,
@@ -180,8 +185,24 @@ def tags_on(
         on.add(chosen.text)
     if all(d is not None for d in listing.values()):
         return tuple(sorted(on))
-    if classified is None:
-        classified = {t: Tag.classify(t) for t in listing}
+    # Classifying a big listing is the costly part of an exact answer (900 tags: ~10 ms), and
+    # once the image's version is known only some tags can be checked below: those whose text
+    # starts with "v<version>" (its release, build and prerelease tags), ``latest``, and later
+    # the timestamp tags of its builds.  Classifying just those gives the same answer.
+    partial = False
+    table: Mapping[str, Tag]
+    if classified is not None:
+        table = classified
+    else:
+        mine = {t: Tag.classify(t) for t in on if t in listing}
+        shown = {str(i.version) for i in mine.values() if i.version is not None}
+        if shown:
+            partial = True
+            prefixes = tuple(f"v{v}" for v in shown)
+            table = {t: Tag.classify(t) for t in listing if t == "latest" or t.startswith(prefixes)}
+            table.update(mine)
+        else:
+            table = {t: Tag.classify(t) for t in listing}
     looked: set[str] = set(on)
 
     def check(tag: str) -> bool:
@@ -198,21 +219,13 @@ def tags_on(
         return shares
 
     def versions() -> set[object]:
-        return {
-            classified[t].version
-            for t in on
-            if t in classified and classified[t].version is not None
-        }
+        return {table[t].version for t in on if t in table and table[t].version is not None}
 
     def stamps() -> set[object]:
-        return {
-            classified[t].timestamp
-            for t in on
-            if t in classified and classified[t].timestamp is not None
-        }
+        return {table[t].timestamp for t in on if t in table and table[t].timestamp is not None}
 
     if not versions():
-        for tag, info in classified.items():
+        for tag, info in table.items():
             if info.kind is TagKind.BUILD and info.timestamp in stamps():
                 check(tag)
     if not versions():
@@ -222,7 +235,7 @@ def tags_on(
             if check(release.text):
                 break
     found = versions()
-    for tag, info in classified.items():
+    for tag, info in table.items():
         if info.version in found and info.kind in (
             TagKind.RELEASE,
             TagKind.BUILD,
@@ -230,7 +243,10 @@ def tags_on(
         ):
             check(tag)
     found_stamps = stamps()
-    for tag, info in classified.items():
+    if partial and found_stamps:
+        texts = {_stamp_text(stamp) for stamp in found_stamps}
+        table = {**table, **{t: Tag.classify(t) for t in texts if t in listing}}
+    for tag, info in table.items():
         if info.kind in (TagKind.TIMESTAMP, TagKind.LATEST) and (
             info.kind is TagKind.LATEST or info.timestamp in found_stamps
         ):

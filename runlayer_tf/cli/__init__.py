@@ -75,11 +75,39 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+def _terminal_columns() -> int:
+    """``shutil.get_terminal_size().columns`` without importing shutil (and, through it, bz2,
+    lzma and fnmatch): argparse asks for the width whenever an argument is added."""
+    import os
+
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
+def _parser(**kwargs: object) -> argparse.ArgumentParser:
+    """An ArgumentParser (and subparsers of its class) whose help is as wide as the terminal."""
+    import argparse
+
+    class Parser(argparse.ArgumentParser):
+        def _get_formatter(self) -> argparse.HelpFormatter:
+            return self.formatter_class(prog=self.prog, width=_terminal_columns() - 2)  # type: ignore[call-arg]
+
+    return Parser(**kwargs)  # type: ignore[arg-type]
+
+
 def _top_parser() -> argparse.ArgumentParser:
     import argparse
 
     listing = "\n".join(f"  {name:<14} {summary}" for name, (_, summary) in COMMANDS.items())
-    parser = argparse.ArgumentParser(
+    parser = _parser(
         prog=PROG,
         description="Resolve, pin and safely roll out container image versions with Terraform/OpenTofu.",
         epilog=f"commands:\n{listing}\n\nRun '{PROG} COMMAND --help' for a command's options.",
@@ -131,9 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from runlayer_tf.external import main as external_main
 
         return external_main(argv[1:])
-    import argparse
     import importlib
-    from typing import cast
 
     top = _top_parser()
     if not argv:
@@ -144,8 +170,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse: --help/--version exit 0, usage errors exit 2
         return int(exc.code or 0)
     module_name, summary = COMMANDS[ns.command]
-    module = cast("_CommandModule", importlib.import_module(module_name))
-    sub = argparse.ArgumentParser(prog=f"{PROG} {ns.command}", description=summary)
+    module: _CommandModule = importlib.import_module(module_name)
+    sub = _parser(prog=f"{PROG} {ns.command}", description=summary)
     # raw_arguments: what followed the command word (update's --resume hint repeats them).
     sub.set_defaults(command=ns.command, raw_arguments=tuple(ns.arguments))
     module.configure_parser(sub)

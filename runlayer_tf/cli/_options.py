@@ -58,10 +58,12 @@ def add_verify_options(parser: argparse.ArgumentParser) -> None:
 
 def verify_keys_from(args: argparse.Namespace) -> tuple[PublicKey, ...]:
     """Every key of every ``--verify-key`` (a PEM file may hold several); () when none."""
-    from runlayer_tf.signatures import load_keys
-
     if args.verify_reference and not args.verify_key:
         raise UsageError("--verify-reference needs --verify-key")
+    if not args.verify_key:
+        return ()  # no signatures package (hashlib with OpenSSL, binascii) on an unsigned resolve
+    from runlayer_tf.signatures import load_keys
+
     keys: list[PublicKey] = []
     for path in args.verify_key:
         keys.extend(load_keys(path, what="--verify-key"))

@@ -125,7 +125,7 @@ def new_text(pin: Pin, value: PinValue, *, digest_for: DigestLookup | None = Non
     if image is None:
         raise PinError(f"{where}: {pin.path} is a template; set the variable it depends on")
     if value.tag is None:
-        return str(attrs.evolve(image, tag=None, digest=value.digest))
+        return str(image.evolve(tag=None, digest=value.digest))
     digest = value.digest
     if digest is None and image.digest is not None:
         if digest_for is None:
@@ -134,7 +134,7 @@ def new_text(pin: Pin, value: PinValue, *, digest_for: DigestLookup | None = Non
             )
         digest = str(digest_for(image.name, value.tag))
         Digest.parse(digest)
-    return str(attrs.evolve(image, tag=value.tag, digest=digest))
+    return str(image.evolve(tag=value.tag, digest=digest))
 
 
 def plan_edits(

@@ -14,8 +14,7 @@ import re
 from collections.abc import Mapping
 from typing import Protocol
 
-import attrs
-
+from runlayer_tf import _values
 from runlayer_tf.errors import RegistryError, TagError, UsageError
 from runlayer_tf.tags import Digest
 
@@ -117,7 +116,7 @@ def _is_octet(text: str) -> bool:
     )
 
 
-@attrs.frozen
+@_values.frozen
 class RegistryAddress:
     """Where a repository lives: ``kind`` is ``ecr``, ``oci`` or ``oci-layout``.
 

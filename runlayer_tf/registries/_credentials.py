@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 import os
 
-import attrs
-
+from runlayer_tf import _values
 from runlayer_tf.errors import AuthError
 
 TYPE_CHECKING = False  # read only on an auth challenge: pathlib, subprocess, base64 load then
@@ -15,7 +14,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 
-@attrs.frozen(repr=False)
+@_values.frozen(repr=False)
 class Credentials:
     username: str
     password: str

@@ -10,8 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import attrs
-
+from runlayer_tf import _values
 from runlayer_tf.errors import NoMatchError, RegistryError
 from runlayer_tf.registries._base import Registry, checked_digest, printable
 from runlayer_tf.tags import Platform, choose_platform
@@ -34,7 +33,7 @@ INDEX_TYPES = (OCI_INDEX, DOCKER_LIST)
 MANIFEST_TYPES = (OCI_MANIFEST, DOCKER_MANIFEST)
 
 
-@attrs.frozen
+@_values.frozen
 class PlatformImage:
     """The image one platform runs.
 

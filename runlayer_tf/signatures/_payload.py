@@ -20,8 +20,7 @@ import binascii
 import json
 from typing import Any
 
-import attrs
-
+from runlayer_tf import _values
 from runlayer_tf.errors import RegistryError, TagError
 from runlayer_tf.tags import Digest
 
@@ -50,7 +49,7 @@ class PayloadError(ValueError):
     """A payload or signature manifest that is not what cosign writes (the reason, one line)."""
 
 
-@attrs.frozen
+@_values.frozen
 class Payload:
     """What a simple-signing payload says: the digest it signs and the reference it names."""
 
@@ -58,7 +57,7 @@ class Payload:
     docker_reference: str
 
 
-@attrs.frozen
+@_values.frozen
 class SignatureLayer:
     """One layer of a signature manifest: the payload's descriptor and the decoded signature."""
 

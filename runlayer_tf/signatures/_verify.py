@@ -25,8 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import attrs
-
+from runlayer_tf import _values
 from runlayer_tf.errors import NotFoundError, SignatureError, UsageError
 from runlayer_tf.registries import Registry, fetch_blob, fetch_manifest
 from runlayer_tf.signatures._keys import PublicKey, signature_tag
@@ -40,7 +39,7 @@ from runlayer_tf.signatures._payload import (
 __all__ = ["Verdict", "check_signatures", "loaded_key", "verify_image"]
 
 
-@attrs.frozen
+@_values.frozen
 class Verdict:
     """A positive verdict: ``digest`` carries a valid signature by the key ``signed_by``.
 

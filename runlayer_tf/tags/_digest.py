@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import re
 
-import attrs
-
+from runlayer_tf import _values
 from runlayer_tf.errors import TagError
 from runlayer_tf.tags._grammar import _DIGEST, _DIGEST_ALGORITHM
 
 
-@attrs.frozen
+@_values.frozen
 class Digest:
     """A content digest ``sha256:<64 lowercase hex>``."""
 
@@ -40,9 +39,9 @@ class Digest:
     @staticmethod
     def of_bytes(data: bytes) -> Digest:
         """The sha256 digest of ``data``."""
-        import hashlib  # only the registry backends hash; keep the plan-time import cheap
+        from runlayer_tf._hashing import sha256  # not hashlib: no OpenSSL to load
 
-        return Digest("sha256", hashlib.sha256(data).hexdigest())
+        return Digest("sha256", sha256(data).hexdigest())
 
     def __str__(self) -> str:
         return f"{self.algorithm}:{self.hex}"

@@ -12,8 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-import attrs
-
+from runlayer_tf import _values
 from runlayer_tf.errors import NoMatchError, UsageError
 
 __all__ = ["Platform", "choose_platform"]
@@ -39,7 +38,7 @@ _DEFAULT_VARIANT = {"arm64": "v8"}
 _EXAMPLE = "such as linux/amd64 or linux/arm64/v8"
 
 
-@attrs.frozen
+@_values.frozen
 class Platform:
     """One platform of an image: ``linux/amd64``, ``linux/arm64/v8``, ``linux/arm/v7``."""
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import attrs
-
+from runlayer_tf import _values
 from runlayer_tf.errors import TagError
 
 
@@ -20,7 +19,7 @@ def _is_registry(component: str) -> bool:
     )
 
 
-@attrs.frozen
+@_values.frozen
 class ImageRef:
     """An image reference as written in a file or on the command line.
 
@@ -59,7 +58,7 @@ class ImageRef:
 
     def evolve(self, **changes: Any) -> ImageRef:
         """A copy with ``changes`` applied (``ref.evolve(tag="v1.3.0", digest=None)``)."""
-        return attrs.evolve(self, **changes)
+        return _values.evolve(self, **changes)
 
     def __str__(self) -> str:
         text = self.name

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-import attrs
 import semver
 
+from runlayer_tf import _values
 from runlayer_tf.errors import TagError
 from runlayer_tf.tags._digest import Digest
 from runlayer_tf.tags._grammar import (
@@ -21,7 +21,7 @@ from runlayer_tf.tags._grammar import (
 from runlayer_tf.tags._tag import Tag, _version, _version_problem
 
 
-@attrs.frozen
+@_values.frozen
 class Constraint:
     """One clause of a Terraform-style version constraint, e.g. ``>= 1.3`` or ``~> 1.2.0``.
 
@@ -91,7 +91,7 @@ def _candidate(tag: Tag, allow_prerelease: bool) -> bool:
     return tag.is_release or (allow_prerelease and tag.kind is TagKind.PRERELEASE)
 
 
-@attrs.frozen
+@_values.frozen
 class Selector:
     """What a user asks for: a tag, a (partial) version, a constraint or a digest.
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime
 import re
 
-import attrs
 import semver
 
+from runlayer_tf import _values
 from runlayer_tf.errors import TagError
 from runlayer_tf.tags._grammar import (
     _BUILD,
@@ -65,7 +65,7 @@ def _version_problem(text: str) -> str:
     return "not a semantic version vMAJOR.MINOR.PATCH[-PRERELEASE]"
 
 
-@attrs.frozen
+@_values.frozen
 class Tag:
     """One registry tag and what it means (see the module docstring for the forms)."""
 

@@ -391,6 +391,6 @@ def test_a_cache_hit_imports_only_the_standard_library(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert (
-        proc.stdout == "['runlayer_tf', 'runlayer_tf._fastjson', 'runlayer_tf._version', "
-        "'runlayer_tf.cache', 'runlayer_tf.errors', 'runlayer_tf.external']\n"
+        proc.stdout == "['runlayer_tf', 'runlayer_tf._fastjson', 'runlayer_tf._hashing', "
+        "'runlayer_tf._version', 'runlayer_tf.cache', 'runlayer_tf.errors', 'runlayer_tf.external']\n"
     )

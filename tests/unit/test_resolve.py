@@ -273,3 +273,46 @@ def test_query_parses_registry_address():
         }
     )
     assert q.address == RegistryAddress("oci", host="127.0.0.1:5000", scheme="http")
+
+
+# --- tags_on classifies only the tags it can check (issue 12): the same answer as classifying all
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from runlayer_tf.resolve import tags_on  # noqa: E402
+from runlayer_tf.tags import Tag  # noqa: E402
+
+_STAMPS = ["20241213-152430", "20241015-093000", "09990101-000000", "20240229-120000"]
+_TAG_TEXTS = st.one_of(
+    st.sampled_from(["latest", "debug", "v1.2", "v1.2.30", "v1.2.3-rc.1", "v01.2.3", *_STAMPS]),
+    st.builds(lambda a, b, c: f"v{a}.{b}.{c}", *[st.integers(0, 3)] * 3),
+    st.builds(
+        lambda a, c, stamp, commit: f"v1.{a}.{c}-{stamp}-{commit}",
+        st.integers(0, 3),
+        st.integers(0, 3),
+        st.sampled_from(_STAMPS),
+        st.sampled_from(["a1b2c3d4", "0123456", "ABCDEF12"]),
+    ),
+    st.builds(
+        lambda a, pre: f"v1.{a}.0-{pre}", st.integers(0, 3), st.sampled_from(["rc.1", "beta"])
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(_TAG_TEXTS, st.sampled_from(sorted(D.values())[:4]), min_size=1, max_size=25),
+    st.data(),
+)
+def test_tags_on_answers_the_same_from_the_tags_it_classifies(tags, data):
+    chosen_text = data.draw(st.sampled_from(sorted(tags)))
+    chosen = Tag.classify(chosen_text)
+    listing: dict[str, str | None] = dict.fromkeys(tags)
+    full = {t: Tag.classify(t) for t in listing}
+    registry = FakeRegistry({"r": tags}, listing_digests=False)
+    digest = tags[chosen_text]
+    expected = tags_on(registry, "r", digest, chosen, listing, classified=full)
+    assert tags_on(registry, "r", digest, chosen, listing) == expected
+    assert chosen_text in expected
+    assert set(expected) <= {t for t, d in tags.items() if d == digest}

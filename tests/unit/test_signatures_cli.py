@@ -263,8 +263,8 @@ def test_a_warm_verified_answer_imports_only_the_standard_library(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == (
-        "['runlayer_tf', 'runlayer_tf._fastjson', 'runlayer_tf._files', 'runlayer_tf._version', "
-        "'runlayer_tf.cache', 'runlayer_tf.errors', 'runlayer_tf.external', "
+        "['runlayer_tf', 'runlayer_tf._fastjson', 'runlayer_tf._files', 'runlayer_tf._hashing', "
+        "'runlayer_tf._version', 'runlayer_tf.cache', 'runlayer_tf.errors', 'runlayer_tf.external', "
         "'runlayer_tf.signatures', 'runlayer_tf.signatures._keys']\n"
     )
 

@@ -1,4 +1,4 @@
-"""The registry client's HTTP transport: :mod:`http.client` over one persistent connection per
+"""The registry client's HTTP transport: HTTP/1.1 (``_wire``) over one persistent connection per
 origin (and thread), http and https only, credential-safe redirects, a deadline per request and a
 cap on every body read.
 
@@ -12,7 +12,6 @@ of origin, a wall-clock deadline per request (connect, headers and body together
 from __future__ import annotations
 
 import contextlib
-import http.client
 import math
 import os
 import socket
@@ -20,11 +19,11 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Protocol
 
-import attrs
-
+from runlayer_tf import _values
 from runlayer_tf.errors import RegistryError, UsageError
+from runlayer_tf.registries import _wire
 from runlayer_tf.registries._base import (
     printable,
 )
@@ -71,7 +70,7 @@ def resolve_timeout() -> float:
     return _seconds_from_env("RUNLAYER_TF_RESOLVE_TIMEOUT", DEFAULT_RESOLVE_TIMEOUT)
 
 
-@attrs.frozen
+@_values.frozen
 class Response:
     status: int
     headers: Mapping[str, str]
@@ -98,7 +97,7 @@ def _origin(url: str) -> str:
 # --- where a request goes: proxies ------------------------------------------------------------
 
 
-@attrs.frozen
+@_values.frozen
 class _Route:
     """Where to connect for a URL: the origin itself, or an HTTP proxy (a CONNECT tunnel for https)."""
 
@@ -191,38 +190,36 @@ def _tracked_create_connection(
     return sock
 
 
-class _Connection(http.client.HTTPConnection):
-    """Plain TCP, or TLS with the process's context (through a tunnel when ``tunnel`` is set)."""
-
-    def __init__(self, route: _Route, timeout: float, tls_host: str | None) -> None:
-        super().__init__(route.host, route.port, timeout=timeout)
-        self._create_connection = _tracked_create_connection
-        self._tls_host = tls_host  # server name for TLS, None for plain http
-
-    def connect(self) -> None:
-        super().connect()  # TCP, then CONNECT when a tunnel is set
-        if self._tls_host is not None:
-            self.sock = _tls_context().wrap_socket(self.sock, server_hostname=self._tls_host)
-
-
-def _new_connection(route: _Route, target: urllib.parse.SplitResult, timeout: float) -> _Connection:
-    if not route.via_proxy:
-        return _Connection(route, timeout, target.hostname if route.scheme == "https" else None)
-    if route.scheme == "https":
-        # CONNECT through the proxy, then TLS with the registry's name (urllib's way).
-        conn = _Connection(route, timeout, target.hostname or "")
-        tunnel_headers = (
-            {"Proxy-Authorization": route.proxy_authorization} if route.proxy_authorization else {}
-        )
-        conn.set_tunnel(
-            target.hostname or "", target.port or 443, headers=tunnel_headers
-        )  # the registry's host and port
-        return conn
-    return _Connection(route, timeout, route.host if route.proxy_tls else None)
+def _connect(route: _Route, target: urllib.parse.SplitResult, timeout: float) -> _wire.Connection:
+    """A new connection for ``route``: TCP, then a CONNECT tunnel through a proxy for an https
+    URL (urllib's way: the tunnel is asked in plain text), then TLS where the URL or the proxy
+    is https, with the registry's (or the proxy's) name."""
+    sock = _tracked_create_connection((route.host, route.port), timeout)
+    try:
+        conn = _wire.Connection(sock)
+        tls_host: str | None = None
+        if route.scheme == "https":
+            tls_host = target.hostname or ""
+            if route.via_proxy:
+                tunnel_headers = (
+                    {"Proxy-Authorization": route.proxy_authorization}
+                    if route.proxy_authorization
+                    else {}
+                )
+                _wire.tunnel(conn, target.hostname or "", target.port or 443, tunnel_headers)
+        elif route.proxy_tls:
+            tls_host = route.host
+        if tls_host is None:
+            return conn
+        conn.detach_reader()
+        return _wire.Connection(_tls_context().wrap_socket(sock, server_hostname=tls_host))
+    except BaseException:
+        sock.close()
+        raise
 
 
-def _pool() -> dict[_Route, _Connection]:
-    pool: dict[_Route, _Connection] | None = getattr(_local, "pool", None)
+def _pool() -> dict[_Route, _wire.Connection]:
+    pool: dict[_Route, _wire.Connection] | None = getattr(_local, "pool", None)
     if pool is None:
         pool = _local.pool = {}
     return pool
@@ -235,36 +232,66 @@ def close_connections() -> None:
     _pool().clear()
 
 
+# --- deadlines --------------------------------------------------------------------------------
+
+
+class _Watchdog:
+    """One daemon thread for the whole process that shuts the sockets of every request still
+    running at its deadline, so a server that trickles bytes cannot hold a read past it.
+
+    It replaced a ``threading.Timer`` per request: starting a thread cost about 0.2 ms, which
+    was the biggest part of our CPU per request in ``versions`` (hundreds of requests).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Condition(threading.Lock())
+        self._watched: dict[int, tuple[float, list[socket.socket], threading.Event]] = {}
+        self._thread: threading.Thread | None = None
+        self._wake_at: float | None = None  # when the thread wakes next (None: when told)
+
+    def watch(self, deadline: float, sockets: list[socket.socket]) -> threading.Event:
+        """Shut ``sockets`` (the list as it is then) at ``deadline``; the event tells it did."""
+        expired = threading.Event()
+        with self._lock:
+            self._watched[id(sockets)] = (deadline, sockets, expired)
+            if self._thread is None or not self._thread.is_alive():  # also after a fork
+                self._thread = threading.Thread(
+                    target=self._run, name="runlayer-tf-http-deadlines", daemon=True
+                )
+                self._thread.start()
+            elif self._wake_at is None or deadline < self._wake_at:
+                self._lock.notify()  # (a thread switch per request otherwise)
+        return expired
+
+    def forget(self, sockets: list[socket.socket]) -> None:
+        with self._lock:
+            self._watched.pop(id(sockets), None)
+
+    def _run(self) -> None:
+        with self._lock:
+            while True:
+                now = time.monotonic()
+                due = [key for key, (deadline, _, _) in self._watched.items() if deadline <= now]
+                for key in due:
+                    _, sockets, expired = self._watched.pop(key)
+                    expired.set()
+                    for sock in sockets:
+                        with contextlib.suppress(OSError):
+                            sock.shutdown(socket.SHUT_RDWR)
+                self._wake_at = min((d for d, _, _ in self._watched.values()), default=None)
+                self._lock.wait(None if self._wake_at is None else max(self._wake_at - now, 0.001))
+
+
+_WATCHDOG = _Watchdog()
+
+
 # --- one request ------------------------------------------------------------------------------
-
-
-def _read_capped(resp: Any, url: str, deadline: float) -> bytes:
-    length = resp.headers.get("Content-Length")
-    if length and not (length.isascii() and length.isdigit()):
-        # int() takes "²" and other Unicode digits: a malformed header, not a size.
-        raise RegistryError(f"{_origin(url)} sent a malformed Content-Length ({printable(length)})")
-    if length and int(length[:12]) > MAX_BODY:
-        raise RegistryError(f"{_origin(url)} sent a body over {MAX_BODY} bytes; refused")
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        chunk = resp.read1(65536) if hasattr(resp, "read1") else resp.read(65536)
-        if not chunk:
-            if time.monotonic() >= deadline:
-                raise TimeoutError("deadline")
-            return b"".join(chunks)
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise RegistryError(f"{_origin(url)} sent a body over {MAX_BODY} bytes; refused")
-        if time.monotonic() > deadline:
-            raise TimeoutError("deadline")
-        chunks.append(chunk)
 
 
 # A reused connection the server closed while idle, or one that starts with bytes that are no
 # status line (a server that sent a body with a HEAD answer): the request goes once more, alone
 # on a new connection, as it would have without reuse.
-_STALE = (http.client.BadStatusLine, BrokenPipeError, ConnectionResetError)
+_STALE = (_wire.NotAnAnswer, BrokenPipeError, ConnectionResetError)
 
 
 def _exchange(
@@ -286,38 +313,43 @@ def _exchange(
         target = url.partition("#")[0]  # an absolute URL, for the proxy
     else:
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    send = {"Host": netloc, **headers}
+    send = {"Host": netloc, "Accept-Encoding": "identity", **headers}
     if route.via_proxy and route.scheme == "http" and route.proxy_authorization:
         send["Proxy-Authorization"] = route.proxy_authorization
     pool = _pool()
     for attempt in (1, 2):
         conn = pool.pop(route, None)
-        reused = conn is not None and conn.sock is not None
-        if conn is None or conn.sock is None:
-            conn = _new_connection(route, parts, timeout)
+        reused = conn is not None
+        if conn is None:
+            conn = _connect(route, parts, timeout)
         else:
             conn.sock.settimeout(timeout)
             sockets.append(conn.sock)
         try:
             try:
-                conn.request(method, target, headers=send)
-                resp = conn.getresponse()
+                conn.send(method, target, send)
+                got = conn.answer(method, MAX_BODY)
             except _STALE:
                 conn.close()
                 if reused and attempt == 1 and time.monotonic() < deadline:
                     continue  # the server closed an idle connection: once more, on a new one
                 raise
-            body = _read_capped(resp, shown_url, deadline)
-            resp.close()  # read to its end (a HEAD's answer is never marked so by read1)
+            except _wire.BodyTooBig:
+                raise RegistryError(
+                    f"{_origin(shown_url)} sent a body over {MAX_BODY} bytes; refused"
+                ) from None
+            except _wire.MalformedLength as err:
+                raise RegistryError(f"{_origin(shown_url)} sent {err}") from None
+            if time.monotonic() >= deadline:
+                raise TimeoutError("deadline")  # the watchdog may have cut the body short
         except BaseException:
             conn.close()
             raise
-        answer = Response(resp.status, {k.lower(): v for k, v in resp.headers.items()}, body)
-        if resp.will_close:
+        if got.will_close:
             conn.close()
         else:
             pool[route] = conn
-        return answer
+        return Response(got.status, got.headers, got.body)
     raise AssertionError("unreachable")
 
 
@@ -364,17 +396,7 @@ def http_transport(method: str, url: str, headers: Mapping[str, str]) -> Respons
     deadline = time.monotonic() + timeout
     sockets: list[socket.socket] = []
     _local.sockets = sockets
-    expired = threading.Event()
-
-    def expire() -> None:
-        expired.set()
-        for sock in sockets:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-
-    timer = threading.Timer(timeout, expire)
-    timer.daemon = True
-    timer.start()
+    expired = _WATCHDOG.watch(deadline, sockets)
     current, current_headers = url, dict(headers)
     visited: dict[str, int] = {}
     try:
@@ -402,7 +424,7 @@ def http_transport(method: str, url: str, headers: Mapping[str, str]) -> Respons
                         k: v for k, v in current_headers.items() if k.lower() != "authorization"
                     }
                 current = target
-        except (OSError, ValueError, http.client.HTTPException) as err:
+        except (OSError, ValueError) as err:
             if time.monotonic() >= deadline or isinstance(err, TimeoutError) or expired.is_set():
                 raise RegistryError(
                     f"{_origin(url)} did not answer within {timeout:g}s (RUNLAYER_TF_HTTP_TIMEOUT)"
@@ -412,7 +434,7 @@ def http_transport(method: str, url: str, headers: Mapping[str, str]) -> Respons
                 f"cannot reach {printable(urllib.parse.urlsplit(current).netloc)}: {printable(err)}"
             ) from None
     finally:
-        timer.cancel()
+        _WATCHDOG.forget(sockets)
         _local.sockets = None
         if expired.is_set():
             close_connections()  # the watchdog may have shut a pooled connection's socket

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable, Mapping
-from typing import TypeVar
 
 from runlayer_tf import _values
 from runlayer_tf.errors import NoMatchError, NotFoundError
 from runlayer_tf.registries import PlatformImage, Registry
 from runlayer_tf.resolve import rfc3339, tags_on
 from runlayer_tf.tags import Platform, Tag, TagKind, releases_newest_first
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: typing is not imported on the resolve path
 
 __all__ = ["Release", "list_versions"]
 
@@ -100,8 +101,11 @@ def _wanted(releases: list[Tag], listing: Mapping[str, str | None]) -> list[str]
     return list(dict.fromkeys(wanted))
 
 
-_T = TypeVar("_T")
-_R = TypeVar("_R")
+if TYPE_CHECKING:
+    from typing import TypeVar
+
+    _T = TypeVar("_T")
+    _R = TypeVar("_R")
 
 
 def _each(function: Callable[[_T], _R], items: list[_T]) -> list[_R]:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
 
 from runlayer_tf.errors import UsageError
 from runlayer_tf.registries import RegistryAddress
 from runlayer_tf.tags import Platform
 
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: typing is not imported on the resolve path
 if TYPE_CHECKING:
     from runlayer_tf.signatures import PublicKey
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
 
 from runlayer_tf.cli._options import (
     add_platform_option,
@@ -14,6 +13,10 @@ from runlayer_tf.cli._options import (
     platform_from,
     verify_keys_from,
 )
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: typing is not imported on the resolve path
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:

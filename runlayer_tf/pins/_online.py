@@ -23,7 +23,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import attrs
-import semver
 
 from runlayer_tf.errors import NoMatchError, NotFoundError, RunlayerError
 from runlayer_tf.pins._changes import FileChange, changes_for
@@ -53,6 +52,7 @@ from runlayer_tf.tags import (
     SelectorKind,
     Tag,
     TagKind,
+    Version,
     newest_release,
     releases_newest_first,
     select,
@@ -251,7 +251,7 @@ class BumpPlan:
     notes: tuple[str, ...]
 
 
-def _within(level: str, current: semver.Version, candidate: semver.Version) -> bool:
+def _within(level: str, current: Version, candidate: Version) -> bool:
     """Whether ``candidate`` stays inside what ``level`` allows (prereleases of the next minor or major do not)."""
     if level == "patch":
         return (candidate.major, candidate.minor) == (current.major, current.minor)

@@ -12,11 +12,16 @@ from __future__ import annotations
 import datetime
 import re
 from collections.abc import Mapping
-from typing import Protocol
 
 from runlayer_tf import _values
 from runlayer_tf.errors import RegistryError, TagError, UsageError
 from runlayer_tf.tags import Digest
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: typing is not imported on the resolve path
+if TYPE_CHECKING:
+    from typing import Protocol
+else:
+    Protocol = object  # at run time the interface is a plain class: no isinstance checks
 
 __all__ = [
     "ECR_HOST",

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import datetime
 from collections.abc import Iterator, Mapping
-from typing import Any
 
 from runlayer_tf import aws
 from runlayer_tf.aws import EcrApi
@@ -21,6 +20,10 @@ from runlayer_tf.errors import NotFoundError, RegistryError
 from runlayer_tf.registries._base import TAG_NAME, RegistryAddress, checked_digest
 from runlayer_tf.registries._platform import INDEX_TYPES, MANIFEST_TYPES, manifest_object
 from runlayer_tf.tags import Digest
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: typing is not imported on the resolve path
+if TYPE_CHECKING:
+    from typing import Any
 
 MAX_MANIFEST = 4 * 1024 * 1024  # as for every registry: the distribution spec's manifest limit
 

@@ -19,7 +19,6 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Mapping
-from typing import Protocol
 
 from runlayer_tf import _values
 from runlayer_tf.errors import RegistryError, UsageError
@@ -31,6 +30,9 @@ from runlayer_tf.registries._base import (
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import ssl
+    from typing import Protocol
+else:
+    Protocol = object  # at run time the interface is a plain class: no isinstance checks
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"

@@ -13,13 +13,16 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from runlayer_tf._files import NotRegularFile, SymlinkRefused, read_regular
 from runlayer_tf.errors import NotFoundError, RegistryError
 from runlayer_tf.registries._base import RegistryAddress, checked_digest, printable
 from runlayer_tf.registries._platform import manifest_object
 from runlayer_tf.tags import Digest
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: typing is not imported on the resolve path
+if TYPE_CHECKING:
+    from typing import Any
 
 MAX_BLOB = 4 * 1024 * 1024  # a manifest or index blob (the distribution spec's manifest limit)
 

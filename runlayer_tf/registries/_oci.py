@@ -26,7 +26,6 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Mapping
-from typing import Any
 
 from runlayer_tf.errors import AuthError, NotFoundError, RegistryError
 from runlayer_tf.registries._base import (
@@ -47,6 +46,10 @@ from runlayer_tf.registries._http import (
     same_origin,
 )
 from runlayer_tf.tags import Digest
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: typing is not imported on the resolve path
+if TYPE_CHECKING:
+    from typing import Any
 
 _RETRY_STATUS = {429, 502, 503, 504}
 _ATTEMPTS = 3

@@ -8,12 +8,15 @@ reads them.  The match rules are :meth:`runlayer_tf.tags.Platform.matches`.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from runlayer_tf import _values
 from runlayer_tf.errors import NoMatchError, RegistryError
 from runlayer_tf.registries._base import Registry, checked_digest, printable
 from runlayer_tf.tags import Platform, choose_platform
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: typing is not imported on the resolve path
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "INDEX_TYPES",

@@ -21,7 +21,9 @@ Also :class:`ImageRef`, the one image-reference value, and :class:`Platform`
 (``linux/arm64/v8``) with :func:`choose_platform`, which entry of an image
 index serves a platform.  Imported by
 ``runlayer-tf external`` on every cache miss, so it uses only the standard
-library, attrs and semver.
+library: versions are :class:`Version` (SemVer 2.0.0 precedence, as the
+``semver`` package orders them, without its imports) and the value classes
+``runlayer_tf._values``.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from runlayer_tf.tags._reference import ImageRef
 from runlayer_tf.tags._select import newest_release, releases_newest_first, select
 from runlayer_tf.tags._selector import Constraint, Selector
 from runlayer_tf.tags._tag import Tag, crosses_major, parse_version
+from runlayer_tf.tags._version import Version
 
 __all__ = [
     "Constraint",
@@ -43,6 +46,7 @@ __all__ = [
     "SelectorKind",
     "Tag",
     "TagKind",
+    "Version",
     "choose_platform",
     "crosses_major",
     "is_digest",

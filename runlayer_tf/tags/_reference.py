@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from runlayer_tf import _values
 from runlayer_tf.errors import TagError
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: typing is not imported on the resolve path
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _is_registry(component: str) -> bool:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterable
 
-import semver
-
 from runlayer_tf.tags._grammar import SelectorKind, TagKind
 from runlayer_tf.tags._selector import Selector, _candidate
 from runlayer_tf.tags._tag import Tag
+from runlayer_tf.tags._version import Version
 
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 
@@ -23,8 +22,8 @@ def _classify_all(tags: Iterable[str]) -> list[Tag]:
     return [Tag.classify(t) for t in dict.fromkeys(tags)]
 
 
-def _best_per_version(candidates: Iterable[Tag]) -> dict[semver.Version, Tag]:
-    best: dict[semver.Version, Tag] = {}
+def _best_per_version(candidates: Iterable[Tag]) -> dict[Version, Tag]:
+    best: dict[Version, Tag] = {}
     for tag in candidates:
         assert tag.version is not None
         held = best.get(tag.version)
@@ -33,7 +32,7 @@ def _best_per_version(candidates: Iterable[Tag]) -> dict[semver.Version, Tag]:
     return best
 
 
-def _released(best: dict[semver.Version, Tag]) -> dict[semver.Version, Tag]:
+def _released(best: dict[Version, Tag]) -> dict[Version, Tag]:
     """Drop build-only versions: plain beats build, so a BUILD best tag means no plain tag."""
     return {v: t for v, t in best.items() if t.kind is not TagKind.BUILD}
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import re
 
-import semver
-
 from runlayer_tf import _values
 from runlayer_tf.errors import TagError
 from runlayer_tf.tags._digest import Digest
@@ -19,6 +17,7 @@ from runlayer_tf.tags._grammar import (
     TagKind,
 )
 from runlayer_tf.tags._tag import Tag, _version, _version_problem
+from runlayer_tf.tags._version import Version
 
 
 @_values.frozen
@@ -29,10 +28,10 @@ class Constraint:
     """
 
     operator: str
-    version: semver.Version
+    version: Version
     precision: int
 
-    def allows(self, version: semver.Version) -> bool:
+    def allows(self, version: Version) -> bool:
         """True when ``version`` satisfies this clause (semver precedence for prereleases)."""
         op, bound = self.operator, self.version
         if op == "=":
@@ -80,9 +79,7 @@ def _parse_constraints(text: str) -> tuple[Constraint, ...]:
             raise TagError(
                 f'invalid selector "{text}": ~> does not take a prerelease in {clause!r}'
             )
-        version = semver.Version(
-            int(m["major"]), int(m["minor"] or 0), int(m["patch"] or 0), m["pre"]
-        )
+        version = Version(int(m["major"]), int(m["minor"] or 0), int(m["patch"] or 0), m["pre"])
         clauses.append(Constraint(op, version, precision))
     return tuple(clauses)
 
@@ -102,7 +99,7 @@ class Selector:
 
     text: str
     kind: SelectorKind
-    version: semver.Version | None = None
+    version: Version | None = None
     components: tuple[int, ...] = ()
     constraints: tuple[Constraint, ...] = ()
     digest: Digest | None = None
@@ -174,7 +171,7 @@ class Selector:
             return (version.major, version.minor)[: len(self.components)] == self.components
         return all(c.allows(version) for c in self.constraints)
 
-    def _names_prerelease(self, version: semver.Version) -> bool:
+    def _names_prerelease(self, version: Version) -> bool:
         return bool(version.prerelease) and any(
             c.operator == "=" and c.version == version for c in self.constraints
         )

@@ -5,8 +5,6 @@ from __future__ import annotations
 import datetime
 import re
 
-import semver
-
 from runlayer_tf import _values
 from runlayer_tf.errors import TagError
 from runlayer_tf.tags._grammar import (
@@ -22,10 +20,11 @@ from runlayer_tf.tags._grammar import (
     _VERSION_SHAPED,
     TagKind,
 )
+from runlayer_tf.tags._version import Version
 
 
-def _version(m: re.Match[str]) -> semver.Version:
-    return semver.Version(
+def _version(m: re.Match[str]) -> Version:
+    return Version(
         int(m["major"]),
         int(m["minor"]),
         int(m["patch"]),
@@ -71,7 +70,7 @@ class Tag:
 
     text: str
     kind: TagKind
-    version: semver.Version | None = None
+    version: Version | None = None
     timestamp: datetime.datetime | None = None
     commit: str | None = None
 
@@ -156,7 +155,7 @@ def _build_problem(text: str) -> str:
     return f"commit {commit!r} is not hex"
 
 
-def parse_version(text: str) -> semver.Version:
+def parse_version(text: str) -> Version:
     """Parse ``v1.2.3``/``1.2.3`` (optionally ``-prerelease``) into a Version.
 
     A build tag ``v1.2.3-<timestamp>-<commit>`` means its version, 1.2.3.
@@ -174,11 +173,11 @@ def parse_version(text: str) -> semver.Version:
     raise TagError(f'invalid version "{text}": {_version_problem(body)}')
 
 
-def _as_version(value: str | semver.Version) -> semver.Version:
-    return value if isinstance(value, semver.Version) else parse_version(value)
+def _as_version(value: str | Version) -> Version:
+    return value if isinstance(value, Version) else parse_version(value)
 
 
-def crosses_major(current: str | semver.Version, target: str | semver.Version) -> bool:
+def crosses_major(current: str | Version, target: str | Version) -> bool:
     """True when going from ``current`` to ``target`` changes the major version (either direction).
 
     Versions are strings :func:`parse_version` accepts, or Versions.  0.x is not

@@ -42,6 +42,9 @@ NOT_ON_A_COLD_RESOLVE = {
     # argparse's terminal width without shutil (and its bz2, lzma, fnmatch).
     "attrs", "attr", "dataclasses", "hashlib", "_hashlib", "runlayer_tf.signatures", "shutil",
     "bz2", "lzma",
+    # versions are runlayer_tf.tags.Version, not semver's (which imports typing and inspect),
+    # and the resolve path's own modules import typing for type checkers only.
+    "semver", "typing", "inspect", "ast", "dis", "tokenize",
 }  # fmt: skip
 HIT_MODULES = {
     "runlayer_tf",

@@ -30,7 +30,9 @@ _KEY = r"[A-Za-z0-9_.-]*(?:password|passwd|secret|token|credential|api[_-]?key|p
 _JSON_PAIR = re.compile(rf"(?i)(?P<key>\"{_KEY}\"\s*:\s*)\"(?:[^\"\\]|\\.)*\"")
 # key=value, key: value (YAML), key = "value"; a quoted value is masked whole
 _ASSIGN = re.compile(
-    rf"(?i)(?P<key>\b{_KEY})(?P<sep>\s*[=:]\s*)"
+    # Not \b: after a non-ASCII letter (``éPassword=``) there is no word boundary, and the
+    # key name's own characters are ASCII, so the key starts after any other character.
+    rf"(?i)(?P<key>(?<![A-Za-z0-9_.-]){_KEY})(?P<sep>\s*[=:]\s*)"
     r"(?:\"(?:[^\"\\]|\\.)*\"|'[^']*'|[^\s\",;&'\]}]+)"
 )
 _AUTHORIZATION = re.compile(r"(?i)\b(?P<scheme>basic|bearer)\s+[A-Za-z0-9+/=._~-]{8,}")

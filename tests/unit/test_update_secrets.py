@@ -12,6 +12,9 @@ SHAPES = [
     ("session key id", "ASIAABCDEFGHIJKLMNOP", "AKIA****************"),
     ("not a key id (too short)", "AKIA1234", "AKIA1234"),
     ("key=value", "AWS_SESSION_TOKEN=abc", "AWS_SESSION_TOKEN=***"),
+    ("key after a non-ASCII letter", "\u00e9Password=hunter2", "\u00e9Password=***"),
+    ("key after a micro sign", "x\u00b5token: abc", "x\u00b5token: ***"),
+    ("key after a word", "Xpassword=hunter2", "Xpassword=***"),
     (
         "key = quoted",
         'aws_secret_access_key = "wJalrXUtnFEMI/K7MDENG"',

@@ -11,10 +11,9 @@ of origin, a wall-clock deadline per request (connect, headers and body together
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
-import socket
+import sys
 import threading
 import time
 import urllib.parse
@@ -22,10 +21,11 @@ from collections.abc import Mapping
 
 from runlayer_tf import _values
 from runlayer_tf.errors import RegistryError, UsageError
-from runlayer_tf.registries import _wire
+from runlayer_tf.registries import _deadlines, _wire
 from runlayer_tf.registries._base import (
     printable,
 )
+from runlayer_tf.registries._deadlines import WATCHDOG, left, open_socket, watched
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -157,7 +157,7 @@ def _route(parts: urllib.parse.SplitResult) -> _Route:
 
 # --- connections ------------------------------------------------------------------------------
 
-_local = threading.local()  # .sockets: the sockets of the request in progress; .pool: connections
+_local = _deadlines.local  # .watch: the request in progress; .pool: this thread's connections
 _tls_lock = threading.Lock()
 _tls_contexts: dict[tuple[str, str], ssl.SSLContext] = {}
 
@@ -177,26 +177,12 @@ def _tls_context() -> ssl.SSLContext:
         return context
 
 
-def _tracked_create_connection(
-    address: tuple[str, int], timeout: float, source_address: tuple[str, int] | None = None
-) -> socket.socket:
-    """``socket.create_connection`` that records the socket, so the request's deadline can close
-    it: the TCP connect, a proxy tunnel, the TLS handshake, headers and body included."""
-    host, port = address
-    # getaddrinfo() runs a str host through the idna codec, an import, even when it is ASCII.
-    name: str | bytes = host.encode("ascii") if host.isascii() else host
-    sock = socket.create_connection((name, port), timeout, source_address)  # type: ignore[arg-type]
-    sockets: list[socket.socket] | None = getattr(_local, "sockets", None)
-    if sockets is not None:
-        sockets.append(sock)
-    return sock
-
-
-def _connect(route: _Route, target: urllib.parse.SplitResult, timeout: float) -> _wire.Connection:
+def _connect(route: _Route, target: urllib.parse.SplitResult, deadline: float) -> _wire.Connection:
     """A new connection for ``route``: TCP, then a CONNECT tunnel through a proxy for an https
     URL (urllib's way: the tunnel is asked in plain text), then TLS where the URL or the proxy
-    is https, with the registry's (or the proxy's) name."""
-    sock = _tracked_create_connection((route.host, route.port), timeout)
+    is https, with the registry's (or the proxy's) name.  Every socket is watched (the TLS one
+    too: wrapping detaches the TCP socket's descriptor)."""
+    sock = open_socket(route.host, route.port, deadline)
     try:
         conn = _wire.Connection(sock)
         tls_host: str | None = None
@@ -213,15 +199,25 @@ def _connect(route: _Route, target: urllib.parse.SplitResult, timeout: float) ->
             tls_host = route.host
         if tls_host is None:
             return conn
-        conn.detach_reader()
-        return _wire.Connection(_tls_context().wrap_socket(sock, server_hostname=tls_host))
+        # suppress_ragged_eofs=False: a TCP close without TLS's close_notify (anyone on the
+        # path can send one) is an error, not the end of a body read up to the close.
+        tls = _tls_context().wrap_socket(
+            sock,
+            server_hostname=tls_host,
+            do_handshake_on_connect=False,
+            suppress_ragged_eofs=False,
+        )
+        watched(tls)
+        tls.settimeout(left(deadline))
+        tls.do_handshake()
+        return _wire.Connection(tls)
     except BaseException:
         sock.close()
         raise
 
 
-def _pool() -> dict[_Route, _wire.Connection]:
-    pool: dict[_Route, _wire.Connection] | None = getattr(_local, "pool", None)
+def _pool() -> dict[tuple[_Route, str], _wire.Connection]:
+    pool: dict[tuple[_Route, str], _wire.Connection] | None = getattr(_local, "pool", None)
     if pool is None:
         pool = _local.pool = {}
     return pool
@@ -232,59 +228,6 @@ def close_connections() -> None:
     for conn in _pool().values():
         conn.close()
     _pool().clear()
-
-
-# --- deadlines --------------------------------------------------------------------------------
-
-
-class _Watchdog:
-    """One daemon thread for the whole process that shuts the sockets of every request still
-    running at its deadline, so a server that trickles bytes cannot hold a read past it.
-
-    It replaced a ``threading.Timer`` per request: starting a thread cost about 0.2 ms, which
-    was the biggest part of our CPU per request in ``versions`` (hundreds of requests).
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Condition(threading.Lock())
-        self._watched: dict[int, tuple[float, list[socket.socket], threading.Event]] = {}
-        self._thread: threading.Thread | None = None
-        self._wake_at: float | None = None  # when the thread wakes next (None: when told)
-
-    def watch(self, deadline: float, sockets: list[socket.socket]) -> threading.Event:
-        """Shut ``sockets`` (the list as it is then) at ``deadline``; the event tells it did."""
-        expired = threading.Event()
-        with self._lock:
-            self._watched[id(sockets)] = (deadline, sockets, expired)
-            if self._thread is None or not self._thread.is_alive():  # also after a fork
-                self._thread = threading.Thread(
-                    target=self._run, name="runlayer-tf-http-deadlines", daemon=True
-                )
-                self._thread.start()
-            elif self._wake_at is None or deadline < self._wake_at:
-                self._lock.notify()  # (a thread switch per request otherwise)
-        return expired
-
-    def forget(self, sockets: list[socket.socket]) -> None:
-        with self._lock:
-            self._watched.pop(id(sockets), None)
-
-    def _run(self) -> None:
-        with self._lock:
-            while True:
-                now = time.monotonic()
-                due = [key for key, (deadline, _, _) in self._watched.items() if deadline <= now]
-                for key in due:
-                    _, sockets, expired = self._watched.pop(key)
-                    expired.set()
-                    for sock in sockets:
-                        with contextlib.suppress(OSError):
-                            sock.shutdown(socket.SHUT_RDWR)
-                self._wake_at = min((d for d, _, _ in self._watched.values()), default=None)
-                self._lock.wait(None if self._wake_at is None else max(self._wake_at - now, 0.001))
-
-
-_WATCHDOG = _Watchdog()
 
 
 # --- one request ------------------------------------------------------------------------------
@@ -302,9 +245,7 @@ def _exchange(
     headers: Mapping[str, str],
     *,
     shown_url: str,
-    timeout: float,
     deadline: float,
-    sockets: list[socket.socket],
 ) -> Response:
     """One request and its whole answer, over this thread's connection for the route (reused
     when the previous answer left it open; a stale one is replaced once)."""
@@ -319,17 +260,29 @@ def _exchange(
     if route.via_proxy and route.scheme == "http" and route.proxy_authorization:
         send["Proxy-Authorization"] = route.proxy_authorization
     pool = _pool()
+    # Through a proxy for plain http, one connection carries many origins: keep one per origin,
+    # so nothing one origin's answer leaves behind can reach another origin's request.
+    key = (route, netloc if route.via_proxy and route.scheme == "http" else "")
     for attempt in (1, 2):
-        conn = pool.pop(route, None)
+        conn = pool.pop(key, None)
+        if conn is not None and not conn.idle_and_clean():
+            conn.close()  # closed by the server while idle, or bytes no request asked for
+            conn = None
         reused = conn is not None
         if conn is None:
-            conn = _connect(route, parts, timeout)
+            conn = _connect(route, parts, deadline)
         else:
-            conn.sock.settimeout(timeout)
-            sockets.append(conn.sock)
+            watched(conn.sock)
+            conn.sock.settimeout(left(deadline))
         try:
             try:
-                conn.send(method, target, send)
+                try:
+                    conn.send(method, target, send)
+                except (BrokenPipeError, ConnectionResetError):
+                    if reused:
+                        raise
+                    # A new connection the server answered (a 431, a 413) and closed before
+                    # the request was all sent: its answer, if it left one, is the answer.
                 got = conn.answer(method, MAX_BODY)
             except _STALE:
                 conn.close()
@@ -347,10 +300,10 @@ def _exchange(
         except BaseException:
             conn.close()
             raise
-        if got.will_close:
-            conn.close()
+        if got.will_close or not conn.idle_and_clean():
+            conn.close()  # (bytes after a complete answer: never read as another's answer)
         else:
-            pool[route] = conn
+            pool[key] = conn
         return Response(got.status, got.headers, got.body)
     raise AssertionError("unreachable")
 
@@ -396,47 +349,54 @@ def http_transport(method: str, url: str, headers: Mapping[str, str]) -> Respons
         )
     timeout = http_timeout()
     deadline = time.monotonic() + timeout
-    sockets: list[socket.socket] = []
-    _local.sockets = sockets
-    expired = _WATCHDOG.watch(deadline, sockets)
+    watch = _local.watch = WATCHDOG.watch(deadline)
     current, current_headers = url, dict(headers)
     visited: dict[str, int] = {}
     try:
         try:
             while True:
-                resp = _exchange(
-                    method,
-                    current,
-                    current_headers,
-                    shown_url=url,
-                    timeout=timeout,
-                    deadline=deadline,
-                    sockets=sockets,
-                )
+                resp = _exchange(method, current, current_headers, shown_url=url, deadline=deadline)
                 if resp.status not in _REDIRECTS:
                     return resp
-                target = _redirect_target(current, resp)
+                try:
+                    target = _redirect_target(current, resp)
+                    same = target is None or same_origin(current, target)
+                except ValueError as err:  # "Invalid IPv6 URL", a port out of range, ...
+                    shown = printable(resp.headers.get("location", resp.headers.get("uri")), 120)
+                    raise RegistryError(
+                        f"{_origin(current)} redirected to a malformed URL ({shown}): "
+                        f"{printable(err)}"
+                    ) from None
                 if target is None:
                     return resp
                 if visited.get(target, 0) >= MAX_REPEATS or len(visited) >= MAX_REDIRECTS:
                     return resp
                 visited[target] = visited.get(target, 0) + 1
-                if not same_origin(current, target):
+                if not same:
                     current_headers = {
                         k: v for k, v in current_headers.items() if k.lower() != "authorization"
                     }
                 current = target
         except (OSError, ValueError) as err:
-            if time.monotonic() >= deadline or isinstance(err, TimeoutError) or expired.is_set():
+            late = time.monotonic() >= deadline or watch.expired.is_set()
+            if late or isinstance(err, TimeoutError):
+                # The origin that did not answer: after a redirect, the redirect's.
                 raise RegistryError(
-                    f"{_origin(url)} did not answer within {timeout:g}s (RUNLAYER_TF_HTTP_TIMEOUT)"
+                    f"{_origin(current)} did not answer within {timeout:g}s"
+                    " (RUNLAYER_TF_HTTP_TIMEOUT)"
+                ) from None
+            tls = sys.modules.get("ssl")  # loaded only if https was used
+            if tls is not None and isinstance(err, tls.SSLEOFError):
+                raise RegistryError(
+                    f"{_origin(current)} cut the connection without closing TLS"
+                    " (no close_notify): its answer may be incomplete; refused"
                 ) from None
             # The host that could not be reached: after a redirect, the redirect's.
             raise RegistryError(
                 f"cannot reach {printable(urllib.parse.urlsplit(current).netloc)}: {printable(err)}"
             ) from None
     finally:
-        _WATCHDOG.forget(sockets)
-        _local.sockets = None
-        if expired.is_set():
+        WATCHDOG.forget(watch)
+        _local.watch = None
+        if watch.expired.is_set():
             close_connections()  # the watchdog may have shut a pooled connection's socket

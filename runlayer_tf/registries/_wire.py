@@ -25,6 +25,8 @@ redirects; every error here is an :class:`OSError` (a network or framing failure
 
 from __future__ import annotations
 
+import select
+
 from runlayer_tf.registries._base import printable
 
 TYPE_CHECKING = False
@@ -35,6 +37,9 @@ if TYPE_CHECKING:
 MAX_LINE = 65536
 MAX_HEADERS = 100
 MAX_INTERIM = 8
+MAX_CHUNK_LINE = 4096  # a chunk size with its extensions
+MAX_FRAMING = 1 << 20  # wire bytes of one answer beside its body: heads, chunk lines, trailers
+_JOINED = frozenset(("connection", "transfer-encoding"))
 _TOKEN = frozenset(b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 _HEX = frozenset(b"0123456789abcdefABCDEF")
 
@@ -98,32 +103,90 @@ class Answer:
 
 
 class Connection:
-    """A socket (plain, or TLS) with a buffered reader for answers."""
+    """A socket (plain, or TLS) and the bytes read from it that no answer has used yet.
+
+    Every answer is read against a budget of wire bytes (its body limit plus
+    :data:`MAX_FRAMING` for status lines, headers, interim answers, chunk lines and
+    trailers), so no answer can make the client read much more than it keeps.
+    """
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
-        self._reader = sock.makefile("rb")
-
-    def detach_reader(self) -> None:
-        """Drop the reader, keeping the socket open (before it is wrapped in TLS)."""
-        self._reader.close()
+        self._buffer = bytearray()
+        self._budget = 0
 
     def close(self) -> None:
+        self.sock.close()
+
+    def idle_and_clean(self) -> bool:
+        """True when nothing is waiting to be read: no bytes left over from the last answer and
+        none (nor a close) arriving.  Bytes there would be read as the next request's answer."""
+        if self._buffer:
+            return False
+        pending = getattr(self.sock, "pending", None)  # TLS: decrypted bytes ssl holds
+        if pending is not None and pending():
+            return False
         try:
-            self._reader.close()
-        finally:
-            self.sock.close()
+            readable, _, _ = select.select([self.sock], [], [], 0)
+        except (OSError, ValueError):
+            return False
+        return not readable
 
     def send(self, method: str, target: str, headers: Mapping[str, str]) -> None:
         self.sock.sendall(request_bytes(method, target, headers))
 
     # --- reading -------------------------------------------------------------------------
 
-    def _line(self, what: str) -> bytes:
-        line = self._reader.readline(MAX_LINE + 1)
-        if len(line) > MAX_LINE:
-            raise ProtocolError(f"the {what} is over {MAX_LINE} bytes")
-        return line
+    def _fill(self) -> bool:
+        """Read what the socket has (at most 64 KiB); False at its end."""
+        data = self.sock.recv(65536)
+        if not data:
+            return False
+        self._budget -= len(data)
+        if self._budget < 0:
+            raise ProtocolError(f"an answer over {MAX_FRAMING} bytes beside its body")
+        self._buffer += data
+        return True
+
+    def _line(self, what: str, limit: int = 0) -> bytes:
+        """One line, its LF included (without it: the connection ended first)."""
+        limit = limit or MAX_LINE
+        start = 0
+        while True:
+            end = self._buffer.find(b"\n", start, limit)
+            if end >= 0:
+                line = bytes(self._buffer[: end + 1])
+                del self._buffer[: end + 1]
+                return line
+            if len(self._buffer) >= limit:
+                raise ProtocolError(f"the {what} is over {limit} bytes")
+            start = len(self._buffer)
+            if not self._fill():
+                line = bytes(self._buffer)
+                self._buffer.clear()
+                return line
+
+    def _take(self, length: int, into: bytearray) -> bool:
+        """Move ``length`` bytes into ``into``; False when the connection ends first."""
+        while len(self._buffer) < length:
+            if not self._fill():
+                into += self._buffer
+                self._buffer.clear()
+                return False
+        into += self._buffer[:length]
+        del self._buffer[:length]
+        return True
+
+    def _chunk_end(self) -> None:
+        """The CRLF (or a bare LF) after a chunk's data."""
+        while len(self._buffer) < 2 and self._buffer[:1] != b"\n" and self._fill():
+            pass
+        if self._buffer[:2] == b"\r\n":
+            del self._buffer[:2]
+        elif self._buffer[:1] == b"\n":
+            del self._buffer[:1]
+        else:
+            raise ProtocolError("a chunk not followed by CRLF")
 
     def _head(self, *, first: bool) -> tuple[int, str, bytes, dict[str, str], list[bytes]]:
         """The status line and header block of one answer (a 1xx one too)."""
@@ -139,34 +202,43 @@ class Connection:
             version not in (b"HTTP/1.1", b"HTTP/1.0")
             or len(code) != 3
             or not code.isdigit()
+            or code[:1] == b"0"
             or not line.endswith(b"\n")
         ):
             raise NotAnAnswer(f"not an HTTP answer: {_shown(line)}")
         reason = parts[2].decode("latin-1") if len(parts) > 2 else ""
+        return int(code), reason, version, *self._fields("header")
+
+    def _fields(self, what: str) -> tuple[dict[str, str], list[bytes]]:
+        """A header (or trailer) block up to its empty line: names lower-case; Connection and
+        Transfer-Encoding joined with commas when repeated (RFC 9110 5.3), others the last."""
         headers: dict[str, str] = {}
         lengths: list[bytes] = []
         for count in range(MAX_HEADERS + 1):
-            raw = self._line("header line")
+            raw = self._line(f"{what} line")
             if raw in (b"\r\n", b"\n"):
-                return int(code), reason, version, headers, lengths
-            if not raw:
-                raise ProtocolError("the server closed the connection in the headers")
+                return headers, lengths
+            if not raw.endswith(b"\n"):
+                raise ProtocolError(f"the server closed the connection in the {what}s")
             if count == MAX_HEADERS:
                 break
             if raw[:1] in (b" ", b"\t"):
-                raise ProtocolError("a folded header line (obsolete, refused)")
+                raise ProtocolError(f"a folded {what} line (obsolete, refused)")
             name, colon, value = raw.partition(b":")
             if not colon or not name or not set(name) <= _TOKEN:
-                raise ProtocolError(f"a malformed header line: {_shown(raw)}")
-            text = value.strip(b" \t\r\n")
+                raise ProtocolError(f"a malformed {what} line: {_shown(raw)}")
+            text = value.strip(b" \t\r\n").decode("latin-1")
             key = name.decode("ascii").lower()
             if key == "content-length":
-                lengths.append(text)
-            headers[key] = text.decode("latin-1")
-        raise ProtocolError(f"more than {MAX_HEADERS} header lines")
+                lengths.append(value.strip(b" \t\r\n"))
+            if key in _JOINED and key in headers:
+                text = f"{headers[key]}, {text}"
+            headers[key] = text
+        raise ProtocolError(f"more than {MAX_HEADERS} {what} lines")
 
     def answer(self, method: str, limit: int) -> Answer:
         """Read one answer to ``method``; its body at most ``limit`` bytes (else BodyTooBig)."""
+        self._budget = limit + MAX_FRAMING - len(self._buffer)
         first = True
         for _ in range(MAX_INTERIM + 1):
             status, reason, version, headers, lengths = self._head(first=first)
@@ -194,67 +266,59 @@ class Connection:
             text = lengths[0]
             if not text or not text.isdigit():
                 raise MalformedLength(f"a malformed Content-Length ({_shown(text)})")
-            length = int(text[:20])
-            if length > limit:
-                raise BodyTooBig(f"a body of {length} bytes, over {limit}")
-            return Answer(status, reason, headers, self._exactly(length), will_close)
+            digits = text.lstrip(b"0") or b"0"
+            if len(digits) > 18 or int(digits) > limit:
+                raise BodyTooBig(f"a body of {_shown(digits, 30)} bytes, over {limit}")
+            body = bytearray()
+            if not self._take(int(digits), body):
+                raise ProtocolError(f"the body ended after {len(body)} of {int(digits)} bytes")
+            return Answer(status, reason, headers, bytes(body), will_close)
         return Answer(status, reason, headers, self._until_close(limit), True)
 
-    def _exactly(self, length: int) -> bytes:
-        chunks: list[bytes] = []
-        left = length
-        while left:
-            chunk = self._reader.read1(min(left, 65536))
-            if not chunk:
-                raise ProtocolError(f"the body ended after {length - left} of {length} bytes")
-            chunks.append(chunk)
-            left -= len(chunk)
-        return b"".join(chunks)
-
     def _until_close(self, limit: int) -> bytes:
-        chunks: list[bytes] = []
-        size = 0
+        body = bytearray()
         while True:
-            chunk = self._reader.read1(65536)
-            if not chunk:
-                return b"".join(chunks)
-            size += len(chunk)
-            if size > limit:
+            if len(self._buffer) + len(body) > limit:
                 raise BodyTooBig(f"a body over {limit} bytes")
-            chunks.append(chunk)
+            body += self._buffer
+            self._buffer.clear()
+            if not self._fill():
+                return bytes(body)
 
     def _chunked(self, limit: int) -> bytes:
-        chunks: list[bytes] = []
-        size = 0
+        body = bytearray()
         while True:
-            line = self._line("chunk size line")
+            line = self._line("chunk size line", MAX_CHUNK_LINE)
             if not line.endswith(b"\n"):
                 raise ProtocolError("the body ended inside a chunk size line")
             digits = line.split(b";", 1)[0].strip(b" \t\r\n")
-            if not digits or len(digits) > 16 or not set(digits) <= _HEX:
+            if not digits or not set(digits) <= _HEX:
                 raise ProtocolError(f"a malformed chunk size ({_shown(digits)})")
+            digits = digits.lstrip(b"0") or b"0"
+            if len(digits) > 15 or len(body) + int(digits, 16) > limit:
+                raise BodyTooBig(f"a body over {limit} bytes")
             length = int(digits, 16)
             if length == 0:
                 break
-            size += length
-            if size > limit:
-                raise BodyTooBig(f"a body over {limit} bytes")
-            chunks.append(self._exactly(length))
-            if self._reader.read(2) not in (b"\r\n",):
-                raise ProtocolError("a chunk not followed by CRLF")
-        for _ in range(MAX_HEADERS + 1):  # trailer fields, read and dropped
-            trailer = self._line("trailer line")
-            if trailer in (b"\r\n", b"\n"):
-                return b"".join(chunks)
-            if not trailer:
-                raise ProtocolError("the body ended in its trailer")
-        raise ProtocolError(f"more than {MAX_HEADERS} trailer lines")
+            if not self._take(length, body):
+                raise ProtocolError("the body ended inside a chunk")
+            self._chunk_end()
+        try:
+            self._fields("trailer")  # read and dropped
+        except ProtocolError as err:
+            if "closed the connection" in str(err):
+                raise ProtocolError("the body ended in its trailer") from None
+            raise
+        return bytes(body)
 
 
 def tunnel(conn: Connection, host: str, port: int, headers: Mapping[str, str]) -> None:
     """Ask an HTTP proxy for a tunnel to ``host:port`` (CONNECT); OSError unless it says 2xx."""
     authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     conn.sock.sendall(request_bytes("CONNECT", authority, {"Host": authority, **headers}))
+    conn._budget = MAX_FRAMING
     status, reason, _, _, _ = conn._head(first=True)
     if not 200 <= status < 300:
         raise OSError(f"Tunnel connection failed: {status} {_shown(reason.encode('latin-1'))}")
+    if conn._buffer:
+        raise ProtocolError("the proxy sent bytes after its CONNECT answer")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import socket
 import time
 
 import pytest
@@ -97,6 +98,25 @@ def drip(h):
         except OSError:
             return
         time.sleep(0.1)
+
+
+def drip_headers(h):
+    h.wfile.write(b"HTTP/1.1 200 OK\r\n")
+    for _ in range(1000):
+        try:
+            h.wfile.write(b"X")
+            h.wfile.flush()
+        except OSError:
+            return
+        time.sleep(0.1)
+
+
+def cut_without_close_notify(h):
+    """A close-delimited body cut by a bare TCP close, as anyone on the path could forge it."""
+    h.wfile.write(b'HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n{"tags": ["v1"')
+    h.wfile.flush()
+    h.connection.shutdown(socket.SHUT_RDWR)  # an SSLSocket's shutdown sends no close_notify
+    h.close_connection = True
 
 
 def giant_unannounced(h):
@@ -323,6 +343,31 @@ ROWS = [
         lambda p, t, c: drip,
         "tags",
         "http://127.0.0.1:{port} did not answer within 1s (RUNLAYER_TF_HTTP_TIMEOUT)",
+    ),
+    (
+        # A new TLS connection's socket is not the TCP one the watchdog first saw (wrapping
+        # detaches it): it was never shut, and a trickling https server held a read for the
+        # whole body (found by a hostile review of the new transport).
+        "dripping body over https",
+        "tls",
+        lambda p, t, c: drip,
+        "tags",
+        "https://127.0.0.1:{port} did not answer within 1s (RUNLAYER_TF_HTTP_TIMEOUT)",
+    ),
+    (
+        "dripping headers over https",
+        "tls",
+        lambda p, t, c: drip_headers,
+        "tags",
+        "https://127.0.0.1:{port} did not answer within 1s (RUNLAYER_TF_HTTP_TIMEOUT)",
+    ),
+    (
+        "close-delimited body cut without TLS close_notify",
+        "tls",
+        lambda p, t, c: cut_without_close_notify,
+        "tags",
+        "https://127.0.0.1:{port} cut the connection without closing TLS (no close_notify): "
+        "its answer may be incomplete; refused",
     ),
     (
         "realm with a host no resolver takes",

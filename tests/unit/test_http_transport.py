@@ -3,13 +3,15 @@ replaced once, and nothing kept after an error (the trust rules are in test_host
 
 from __future__ import annotations
 
+import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from runlayer_tf.errors import RegistryError
-from runlayer_tf.registries import _http
+from runlayer_tf.registries import _deadlines, _http
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -117,3 +119,78 @@ def test_a_refused_connection_is_one_line_and_leaves_nothing_pooled(server):
         _http.http_transport("GET", f"http://127.0.0.1:{port}/v2/", {})
     assert str(caught.value) == f"cannot reach 127.0.0.1:{port}: [Errno 111] Connection refused"
     assert _http._pool() == {}
+
+
+# --- found by a hostile review of the socket transport (issue 12) -----------------------------
+
+
+def _raw_server(answer: bytes) -> tuple[socket.socket, list[bytes]]:
+    """A server that answers every connection's first request with ``answer`` (and nothing
+    more), recording each request line it got."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    seen: list[bytes] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            request = conn.recv(65536)
+            seen.append(request.split(b"\r\n", 1)[0])
+            conn.sendall(answer)
+            threading.Thread(target=lambda c=conn: (c.recv(65536), c.close()), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return listener, seen
+
+
+def test_bytes_after_a_complete_answer_never_answer_the_next_request():
+    """A server that sends a second, unasked-for answer behind the first: the next request
+    goes on a new connection (it was read as the next request's answer)."""
+    smuggled = b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nsmuggled"
+    listener, seen = _raw_server(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok" + smuggled)
+    base = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    try:
+        assert _http.http_transport("GET", f"{base}/v2/a", {}).body == b"ok"
+        assert _http.http_transport("GET", f"{base}/v2/b", {}).body == b"ok"
+        assert seen == [b"GET /v2/a HTTP/1.1", b"GET /v2/b HTTP/1.1"]  # one connection each
+    finally:
+        listener.close()
+        _http.close_connections()
+
+
+def test_a_redirect_to_a_malformed_url_names_the_redirect():
+    for location in ("http://[::1/x", "http://127.0.0.1:99999/x"):
+        answer = f"HTTP/1.1 307 Go\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n"
+        listener, _ = _raw_server(answer.encode())
+        origin = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        try:
+            with pytest.raises(RegistryError) as caught:
+                _http.http_transport("GET", f"{origin}/v2/", {})
+            assert str(caught.value).startswith(
+                f"{origin} redirected to a malformed URL ({location}): "
+            )
+        finally:
+            listener.close()
+            _http.close_connections()
+
+
+def test_a_socket_added_after_the_deadline_is_shut_at_once():
+    """The watchdog sets ``expired`` before it shuts what it has; a socket the request adds
+    later (a connect that finished late, a redirect's new connection) is shut by the request."""
+    watch = _deadlines.WATCHDOG.watch(time.monotonic() - 1)
+    _deadlines.local.watch = watch
+    deadline = time.monotonic() + 5
+    while not watch.expired.is_set() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    ours, theirs = socket.socketpair()
+    try:
+        with pytest.raises(TimeoutError):
+            _deadlines.watched(ours)
+        assert ours.recv(1) == b""  # shut: reads end at once
+    finally:
+        _deadlines.local.watch = None
+        _deadlines.WATCHDOG.forget(watch)
+        ours.close()
+        theirs.close()

@@ -18,7 +18,16 @@ LIMIT = 1000
 def answer_to(raw: bytes, method: str = "GET", limit: int = LIMIT) -> _wire.Answer:
     """What the reader makes of ``raw`` sent by a server that then closes its end."""
     ours, theirs = socket.socketpair()
-    writer = threading.Thread(target=lambda: (theirs.sendall(raw), theirs.close()), daemon=True)
+
+    def write() -> None:
+        try:
+            theirs.sendall(raw)
+        except OSError:
+            pass  # the reader refused the answer and stopped reading
+        finally:
+            theirs.close()
+
+    writer = threading.Thread(target=write, daemon=True)
     writer.start()
     conn = _wire.Connection(ours)
     try:
@@ -63,6 +72,39 @@ def test_interim_answers_are_skipped_and_connection_close_is_heard():
     assert keep.will_close is False
 
 
+def test_lengths_with_leading_zeros_and_lenient_chunk_framing():
+    zeros = b"0" * 20 + b"12"
+    got = answer_to(b"HTTP/1.1 200 OK\r\nContent-Length: " + zeros + b'\r\n\r\n{"tags": []}')
+    assert got.body == b'{"tags": []}'
+    raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n00000000000000005\nhello\n0\n\n"
+    assert answer_to(raw).body == b"hello"  # LF-only framing, a size with leading zeros
+
+
+def test_repeated_connection_headers_are_joined():
+    got = answer_to(
+        b"HTTP/1.1 200 OK\r\nConnection: close\r\nConnection: keep-alive\r\n"
+        b"Content-Length: 0\r\n\r\n"
+    )
+    assert got.headers["connection"] == "close, keep-alive"
+    assert got.will_close is True  # not the last one's keep-alive
+
+
+def test_a_connection_with_bytes_waiting_is_not_clean():
+    ours, theirs = socket.socketpair()
+    conn = _wire.Connection(ours)
+    assert conn.idle_and_clean()
+    theirs.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\n")
+    conn.answer("GET", LIMIT)
+    assert not conn.idle_and_clean()  # what follows a complete answer is no one's answer
+    other, theirs2 = socket.socketpair()
+    idle = _wire.Connection(other)
+    theirs2.close()
+    assert not idle.idle_and_clean()  # closed by the server while idle
+    for s in (conn, idle):
+        s.close()
+    theirs.close()
+
+
 def test_two_answers_on_one_connection():
     ours, theirs = socket.socketpair()
     theirs.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\naHTTP/1.1 201 Made\r\n\r\n")
@@ -81,6 +123,8 @@ REFUSED = [
     (b"garbage\r\n\r\n", _wire.NotAnAnswer, "not an HTTP answer: garbage"),
     (b"HTTP/2 200\r\n\r\n", _wire.NotAnAnswer, "not an HTTP answer"),
     (b"HTTP/1.1 2x0 OK\r\n\r\n", _wire.NotAnAnswer, "not an HTTP answer"),
+    (b"HTTP/1.1 099 Low\r\n\r\n", _wire.NotAnAnswer, "not an HTTP answer"),  # no status < 100
+    (b"HTTP/1.1 000 Zero\r\n\r\n", _wire.NotAnAnswer, "not an HTTP answer"),
     (b"HTTP/1.1 200 OK", _wire.NotAnAnswer, "not an HTTP answer"),  # no line end
     (b"HTTP/1.1 200 OK\r\n" + b"A" * 70000, _wire.ProtocolError, "header line is over 65536"),
     (b"HTTP/1.1 200 " + b"x" * 70000, _wire.ProtocolError, "status line is over 65536"),
@@ -103,6 +147,22 @@ REFUSED = [
         "conflicting",
     ),
     (b"HTTP/1.1 200 OK\r\nContent-Length: 1001\r\n\r\n", _wire.BodyTooBig, "1001 bytes"),
+    # leading zeros are not cut into a smaller number (int() of the first 20 characters was)
+    (
+        b"HTTP/1.1 200 OK\r\nContent-Length: " + b"0" * 21 + b"2000\r\n\r\n",
+        _wire.BodyTooBig,
+        "2000",
+    ),
+    (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1;" + b"x" * 5000 + b"\r\n",
+        _wire.ProtocolError,
+        "chunk size line is over 4096",
+    ),
+    (  # heads of interim answers count against one allowance: 58 MB were read for nothing
+        (b"HTTP/1.1 103 Early\r\n" + (b"X: " + b"v" * 65000 + b"\r\n") * 99 + b"\r\n") * 8,
+        _wire.ProtocolError,
+        "beside its body",
+    ),
     (b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999999\r\n\r\n", _wire.BodyTooBig, ""),
     (b"HTTP/1.1 200 OK\r\n\r\n" + b"x" * 1001, _wire.BodyTooBig, "over 1000"),
     (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n" + b"x" * 1001, _wire.BodyTooBig, ""),

@@ -194,3 +194,15 @@ def test_a_socket_added_after_the_deadline_is_shut_at_once():
         _deadlines.WATCHDOG.forget(watch)
         ours.close()
         theirs.close()
+
+
+def test_through_an_http_proxy_each_origin_has_its_own_connection(server, monkeypatch):
+    """One proxy connection carried every origin's requests, so whatever one origin's answer
+    left behind could reach another origin's request (with its Authorization)."""
+    for name in ("no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{server.server_address[1]}")
+    for host in ("a.example", "b.example", "a.example", "b.example"):
+        assert _http.http_transport("GET", f"http://{host}/v2/app/tags/list", {}).status == 200
+    assert len(server.peers) == 4
+    assert len(set(server.peers)) == 2  # one connection per origin, each reused

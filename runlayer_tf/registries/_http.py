@@ -260,9 +260,10 @@ def _exchange(
     if route.via_proxy and route.scheme == "http" and route.proxy_authorization:
         send["Proxy-Authorization"] = route.proxy_authorization
     pool = _pool()
-    # Through a proxy for plain http, one connection carries many origins: keep one per origin,
-    # so nothing one origin's answer leaves behind can reach another origin's request.
-    key = (route, netloc if route.via_proxy and route.scheme == "http" else "")
+    # Through a proxy one connection could carry many origins (plain http), or be a tunnel to
+    # one origin (https, its certificate checked for that origin only): keep one per origin,
+    # so no origin's request or credentials go down another origin's connection.
+    key = (route, netloc if route.via_proxy else "")
     for attempt in (1, 2):
         conn = pool.pop(key, None)
         if conn is not None and not conn.idle_and_clean():
@@ -399,4 +400,10 @@ def http_transport(method: str, url: str, headers: Mapping[str, str]) -> Respons
         WATCHDOG.forget(watch)
         _local.watch = None
         if watch.expired.is_set():
-            close_connections()  # the watchdog may have shut a pooled connection's socket
+            # The watchdog shut this request's sockets: none of them may be pooled; the
+            # thread's other connections are untouched.
+            pool = _pool()
+            for key, conn in list(pool.items()):
+                if conn.sock in watch.sockets:
+                    conn.close()
+                    del pool[key]

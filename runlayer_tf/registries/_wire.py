@@ -26,6 +26,7 @@ redirects; every error here is an :class:`OSError` (a network or framing failure
 from __future__ import annotations
 
 import select
+import sys
 
 from runlayer_tf.registries._base import printable
 
@@ -105,15 +106,17 @@ class Answer:
 class Connection:
     """A socket (plain, or TLS) and the bytes read from it that no answer has used yet.
 
-    Every answer is read against a budget of wire bytes (its body limit plus
-    :data:`MAX_FRAMING` for status lines, headers, interim answers, chunk lines and
-    trailers), so no answer can make the client read much more than it keeps.
+    Every answer is read against a budget of wire bytes (its body limit, half that again for
+    the framing of small chunks, and :data:`MAX_FRAMING` for status lines, headers, interim
+    answers, chunk lines and trailers), so no answer can make the client read much more than
+    it keeps.
     """
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self._buffer = bytearray()
         self._budget = 0
+        self._fresh = True  # no byte of the current answer read yet
 
     def close(self) -> None:
         self.sock.close()
@@ -127,6 +130,10 @@ class Connection:
         if pending is not None and pending():
             return False
         try:
+            if hasattr(select, "poll"):  # select.select() refuses descriptors over 1023
+                poller = select.poll()
+                poller.register(self.sock, select.POLLIN)
+                return not poller.poll(0)
             readable, _, _ = select.select([self.sock], [], [], 0)
         except (OSError, ValueError):
             return False
@@ -138,10 +145,22 @@ class Connection:
     # --- reading -------------------------------------------------------------------------
 
     def _fill(self) -> bool:
-        """Read what the socket has (at most 64 KiB); False at its end."""
-        data = self.sock.recv(65536)
+        """Read what the socket has (at most 64 KiB); False at its end.
+
+        A TLS connection cut without close_notify before the first byte of an answer is a
+        connection the server closed (an idle one's timeout racing our reuse): the caller
+        retries it as it retries a plain close.  Once an answer has begun it is an error.
+        """
+        try:
+            data = self.sock.recv(65536)
+        except OSError as err:
+            tls = sys.modules.get("ssl")
+            if self._fresh and tls is not None and isinstance(err, tls.SSLEOFError):
+                return False
+            raise
         if not data:
             return False
+        self._fresh = False
         self._budget -= len(data)
         if self._budget < 0:
             raise ProtocolError(f"an answer over {MAX_FRAMING} bytes beside its body")
@@ -238,7 +257,9 @@ class Connection:
 
     def answer(self, method: str, limit: int) -> Answer:
         """Read one answer to ``method``; its body at most ``limit`` bytes (else BodyTooBig)."""
-        self._budget = limit + MAX_FRAMING - len(self._buffer)
+        # Chunked framing of small chunks is up to half the body again (16-byte chunks).
+        self._budget = limit + limit // 2 + MAX_FRAMING - len(self._buffer)
+        self._fresh = not self._buffer
         first = True
         for _ in range(MAX_INTERIM + 1):
             status, reason, version, headers, lengths = self._head(first=first)
@@ -317,6 +338,7 @@ def tunnel(conn: Connection, host: str, port: int, headers: Mapping[str, str]) -
     authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     conn.sock.sendall(request_bytes("CONNECT", authority, {"Host": authority, **headers}))
     conn._budget = MAX_FRAMING
+    conn._fresh = False  # a proxy that cuts the tunnel's answer is an error, not a stale reuse
     status, reason, _, _, _ = conn._head(first=True)
     if not 200 <= status < 300:
         raise OSError(f"Tunnel connection failed: {status} {_shown(reason.encode('latin-1'))}")

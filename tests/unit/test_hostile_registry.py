@@ -585,3 +585,25 @@ def test_a_redirect_to_a_host_no_resolver_takes_is_one_line(hostile, monkeypatch
     assert str(caught.value).startswith("cannot reach a..b: ")
     assert "\n" not in str(caught.value)
     assert catcher.seen == []
+
+
+def test_a_reused_tls_connection_cut_without_close_notify_is_retried_once(hostile):
+    """An idle TLS connection the server (or a load balancer) drops without close_notify, as
+    our next request arrives: a closed idle connection, tried once more on a new one (it
+    became an error when a cut TLS body became one; found by a second hostile review)."""
+    _, tls, _ = hostile
+    count = []
+
+    def second_request_cut(h):
+        count.append(1)
+        if len(count) == 2:
+            h.connection.shutdown(socket.SHUT_RDWR)  # no close_notify, no answer
+            h.close_connection = True
+            return
+        h.answer(200, b'{"tags": []}')
+
+    tls.behaviour = second_request_cut
+    url = f"{tls.url}/v2/app/tags/list"
+    for _ in range(2):
+        assert _http.http_transport("GET", url, {}).body == b'{"tags": []}'
+    assert len(count) == 3  # the cut request, then the same request once more

@@ -3,6 +3,7 @@ replaced once, and nothing kept after an error (the trust rules are in test_host
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -206,3 +207,69 @@ def test_through_an_http_proxy_each_origin_has_its_own_connection(server, monkey
         assert _http.http_transport("GET", f"http://{host}/v2/app/tags/list", {}).status == 200
     assert len(server.peers) == 4
     assert len(set(server.peers)) == 2  # one connection per origin, each reused
+
+
+# --- found by a second hostile review --------------------------------------------------------
+
+
+class _FakeConnection:
+    """What _connect returns, recording which origin each connection was opened for."""
+
+    def __init__(self, opened: list[str], target: str) -> None:
+        self.sock = socket.socket()
+        self.target = target
+        opened.append(target)
+
+    def send(self, method: str, target: str, headers: object) -> None:
+        pass
+
+    def answer(self, method: str, limit: int) -> object:
+        from runlayer_tf.registries._wire import Answer
+
+        return Answer(200, "OK", {}, self.target.encode(), False)
+
+    def idle_and_clean(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def test_through_a_proxy_an_https_tunnel_serves_one_origin(monkeypatch):
+    """One CONNECT tunnel (its certificate checked for the first origin) carried every https
+    origin behind the proxy, with each origin's Authorization."""
+    opened: list[str] = []
+    monkeypatch.setenv("https_proxy", "http://127.0.0.1:9")
+    for name in ("no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(
+        _http, "_connect", lambda route, parts, deadline: _FakeConnection(opened, parts.netloc)
+    )
+    _http.close_connections()
+    try:
+        answers = [
+            _http.http_transport("GET", f"https://{host}/v2/", {}).body
+            for host in ("a.example", "b.example", "a.example", "b.example")
+        ]
+    finally:
+        _http.close_connections()
+    assert answers == [b"a.example", b"b.example", b"a.example", b"b.example"]
+    assert opened == ["a.example", "b.example"]  # one tunnel per origin, each reused
+
+
+def test_a_connection_on_a_descriptor_over_1023_is_still_reused():
+    """select.select() refuses descriptors over 1023, which made every connection of a process
+    with many files open look unclean: a new connection for every request."""
+    ours, theirs = socket.socketpair()
+    high = socket.socket(fileno=os.dup2(ours.fileno(), 1500))
+    ours.close()
+    try:
+        from runlayer_tf.registries._wire import Connection
+
+        conn = Connection(high)
+        assert conn.idle_and_clean()
+        theirs.sendall(b"x")
+        assert not conn.idle_and_clean()
+    finally:
+        high.close()
+        theirs.close()

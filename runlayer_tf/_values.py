@@ -24,7 +24,7 @@ or frozenset) since it is shared by every instance.
 
 from __future__ import annotations
 
-__all__ = ["FrozenInstanceError", "evolve", "fields", "frozen"]
+__all__ = ["FrozenInstanceError", "evolve", "frozen"]
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -158,8 +158,3 @@ else:
             if name not in changes:
                 changes[name] = getattr(value, name)
         return cls(**changes)
-
-
-def fields(value_or_class: object) -> tuple[str, ...]:
-    """The field names of a frozen value (or class), in order."""
-    return value_or_class.__value_fields__  # type: ignore[attr-defined,no-any-return]

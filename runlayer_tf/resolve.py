@@ -151,9 +151,8 @@ class Resolution:
         }
 
 
-def _stamp_text(stamp: object) -> str:
+def _stamp_text(s: datetime.datetime) -> str:
     """A timestamp tag's text from its moment (``YYYYmmdd-HHMMSS``, the year in four digits)."""
-    s: datetime.datetime = stamp  # type: ignore[assignment]
     return f"{s.year:04d}{s.month:02d}{s.day:02d}-{s.hour:02d}{s.minute:02d}{s.second:02d}"
 
 
@@ -221,8 +220,8 @@ def tags_on(
     def versions() -> set[object]:
         return {table[t].version for t in on if t in table and table[t].version is not None}
 
-    def stamps() -> set[object]:
-        return {table[t].timestamp for t in on if t in table and table[t].timestamp is not None}
+    def stamps() -> set[datetime.datetime]:
+        return {s for t in on if t in table and (s := table[t].timestamp) is not None}
 
     if not versions():
         for tag, info in table.items():

@@ -183,6 +183,7 @@ def _connect(route: _Route, target: urllib.parse.SplitResult, deadline: float) -
     is https, with the registry's (or the proxy's) name.  Every socket is watched (the TLS one
     too: wrapping detaches the TCP socket's descriptor)."""
     sock = open_socket(route.host, route.port, deadline)
+    tls: ssl.SSLSocket | None = None
     try:
         conn = _wire.Connection(sock)
         tls_host: str | None = None
@@ -212,7 +213,7 @@ def _connect(route: _Route, target: urllib.parse.SplitResult, deadline: float) -
         tls.do_handshake()
         return _wire.Connection(tls)
     except BaseException:
-        sock.close()
+        (tls or sock).close()  # wrapping detached the TCP socket: the TLS one owns the descriptor
         raise
 
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 import select
 import sys
 
+from runlayer_tf import _values
 from runlayer_tf.registries._base import printable
 
 TYPE_CHECKING = False
@@ -88,19 +89,15 @@ def request_bytes(method: str, target: str, headers: Mapping[str, str]) -> bytes
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
+@_values.frozen
 class Answer:
     """One answer: status, headers (lower-case names; the last of repeated ones), body."""
 
-    __slots__ = ("body", "headers", "reason", "status", "will_close")
-
-    def __init__(
-        self, status: int, reason: str, headers: dict[str, str], body: bytes, will_close: bool
-    ) -> None:
-        self.status = status
-        self.reason = reason
-        self.headers = headers
-        self.body = body
-        self.will_close = will_close
+    status: int
+    reason: str
+    headers: dict[str, str]
+    body: bytes
+    will_close: bool
 
 
 class Connection:
@@ -228,9 +225,10 @@ class Connection:
         reason = parts[2].decode("latin-1") if len(parts) > 2 else ""
         return int(code), reason, version, *self._fields("header")
 
-    def _fields(self, what: str) -> tuple[dict[str, str], list[bytes]]:
+    def _fields(self, what: str, ended: str = "") -> tuple[dict[str, str], list[bytes]]:
         """A header (or trailer) block up to its empty line: names lower-case; Connection and
-        Transfer-Encoding joined with commas when repeated (RFC 9110 5.3), others the last."""
+        Transfer-Encoding joined with commas when repeated (RFC 9110 5.3), others the last.
+        ``ended``: the error when the connection ends inside the block."""
         headers: dict[str, str] = {}
         lengths: list[bytes] = []
         for count in range(MAX_HEADERS + 1):
@@ -238,7 +236,7 @@ class Connection:
             if raw in (b"\r\n", b"\n"):
                 return headers, lengths
             if not raw.endswith(b"\n"):
-                raise ProtocolError(f"the server closed the connection in the {what}s")
+                raise ProtocolError(ended or f"the server closed the connection in the {what}s")
             if count == MAX_HEADERS:
                 break
             if raw[:1] in (b" ", b"\t"):
@@ -324,12 +322,7 @@ class Connection:
             if not self._take(length, body):
                 raise ProtocolError("the body ended inside a chunk")
             self._chunk_end()
-        try:
-            self._fields("trailer")  # read and dropped
-        except ProtocolError as err:
-            if "closed the connection" in str(err):
-                raise ProtocolError("the body ended in its trailer") from None
-            raise
+        self._fields("trailer", ended="the body ended in its trailer")  # read and dropped
         return bytes(body)
 
 

@@ -62,7 +62,7 @@ def test_defaults_slots_and_other_classes():
     assert not hasattr(value, "__dict__")
     assert Ours.__slots__ == ("name", "size", "note", "parts", "__weakref__")
     assert Ours.__match_args__ == ("name", "size", "note", "parts")
-    assert _values.fields(Ours) == ("name", "size", "note", "parts")
+    assert Ours.__value_fields__ == ("name", "size", "note", "parts")  # type: ignore[attr-defined]
     weakref.ref(value)
     assert value != Theirs("a", 1)  # never equal to another class with the same fields
     assert (value == "a") is False
